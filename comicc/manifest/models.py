@@ -1,0 +1,286 @@
+"""The comic.toml data model: every key an author can write, validated by pydantic.
+
+The JSON Schema in `schemas/comic.schema.json` is generated from these classes
+(`comicc schema`); never edit it by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+POINTS_PER_UNIT = {"in": 72.0, "mm": 72.0 / 25.4, "cm": 72.0 / 2.54, "pt": 1.0}
+_LENGTH_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(in|mm|cm|pt)\s*$")
+
+# Trim sizes in points (width, height) for the named formats.
+FORMATS: dict[str, tuple[float, float]] = {
+    "us-comic": (6.625 * 72, 10.25 * 72),
+    "manga-b6": (128 / 25.4 * 72, 182 / 25.4 * 72),
+    "a4": (210 / 25.4 * 72, 297 / 25.4 * 72),
+}
+
+ElementId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)]
+
+
+def parse_length(value: str | float | int) -> float:
+    """Parse a length such as "0.125in", "3mm" or a bare number of points into points."""
+    if isinstance(value, bool):
+        raise ValueError("expected a length such as \"0.125in\" or \"3mm\", got a boolean")
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = _LENGTH_RE.match(value)
+    if not match:
+        raise ValueError(f'expected a length such as "0.125in", "3mm" or "9pt", got "{value}"')
+    number, unit = match.groups()
+    return float(number) * POINTS_PER_UNIT[unit]
+
+
+class Strict(BaseModel):
+    """Base for manifest tables: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_length(value: object, low: float, high: float, what: str) -> float:
+    points = parse_length(value)  # type: ignore[arg-type]
+    if not low <= points <= high:
+        raise ValueError(f"{what} must be between {low / 72:g}in and {high / 72:g}in, got {value}")
+    return points
+
+
+class Trim(Strict):
+    """A custom trim size, for `format = "custom"`."""
+
+    width: str | float = Field(description='Trim width, e.g. "6in" or "152mm".')
+    height: str | float = Field(description='Trim height, e.g. "9in".')
+
+    @field_validator("width", "height")
+    @classmethod
+    def _size(cls, value: str | float) -> str | float:
+        _check_length(value, 72, 72 * 40, "a trim side")
+        return value
+
+
+StyleMix = dict[str, float]
+
+
+class ComicMeta(Strict):
+    """`[comic]`: what the book is and how it prints."""
+
+    title: str = Field(min_length=1, max_length=300, description="The book's title.")
+    authors: list[str] = Field(default_factory=list, description="Credited authors, in order.")
+    format: Literal["us-comic", "manga-b6", "a4", "custom"] = Field(
+        default="us-comic", description="Trim size: us-comic 6.625x10.25in, manga-b6, a4, or custom."
+    )
+    trim: Trim | None = Field(default=None, description='Trim size when format = "custom".')
+    bleed: str | float = Field(default="0.125in", description="Bleed added on each side.")
+    safe_margin: str | float = Field(
+        default="0.25in", description="Live-area margin inside the trim that lettering stays within."
+    )
+    dpi: int = Field(default=300, ge=72, le=1200, description="Print resolution of placed art.")
+    reading: Literal["ltr", "rtl"] = Field(
+        default="ltr", description="Reading direction; rtl mirrors layouts (manga)."
+    )
+    language: str = Field(default="en", max_length=16, description="Language of the lettering.")
+    direction: str = Field(
+        default="", max_length=2000, description="Global text direction for the whole comic."
+    )
+    style_image: str | None = Field(
+        default=None, description="Style reference image for the gram backend."
+    )
+    style: str | int | StyleMix | None = Field(
+        default=None,
+        description="Pretrained network style: a name, an index 0-25, or a mix {name = weight}.",
+    )
+    pad_to_even: bool = Field(default=False, description="Add a blank page to reach an even count.")
+
+    @field_validator("bleed")
+    @classmethod
+    def _bleed(cls, value: str | float) -> str | float:
+        _check_length(value, 0, 72, "bleed")
+        return value
+
+    @field_validator("safe_margin")
+    @classmethod
+    def _safe(cls, value: str | float) -> str | float:
+        _check_length(value, 0, 144, "safe_margin")
+        return value
+
+    @model_validator(mode="after")
+    def _custom_needs_trim(self) -> ComicMeta:
+        if self.format == "custom" and self.trim is None:
+            raise ValueError('format = "custom" needs a [comic.trim] table with width and height')
+        return self
+
+    def trim_points(self) -> tuple[float, float]:
+        """Trim (width, height) in points."""
+        if self.trim is not None:
+            return parse_length(self.trim.width), parse_length(self.trim.height)
+        return FORMATS[self.format]
+
+    def bleed_points(self) -> float:
+        return parse_length(self.bleed)
+
+    def safe_margin_points(self) -> float:
+        return parse_length(self.safe_margin)
+
+
+class BuildOptions(Strict):
+    """`[build]`: how the panels are restyled. CLI flags override these."""
+
+    backend: Literal["auto", "gram", "clip", "none"] = Field(
+        default="auto", description="Style loss: clip (text), gram (style image), auto, or none."
+    )
+    stylenet: Literal["pretrained", "unet"] = Field(
+        default="pretrained",
+        description="Network fine-tuned: the pretrained 26-style network or a U-Net from identity.",
+    )
+    preset: Literal["draft", "standard", "final"] = Field(
+        default="draft", description="Quality/time trade-off: draft (CPU), standard, final (GPU)."
+    )
+    seed: int = Field(default=1, ge=0, le=2**31 - 1, description="Random seed.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto", description="Device.")
+    steps: int | None = Field(default=None, ge=0, le=100000, description="Override preset steps.")
+    size: int | None = Field(
+        default=None, ge=32, le=4096, description="Override the preset's working resolution (px)."
+    )
+    consistency_weight: float | None = Field(
+        default=None, ge=0, le=1e6, description="Override λ, the weight of the classifier term."
+    )
+    clip_model: str = Field(default="ViT-B-32", description="open_clip architecture name.")
+    clip_pretrained: str | None = Field(
+        default=None, description="open_clip pretrained tag, loaded from the local cache."
+    )
+    clip_checkpoint: str | None = Field(
+        default=None, description="Local CLIP checkpoint file (safetensors or weights-only torch)."
+    )
+
+
+class Element(Strict):
+    """`[elements.<id>]`: a recurring character, setting or prop."""
+
+    kind: Literal["character", "setting", "prop"] = Field(description="What the element is.")
+    name: str | None = Field(default=None, max_length=200, description="Display name.")
+    description: str = Field(default="", max_length=2000, description="Free text for the author.")
+    references: list[str] = Field(
+        min_length=1, max_length=64, description="Reference drawings of this element."
+    )
+
+
+Region = Annotated[
+    list[float],
+    Field(min_length=4, max_length=4, description="[x, y, width, height] as fractions of the art."),
+]
+
+
+class Balloon(Strict):
+    """One balloon, caption or sound effect in a panel."""
+
+    kind: Literal["speech", "thought", "caption", "sfx", "whisper", "shout"] = Field(
+        default="speech", description="speech, thought, whisper, shout, caption or sfx."
+    )
+    speaker: str | None = Field(default=None, description="Element id the tail points at.")
+    text: str = Field(min_length=1, max_length=20000, description="The lettered text.")
+    tail: Literal["auto", "none", "left", "right", "bottom-left", "bottom-right", "top"] | None = (
+        Field(default=None, description="Tail hint when the speaker has no region.")
+    )
+    at: list[float] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="Preferred balloon centre [x, y] as fractions of the panel.",
+    )
+
+    @model_validator(mode="after")
+    def _speaker_fits_kind(self) -> Balloon:
+        if self.kind in ("caption", "sfx") and self.speaker is not None:
+            raise ValueError(f"a {self.kind} has no speaker; remove `speaker` or use kind = \"speech\"")
+        return self
+
+
+class Panel(Strict):
+    """`[[page.panel]]`: one panel of concept art."""
+
+    art: str = Field(description="The panel's concept art, a path inside the project.")
+    elements: list[str] = Field(
+        default_factory=list, description="Elements present in this panel (p̂ = 1); others are 0."
+    )
+    regions: dict[str, Region] = Field(
+        default_factory=dict, description="Optional element boxes, {id = [x, y, w, h]} in 0..1."
+    )
+    direction: str = Field(default="", max_length=2000, description="Text direction for this panel.")
+    style: str | int | StyleMix | None = Field(
+        default=None, description="Pretrained-network style for this panel (overrides [comic])."
+    )
+    focus: list[float] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="Focal point [x, y] in 0..1 kept in view when the art is cropped to its frame.",
+    )
+    balloons: list[Balloon] = Field(default_factory=list, description="Balloons, in reading order.")
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_in_unit_square(cls, regions: dict[str, list[float]]) -> dict[str, list[float]]:
+        for name, (x, y, w, h) in regions.items():
+            if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1):
+                raise ValueError(f"region {name} must be fractions: 0 <= x, y < 1 and 0 < w, h <= 1")
+            if x + w > 1.0001 or y + h > 1.0001:
+                raise ValueError(f"region {name} reaches outside the art (x + w and y + h <= 1)")
+        return regions
+
+    @field_validator("focus")
+    @classmethod
+    def _focus_in_unit_square(cls, focus: list[float] | None) -> list[float] | None:
+        if focus is not None and not all(0 <= v <= 1 for v in focus):
+            raise ValueError("focus must be [x, y] fractions between 0 and 1")
+        return focus
+
+
+class Page(Strict):
+    """`[[page]]`: one printed page."""
+
+    layout: str = Field(description="Layout template name, e.g. grid-2x2 or three-tier.")
+    gutter: str | float | None = Field(default=None, description="Space between panels.")
+    margin: str | float | None = Field(default=None, description="Outer margin of the panel area.")
+    panel: list[Panel] = Field(min_length=1, description="The page's panels in reading order.")
+
+    @field_validator("gutter", "margin")
+    @classmethod
+    def _lengths(cls, value: str | float | None) -> str | float | None:
+        if value is not None:
+            _check_length(value, 0, 144, "gutter/margin")
+        return value
+
+
+class LayoutDefaults(Strict):
+    """`[layout]`: defaults for every page."""
+
+    gutter: str | float = Field(default="0.125in", description="Space between panels.")
+    margin: str | float = Field(default="0.375in", description="Outer margin around the panels.")
+
+    @field_validator("gutter", "margin")
+    @classmethod
+    def _lengths(cls, value: str | float) -> str | float:
+        _check_length(value, 0, 144, "gutter/margin")
+        return value
+
+
+class Comic(Strict):
+    """The whole manifest, `comic.toml`."""
+
+    comic: ComicMeta
+    build: BuildOptions = Field(default_factory=BuildOptions)
+    layout: LayoutDefaults = Field(default_factory=LayoutDefaults)
+    elements: dict[ElementId, Element] = Field(default_factory=dict)
+    page: list[Page] = Field(min_length=1, max_length=2000, description="Pages in order.")
+
+    def panels(self) -> list[tuple[int, int, Panel]]:
+        """All panels as (page_index, panel_index, panel), 0-based, in reading order."""
+        return [(p, j, panel) for p, page in enumerate(self.page) for j, panel in enumerate(page.panel)]
+
+    def element_ids(self) -> list[str]:
+        return list(self.elements)
