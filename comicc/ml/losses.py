@@ -1,0 +1,132 @@
+"""Loss terms of the Comic Book Loss and the style objectives that combine them.
+
+    L = sum_j S_j(f(x_j), x_j) + lambda * sum_ij BCE(p_hat_ij, C_i(f(x_j)))
+
+A style objective computes sum_j S_j for a batch of panels; `train.fit_comic` adds the
+classifier term. Backends (Gram here, CLIP in `clip.py`) satisfy `StyleObjective`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from comicc.ml.backbone import Backbone, resize_long_side
+
+# Probabilities are clamped away from 0 and 1 so BCE stays finite.
+PROB_EPS = 1e-6
+# Backbone taps compared for content (deeper = more semantic): the last two of FEATURE_TAPS.
+CONTENT_TAPS = (-2, -1)
+
+
+class StyleObjective(Protocol):
+    """A backend's style loss: named, already-weighted scalar terms for a batch.
+
+    styled and source are [B,3,H,W] in [0,1]; panel_index [B] (long) says which panel of
+    the comic each row is, so per-panel targets (text directions, style images) can be
+    looked up. The terms' sum is sum_j S_j over the batch.
+    """
+
+    def __call__(self, styled: Tensor, source: Tensor, panel_index: Tensor) -> dict[str, Tensor]: ...
+
+
+def gram_matrix(f: Tensor) -> Tensor:
+    """Channel correlations [B,C,C] of features [B,C,H,W], normalised by C*H*W."""
+    flat = f.flatten(2)
+    return flat @ flat.transpose(1, 2) / flat.shape[1:].numel()
+
+
+def gram_style_loss(features_styled: Sequence[Tensor], grams_target: Sequence[Tensor]) -> Tensor:
+    """Per-image sum over layers of the mean squared Gram difference: [B].
+
+    grams_target[k] is [B,C,C] or [1,C,C] (one target for the whole batch).
+    """
+    per_layer = [
+        (gram_matrix(f) - g).pow(2).mean(dim=(1, 2)) for f, g in zip(features_styled, grams_target)
+    ]
+    return torch.stack(per_layer).sum(dim=0)
+
+
+def content_loss(features_styled: Sequence[Tensor], features_source: Sequence[Tensor]) -> Tensor:
+    """Per-image mean squared feature difference, summed over the given layers: [B]."""
+    per_layer = [
+        (fs - fx).pow(2).flatten(1).mean(dim=1) for fs, fx in zip(features_styled, features_source)
+    ]
+    return torch.stack(per_layer).sum(dim=0)
+
+
+def tv_loss(x: Tensor) -> Tensor:
+    """Per-image total variation [B]: mean squared difference of neighbours, x plus y."""
+    dx = (x[..., :, 1:] - x[..., :, :-1]).pow(2).flatten(1).mean(dim=1)
+    dy = (x[..., 1:, :] - x[..., :-1, :]).pow(2).flatten(1).mean(dim=1)
+    return dx + dy
+
+
+def consistency_bce(probs: Tensor, targets: Tensor) -> Tensor:
+    """Mean binary cross-entropy between classifier probabilities and p_hat, both [E,B]."""
+    return F.binary_cross_entropy(probs.clamp(PROB_EPS, 1 - PROB_EPS), targets.to(probs.dtype))
+
+
+class GramObjective:
+    """Gatys-style loss on the frozen backbone: Gram style + content + total variation.
+
+    The style target is one image for every panel, or one image per panel
+    (`panel_styles`, e.g. the pretrained network's own stylisation of each panel).
+    Target Grams are computed once, without gradients.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        style_image: Tensor | None = None,
+        style_weight: float = 1.0,
+        content_weight: float = 1.0,
+        tv_weight: float = 0.0,
+        *,
+        panel_styles: Sequence[Tensor] | None = None,
+        style_size: int | None = None,
+    ) -> None:
+        if (style_image is None) == (panel_styles is None):
+            raise ValueError("give exactly one of style_image or panel_styles")
+        self.backbone = backbone
+        self.style_weight, self.content_weight, self.tv_weight = (
+            style_weight,
+            content_weight,
+            tv_weight,
+        )
+        images = [style_image] if style_image is not None else list(panel_styles or [])
+        self.per_panel = panel_styles is not None
+        self.grams = self._target_grams(images, style_size)
+
+    @torch.no_grad()
+    def _target_grams(self, images: Sequence[Tensor], size: int | None) -> list[Tensor]:
+        """Per tap, the stacked target Grams [K,C,C] of the K style images."""
+        device = self.backbone.mean.device
+        per_image = []
+        for image in images:
+            x = image.to(device).unsqueeze(0)
+            if size is not None:
+                x = resize_long_side(x, size)
+            per_image.append([gram_matrix(f) for f in self.backbone.features(x)])
+        return [torch.cat(layer) for layer in zip(*per_image)]
+
+    def __call__(self, styled: Tensor, source: Tensor, panel_index: Tensor) -> dict[str, Tensor]:
+        """Weighted {"style", "content", "tv"} terms, each summed over the batch."""
+        feats = self.backbone.features(styled)
+        with torch.no_grad():
+            source_feats = self.backbone.features(source)
+        if self.per_panel:
+            targets = [g[panel_index.to(g.device)] for g in self.grams]
+        else:
+            targets = self.grams
+        content_taps = [feats[k] for k in CONTENT_TAPS]
+        source_taps = [source_feats[k] for k in CONTENT_TAPS]
+        return {
+            "style": self.style_weight * gram_style_loss(feats, targets).sum(),
+            "content": self.content_weight * content_loss(content_taps, source_taps).sum(),
+            "tv": self.tv_weight * tv_loss(styled).sum(),
+        }

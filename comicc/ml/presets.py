@@ -1,0 +1,112 @@
+"""Named quality/time trade-offs for the style stage: plain values, one dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Every knob of classifier training and style fine-tuning for one quality level."""
+
+    name: str
+    size: int  # training resolution: panels are resized to size x size
+    long_side: int  # output resolution: long side of each rendered panel, px
+    steps: int  # optimisation steps of the Comic Book Loss
+    lr: float  # Adam learning rate of the style network
+    lam: float  # lambda, weight of the classifier (consistency) term
+    style_weight: float  # Gram style loss weight (gram backend)
+    content_weight: float  # content loss weight
+    tv_weight: float  # total-variation weight
+    patch_weight: float  # patch-wise directional CLIP loss weight (clip backend)
+    direction_weight: float  # global directional CLIP loss weight (clip backend)
+    classifier_steps: int  # optimisation steps of each element's head
+    classifier_size: int  # side of the augmented views the classifiers see, px
+    classifier_views: int  # augmented views per source image
+    crops: int  # random patches per panel for the patch-wise CLIP loss
+    crop_size: int  # side of each patch, px
+    patch_threshold: float  # patches whose directional loss is below this are rejected
+    panels_per_step: int  # mini-batch of panels per optimisation step
+    unet_width: int  # base channel width of the U-Net style network
+    warm_start_fraction: float  # fraction of steps run when resuming from a previous build
+
+    def warm_steps(self) -> int:
+        """Steps to run when a previous build's network is resumed."""
+        return max(1, round(self.steps * self.warm_start_fraction))
+
+    def with_overrides(self, **changes: object) -> Preset:
+        """A copy with some fields replaced (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+PRESETS: dict[str, Preset] = {
+    # CPU minutes: ~8 panels and their classifiers well under 4 minutes on 2 cores.
+    "draft": Preset(
+        name="draft",
+        size=128,
+        long_side=768,
+        steps=60,
+        lr=2e-3,
+        lam=2.0,
+        style_weight=50.0,
+        content_weight=1.0,
+        tv_weight=2e-3,
+        patch_weight=9000.0,
+        direction_weight=500.0,
+        classifier_steps=200,
+        classifier_size=128,
+        classifier_views=8,
+        crops=8,
+        crop_size=64,
+        patch_threshold=0.7,
+        panels_per_step=8,
+        unet_width=16,
+        warm_start_fraction=0.3,
+    ),
+    # A laptop GPU, or a patient CPU.
+    "standard": Preset(
+        name="standard",
+        size=256,
+        long_side=1600,
+        steps=150,
+        lr=1e-3,
+        lam=2.0,
+        style_weight=50.0,
+        content_weight=1.0,
+        tv_weight=2e-3,
+        patch_weight=9000.0,
+        direction_weight=500.0,
+        classifier_steps=300,
+        classifier_size=160,
+        classifier_views=16,
+        crops=32,
+        crop_size=96,
+        patch_threshold=0.7,
+        panels_per_step=8,
+        unet_width=16,
+        warm_start_fraction=0.3,
+    ),
+    # CLIPstyler scale, for one GPU.
+    "final": Preset(
+        name="final",
+        size=512,
+        long_side=3072,
+        steps=200,
+        lr=5e-4,
+        lam=2.0,
+        style_weight=50.0,
+        content_weight=150.0,
+        tv_weight=2e-3,
+        patch_weight=9000.0,
+        direction_weight=500.0,
+        classifier_steps=400,
+        classifier_size=224,
+        classifier_views=32,
+        crops=64,
+        crop_size=128,
+        patch_threshold=0.7,
+        panels_per_step=8,
+        unet_width=16,
+        warm_start_fraction=0.3,
+    ),
+}
