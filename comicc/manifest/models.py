@@ -40,7 +40,8 @@ def parse_length(value: str | float | int) -> float:
 class Strict(BaseModel):
     """Base for manifest tables: unknown keys are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: TOML has real types, so "300" for a number is a mistake worth reporting.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _check_length(value: object, low: float, high: float, what: str) -> float:

@@ -1,0 +1,195 @@
+"""The `comicc` command line: a thin layer that parses flags and renders diagnostics.
+
+Exit codes: 0 success, 2 author error (bad manifest, art, options), 1 internal failure,
+130 interrupted. Heavy modules (torch) are imported only by the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from comicc import __version__
+from comicc.manifest.diagnostics import AuthorError, Diagnostic
+
+EXIT_OK, EXIT_INTERNAL, EXIT_AUTHOR, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _print_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
+    for diagnostic in diagnostics:
+        print(diagnostic.render(), file=sys.stderr)
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    if errors:
+        print(f"comicc: {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from comicc.manifest.load import load_project
+
+    project = load_project(args.path)
+    _print_diagnostics(project.warnings)
+    comic = project.comic
+    panels = len(comic.panels())
+    print(f"{project.manifest_path}: ok — {len(comic.page)} page(s), {panels} panel(s), "
+          f"{len(comic.elements)} element(s), {len(project.warnings)} warning(s)")
+    return EXIT_OK
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from comicc.build.plan import target_matrix
+    from comicc.manifest.load import load_project
+
+    project = load_project(args.path)
+    matrix = target_matrix(project.comic)
+    if args.format == "json":
+        print(matrix.to_json())
+    elif args.format == "csv":
+        print(matrix.to_csv(), end="")
+    else:
+        print(matrix.to_table())
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from comicc.manifest.schema import schema_text
+
+    text = schema_text()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        print(text, end="")
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from comicc.manifest.schema import schema_text
+    from comicc.starter import write_starter_comic
+
+    target = Path(args.dir)
+    if (target / "comic.toml").exists():
+        raise AuthorError(Diagnostic("error", "a comic.toml already exists here; not overwriting",
+                                     file=target / "comic.toml", code="init"))
+    target.mkdir(parents=True, exist_ok=True)
+    title = args.title or target.resolve().name.replace("-", " ").replace("_", " ").title()
+    written = write_starter_comic(target, title)
+    (target / "comic.schema.json").write_text(schema_text(), encoding="utf-8")
+    print(f"created a comic in {target} ({len(written) + 1} files)")
+    print(f"next: comicc build {target}")
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from comicc.build.pipeline import BuildRequest, run_build
+
+    request = BuildRequest(
+        path=args.path,
+        output=Path(args.output) if args.output else None,
+        format=args.format,
+        backend=args.backend,
+        stylenet=args.stylenet,
+        preset=args.preset,
+        device=args.device,
+        steps=args.steps,
+        seed=args.seed,
+        explain=args.explain,
+        report=not args.no_report,
+        quiet=args.quiet,
+        distributed=args.distributed,
+    )
+    return run_build(request)
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from comicc.build.cache import clean_cache
+    from comicc.manifest.load import find_manifest
+
+    root = find_manifest(args.path).resolve().parent
+    removed = clean_cache(root, keep_last=args.keep_last)
+    print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from {root / '.comicc'}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="comicc",
+        description="Compile a comic project (comic.toml + the artist's art) into a print-ready PDF.",
+    )
+    parser.add_argument("--version", action="version", version=f"comicc {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_path(p: argparse.ArgumentParser) -> None:
+        p.add_argument("path", nargs="?", default=".", help="the comic's folder or its comic.toml")
+
+    p = sub.add_parser("init", help="create a small working comic")
+    p.add_argument("dir", nargs="?", default=".", help="folder to create it in")
+    p.add_argument("--title", help="the comic's title")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("check", help="validate comic.toml and the files it names")
+    with_path(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("matrix", help="print the element x panel target matrix")
+    with_path(p)
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_matrix)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of comic.toml")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("build", help="restyle the panels and write the PDF (or CBZ)")
+    with_path(p)
+    p.add_argument("-o", "--output", help="output file (.pdf or .cbz); default <folder>/<name>.pdf")
+    p.add_argument("--format", choices=["pdf", "cbz"], help="output format (default from -o)")
+    p.add_argument("--backend", choices=["auto", "gram", "clip", "none"])
+    p.add_argument("--stylenet", choices=["pretrained", "unet"])
+    p.add_argument("--preset", choices=["draft", "standard", "final"])
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
+    p.add_argument("--seed", type=int, help="override the manifest's seed")
+    p.add_argument("--explain", action="store_true", help="say why each stage ran or was reused")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML build report")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--distributed", action="store_true",
+                   help="shard panels across torchrun ranks (set by torchrun automatically)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("clean", help="empty the build cache (.comicc/)")
+    with_path(p)
+    p.add_argument("--keep-last", type=int, default=0, metavar="N",
+                   help="keep the entries of the last N builds")
+    p.set_defaults(func=cmd_clean)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `comicc` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except AuthorError as exc:
+        _print_diagnostics(exc.diagnostics)
+        return EXIT_AUTHOR
+    except KeyboardInterrupt:
+        print("comicc: interrupted; the cache is consistent, rerun to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # an internal failure: say so plainly, keep the trace for --debug
+        if args.debug or os.environ.get("COMICC_DEBUG"):
+            traceback.print_exc()
+        print(f"comicc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("comicc: this is a bug in comicc; rerun with --debug for details", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

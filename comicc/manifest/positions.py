@@ -1,0 +1,216 @@
+"""Where each key and value sits in a TOML file, so diagnostics can name line and column.
+
+`tomllib` gives values but no positions. This scanner walks the same text and records
+the (line, column) of every key and array item under its key path, e.g.
+`("page", 1, "panel", 0, "elements", 0)`. It runs only on text tomllib already
+accepted, and is lenient: on anything unexpected it stops scanning and keeps what it found.
+"""
+
+from __future__ import annotations
+
+from comicc.manifest.diagnostics import KeyPath
+
+Position = tuple[int, int]
+
+_BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Scanner:
+    def __init__(self, text: str):
+        self.text = text
+        self.i = 0
+        self.line = 1
+        self.col = 1
+        self.found: dict[KeyPath, Position] = {}
+        self.array_tables: dict[KeyPath, int] = {}
+
+    # -- low level -------------------------------------------------------------
+    def peek(self, offset: int = 0) -> str:
+        j = self.i + offset
+        return self.text[j] if j < len(self.text) else ""
+
+    def advance(self, n: int = 1) -> None:
+        for _ in range(n):
+            if self.i >= len(self.text):
+                raise _Stop
+            if self.text[self.i] == "\n":
+                self.line += 1
+                self.col = 1
+            else:
+                self.col += 1
+            self.i += 1
+
+    def pos(self) -> Position:
+        return (self.line, self.col)
+
+    def skip_blank(self, newlines: bool) -> None:
+        while self.i < len(self.text):
+            c = self.peek()
+            if c in " \t\r" or (newlines and c == "\n"):
+                self.advance()
+            elif c == "#":
+                while self.i < len(self.text) and self.peek() != "\n":
+                    self.advance()
+            else:
+                return
+
+    # -- tokens ----------------------------------------------------------------
+    def string(self) -> str:
+        quote = self.peek()
+        if self.text.startswith(quote * 3, self.i):
+            self.advance(3)
+            end = self.text.find(quote * 3, self.i)
+            if end < 0:
+                raise _Stop
+            while self.text.startswith(quote, end + 3):  # up to two quotes may end the body
+                end += 1
+            body = self.text[self.i : end]
+            self.advance(end + 3 - self.i)
+            return body
+        self.advance()
+        out = []
+        while True:
+            c = self.peek()
+            if c == "" or c == "\n":
+                raise _Stop
+            if c == quote:
+                self.advance()
+                return "".join(out)
+            if c == "\\" and quote == '"':
+                out.append(self.text[self.i : self.i + 2])
+                self.advance(2)
+                continue
+            out.append(c)
+            self.advance()
+
+    def key_part(self) -> str:
+        if self.peek() in "\"'":
+            return self.string()
+        start = self.i
+        while self.peek() in _BARE and self.peek() != "":
+            self.advance()
+        if self.i == start:
+            raise _Stop
+        return self.text[start : self.i]
+
+    def dotted_key(self) -> list[tuple[str, Position]]:
+        parts = []
+        while True:
+            self.skip_blank(newlines=False)
+            at = self.pos()
+            parts.append((self.key_part(), at))
+            self.skip_blank(newlines=False)
+            if self.peek() == ".":
+                self.advance()
+                continue
+            return parts
+
+    # -- structure -------------------------------------------------------------
+    def resolve(self, names: list[str]) -> KeyPath:
+        """Turn `page.panel` into `("page", 3, "panel")` using the array-of-tables counters."""
+        path: KeyPath = ()
+        for name in names:
+            path = (*path, name)
+            if path in self.array_tables:
+                path = (*path, self.array_tables[path] - 1)
+        return path
+
+    def value(self, path: KeyPath) -> None:
+        self.found.setdefault(path, self.pos())
+        c = self.peek()
+        if c in "\"'":
+            self.string()
+        elif c == "[":
+            self.advance()
+            index = 0
+            while True:
+                self.skip_blank(newlines=True)
+                if self.peek() == "]":
+                    self.advance()
+                    return
+                self.value((*path, index))
+                index += 1
+                self.skip_blank(newlines=True)
+                if self.peek() == ",":
+                    self.advance()
+        elif c == "{":
+            self.advance()
+            while True:
+                self.skip_blank(newlines=True)
+                if self.peek() == "}":
+                    self.advance()
+                    return
+                self.key_value(path)
+                self.skip_blank(newlines=True)
+                if self.peek() == ",":
+                    self.advance()
+        else:
+            while self.peek() not in ("", ",", "]", "}", "\n", "#"):
+                self.advance()
+
+    def key_value(self, table: KeyPath) -> None:
+        path = table
+        for name, at in self.dotted_key():
+            path = (*path, name)
+            self.found.setdefault(path, at)
+        if self.peek() != "=":
+            raise _Stop
+        self.advance()
+        self.skip_blank(newlines=False)
+        value_at = self.pos()
+        self.value(path)
+        self.found.setdefault((*path, "="), value_at)
+
+    def header(self) -> KeyPath:
+        is_array = self.text.startswith("[[", self.i)
+        self.advance(2 if is_array else 1)
+        parts = self.dotted_key()
+        self.advance(2 if is_array else 1)
+        names = [name for name, _ in parts]
+        parent = self.resolve(names[:-1])
+        path = (*parent, names[-1])
+        if is_array:
+            self.array_tables[path] = self.array_tables.get(path, 0) + 1
+            self.found.setdefault(path, parts[-1][1])
+            path = (*path, self.array_tables[path] - 1)
+        self.found.setdefault(path, parts[-1][1])
+        return path
+
+    def document(self) -> None:
+        table: KeyPath = ()
+        while True:
+            self.skip_blank(newlines=True)
+            if self.i >= len(self.text):
+                return
+            if self.peek() == "[":
+                table = self.header()
+            else:
+                self.key_value(table)
+
+
+def key_positions(text: str) -> dict[KeyPath, Position]:
+    """Map every key path in a TOML document to the 1-based (line, column) of its key.
+
+    Array items map to the position of the item itself; `(*path, "=")` maps to the
+    position of a key's value.
+    """
+    scanner = _Scanner(text)
+    try:
+        scanner.document()
+    except _Stop:
+        pass
+    return scanner.found
+
+
+def locate(positions: dict[KeyPath, Position], path: KeyPath, *, value: bool = False) -> Position | None:
+    """The position of `path`, or of its nearest ancestor that has one."""
+    if value and (*path, "=") in positions:
+        return positions[(*path, "=")]
+    for end in range(len(path), 0, -1):
+        if path[:end] in positions:
+            return positions[path[:end]]
+    return None
