@@ -69,3 +69,11 @@ def test_init_creates_a_comic_that_checks(tmp_path: Path, capsys) -> None:
     assert main(["check", str(target)]) == 0
     assert main(["init", str(target)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_manifest_reference_is_current() -> None:
+    from comicc.manifest.reference import REFERENCE_FILE, reference_markdown
+
+    assert REFERENCE_FILE.read_text(encoding="utf-8") == reference_markdown(), (
+        "docs/manifest.md is stale: run `python -m comicc.manifest.reference`"
+    )

@@ -77,3 +77,15 @@ def to_rgb(image: Image.Image) -> Image.Image:
         background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
         return background
     return image.convert("RGB")
+
+
+# EXIF orientations 5-8 rotate by 90 degrees, swapping width and height.
+_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+
+
+def upright_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image as `load_image` will return it, read from the header only."""
+    with Image.open(path) as image:
+        width, height = image.size
+        orientation = image.getexif().get(0x0112, 1)
+    return (height, width) if orientation in _SWAPPING_ORIENTATIONS else (width, height)

@@ -1,0 +1,318 @@
+"""The ML stages of a build: train the element classifiers, then restyle every panel.
+
+Glue between the manifest and `comicc.ml`: it turns panels, references, directions and
+styles into tensors, picks the network, its per-panel conditions and the style objective,
+runs the Comic Book Loss (warm-started from the last build when one fits), and returns
+the styled panels and a summary as bytes for the cache.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from comicc.build.cache import Cache, Entry
+from comicc.build.images import load_image
+from comicc.build.plan import panel_label, target_matrix
+from comicc.manifest.diagnostics import AuthorError, Diagnostic
+from comicc.manifest.load import Project
+from comicc.ml.backbone import load_backbone
+from comicc.ml.classifiers import ClassifierBank, train_classifiers
+from comicc.ml.device import resolve_device
+from comicc.ml.presets import PRESETS, Preset
+
+DEFAULT_STYLE = "ink-wash"
+# Text the CLIP directional loss measures the restyling *from*.
+SOURCE_TEXT = "a rough drawing"
+
+Log = Callable[[str], None]
+
+
+def preset_for(settings: Any) -> Preset:
+    preset = PRESETS[settings.preset]
+    return preset.with_overrides(steps=settings.steps, size=settings.size,
+                                 lam=settings.consistency_weight)
+
+
+def _setup(settings: Any) -> torch.device:
+    torch.manual_seed(settings.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        return resolve_device(settings.device)
+    except ValueError as exc:
+        raise AuthorError(Diagnostic("error", str(exc), key_path=("build", "device"),
+                                     code="device", hint="use --device cpu")) from None
+
+
+def to_tensor(image: Image.Image, long_side: int | None = None) -> torch.Tensor:
+    """PIL RGB -> float [3,H,W] in [0,1], downscaled so its long side is at most `long_side`."""
+    if long_side is not None and max(image.size) > long_side:
+        scale = long_side / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    array = np.asarray(image, dtype=np.uint8).copy()
+    return torch.from_numpy(array).permute(2, 0, 1).float().div(255)
+
+
+def to_png(tensor: torch.Tensor) -> bytes:
+    """[3,H,W] in [0,1] -> PNG bytes (deterministic encoder settings)."""
+    array = tensor.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG", optimize=False, compress_level=6)
+    return out.getvalue()
+
+
+def _load(project: Project, relative: str, long_side: int) -> torch.Tensor:
+    return to_tensor(load_image(project.path(relative)), long_side)
+
+
+def _training_data(project: Project, long_side: int):
+    comic = project.comic
+    panels = [_load(project, panel.art, long_side) for _, _, panel in comic.panels()]
+    references = {name: [_load(project, r, long_side) for r in element.references]
+                  for name, element in comic.elements.items()}
+    matrix = target_matrix(comic)
+    targets = torch.tensor(matrix.values, dtype=torch.float32).reshape(len(matrix.elements),
+                                                                       len(panels))
+    regions = [{k: tuple(v) for k, v in panel.regions.items()} for _, _, panel in comic.panels()]
+    return panels, references, targets, regions
+
+
+def run_classify(project: Project, settings: Any, say: Log) -> tuple[dict[str, bytes], dict]:
+    """Train one head per element; returns the bank as safetensors plus accuracy figures."""
+    device = _setup(settings)
+    preset = preset_for(settings)
+    backbone = load_backbone(device)
+    panels, references, targets, regions = _training_data(project, max(preset.size * 2, 256))
+    say(f"classify: training {len(references)} element classifier(s) on {device.type}")
+    bank = train_classifiers(backbone, list(references), references, panels, targets, regions,
+                             seed=settings.seed, steps=preset.classifier_steps,
+                             size=preset.classifier_size, device=device,
+                             views_per_image=preset.classifier_views)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "classifiers.safetensors"
+        bank.save(path)
+        data = path.read_bytes()
+    accuracy = {k: (None if v != v else round(v, 4)) for k, v in bank.accuracy.items()}
+    return {"classifiers.safetensors": data}, {"accuracy": accuracy, "weak": bank.weak}
+
+
+def load_bank(cache: Cache, entry: Entry, backbone: Any) -> ClassifierBank:
+    return ClassifierBank.load(cache.blob_file(entry.outputs["classifiers.safetensors"]), backbone)
+
+
+def panel_texts(project: Project) -> list[str]:
+    """t_j: the global direction followed by the panel's own."""
+    comic = project.comic
+    return [", ".join(t for t in (comic.comic.direction, panel.direction) if t.strip())
+            for _, _, panel in comic.panels()]
+
+
+def _style_conds(project: Project) -> torch.Tensor:
+    from comicc.ml.multistyle import style_vector
+
+    comic = project.comic
+    vectors = []
+    for p, j, panel in comic.panels():
+        spec = panel.style if panel.style is not None else comic.comic.style
+        where = ("page", p, "panel", j, "style") if panel.style is not None else ("comic", "style")
+        try:
+            vectors.append(style_vector(spec if spec is not None else DEFAULT_STYLE))
+        except ValueError as exc:
+            raise AuthorError(project.locate(Diagnostic("error", str(exc), key_path=where,
+                                                        code="style"))) from None
+    return torch.stack(vectors)
+
+
+def _one_hot_directions(texts: list[str]) -> torch.Tensor:
+    distinct = sorted(set(texts))
+    conds = torch.zeros(len(texts), max(len(distinct), 1))
+    for row, text in enumerate(texts):
+        conds[row, distinct.index(text)] = 1.0
+    return conds
+
+
+def _network(project: Project, settings: Any, preset: Preset, device: torch.device,
+             texts: list[str], notes: list[str]):
+    """The network to fine-tune, its per-panel conditions, whether they learn, and its name."""
+    if settings.stylenet == "pretrained":
+        from comicc.ml.multistyle import load_multistyle26
+
+        return load_multistyle26().to(device), _style_conds(project), True, "multistyle26"
+    from comicc.ml.stylenet import UNetStyleNet
+
+    if settings.backend == "clip":
+        from comicc.ml.clip import direction_embeddings
+
+        conds = direction_embeddings(_clip(settings, project, device), texts).float().cpu()
+    else:
+        conds = _one_hot_directions(texts)
+    net = UNetStyleNet(width=preset.unet_width, cond_dim=conds.shape[1]).to(device)
+    return net, conds, False, f"unet-w{preset.unet_width}"
+
+
+_CLIP: dict[str, Any] = {}
+
+
+def _clip(settings: Any, project: Project, device: torch.device):
+    key = f"{settings.clip_model}/{settings.clip_pretrained}/{settings.clip_checkpoint}/{device}"
+    if key not in _CLIP:
+        from comicc.ml.clip import ClipUnavailable, load_clip
+
+        checkpoint = project.path(settings.clip_checkpoint) if settings.clip_checkpoint else None
+        try:
+            _CLIP[key] = load_clip(settings.clip_model, settings.clip_pretrained, checkpoint, device)
+        except (ClipUnavailable, ValueError) as exc:
+            where = ("build", "clip_checkpoint" if checkpoint else "clip_pretrained")
+            raise AuthorError(project.locate(Diagnostic("error", str(exc), key_path=where,
+                                                        code="clip"))) from None
+    return _CLIP[key]
+
+
+def _objective(project: Project, settings: Any, preset: Preset, device: torch.device, net: Any,
+               panels: list[torch.Tensor], conds: torch.Tensor, texts: list[str], backbone: Any):
+    from comicc.ml.backbone import resize
+    from comicc.ml.losses import GramObjective
+
+    comic = project.comic
+    if settings.backend == "clip":
+        from comicc.ml.clip import ClipObjective
+
+        return ClipObjective(_clip(settings, project, device), backbone, [SOURCE_TEXT] * len(texts),
+                             texts, n_crops=preset.crops, crop_size=preset.crop_size,
+                             patch_threshold=preset.patch_threshold,
+                             weights={"patch": preset.patch_weight, "dir": preset.direction_weight,
+                                      "content": preset.content_weight, "tv": preset.tv_weight})
+    weights = dict(style_weight=preset.style_weight, content_weight=preset.content_weight,
+                   tv_weight=preset.tv_weight)
+    if comic.comic.style_image:
+        style = _load(project, comic.comic.style_image, preset.size * 2).to(device)
+        return GramObjective(backbone, style, style_size=preset.size, **weights)
+    # No style image: the target look of each panel is the pretrained network's own rendering.
+    with torch.no_grad():
+        targets = [net(resize(p.unsqueeze(0).to(device), (preset.size, preset.size)),
+                       conds[i:i + 1].to(device))[0] for i, p in enumerate(panels)]
+    return GramObjective(backbone, panel_styles=targets, **weights)
+
+
+def _warm_start(cache: Cache, inputs: dict[str, str], net: Any, conds: torch.Tensor):
+    from comicc.ml.train import WarmStart
+
+    previous = cache.latest("style", {k: inputs[k] for k in
+                                      ("options", "panel count", "style image", "comic style")})
+    if previous is None or "net.safetensors" not in previous.outputs:
+        return None, []
+    from safetensors.torch import load as load_tensors
+
+    state = load_tensors(cache.get_blob(previous.outputs["net.safetensors"]))
+    saved = load_tensors(cache.get_blob(previous.outputs["conds.safetensors"]))["conds"]
+    if saved.shape != conds.shape or set(state) != set(net.state_dict()):
+        return None, []
+    optimizer = torch.load(io.BytesIO(cache.get_blob(previous.outputs["optimizer.pt"])),
+                           weights_only=True)
+    changed = sorted({name.split(" ")[1] for name, value in inputs.items()
+                      if name.startswith("panel ") and previous.inputs.get(name) != value})
+    return WarmStart(net_state=state, conds=saved, optimizer_state=optimizer), changed
+
+
+def _progress(total: int, quiet: bool):
+    """A progress callback: a rich bar on a terminal, nothing otherwise."""
+    if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
+        return None, None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("style"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                   TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), transient=True)
+    task = bar.add_task("style", total=total, losses="")
+
+    def update(log: Any) -> None:
+        terms = " ".join(f"{k} {v:.3g}" for k, v in log.terms.items())
+        bar.update(task, completed=log.step + 1, losses=f"loss {log.total:.3g} {terms}")
+
+    return bar, update
+
+
+def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
+              inputs: dict[str, str], say: Log) -> tuple[dict[str, bytes], dict]:
+    """Fine-tune the style network over all panels with the Comic Book Loss."""
+    from safetensors.torch import save as save_tensors
+
+    from comicc.ml.backbone import resize
+    from comicc.ml.train import fit_comic, matrix_agreement, render_panels
+
+    device = _setup(settings)
+    preset = preset_for(settings)
+    backbone = load_backbone(device)
+    bank = load_bank(cache, classify, backbone)
+    panels, _, targets, regions = _training_data(project, preset.long_side)
+    texts = panel_texts(project)
+    notes: list[str] = []
+    if settings.backend == "gram" and any(t for t in texts):
+        notes.append("note: the gram backend takes its look from the style image; text "
+                     "directions cannot steer it and are used only to tell panels apart")
+    net, conds, learn_conds, model = _network(project, settings, preset, device, texts, notes)
+    objective = _objective(project, settings, preset, device, net, panels, conds, texts, backbone)
+    init, changed = _warm_start(cache, inputs, net, conds)
+    steps = preset.steps if init is None else preset.warm_steps()
+    if init is not None:
+        notes.append(f"style: warm start from the last build ({steps} steps; changed panels: "
+                     f"{', '.join(changed) or 'none'})")
+    say(f"style: {model} with the {settings.backend} backend, {steps} steps at "
+        f"{preset.size}px on {device.type}")
+    bar, update = _progress(steps, getattr(settings, "quiet", False))
+    if bar is not None:
+        bar.start()
+    try:
+        result = fit_comic(net, panels, conds, objective, bank, targets, regions, preset=preset,
+                           lam=preset.lam, steps=steps, seed=settings.seed, device=device,
+                           learn_conds=learn_conds, init=init, progress=update)
+    finally:
+        if bar is not None:
+            bar.stop()
+    styled = render_panels(net, panels, result.conds, preset.long_side, device)
+
+    with torch.no_grad():
+        small = lambda images: torch.stack(  # noqa: E731
+            [resize(x.unsqueeze(0), (preset.size, preset.size))[0] for x in images]).to(device)
+        raw_p = bank.probabilities(small(panels), regions).cpu()
+        styled_p = bank.probabilities(small(styled), regions).cpu()
+    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
+    summary = {
+        "elements": bank.element_ids,
+        "panels": labels,
+        "targets": targets.tolist(),
+        "raw_probabilities": raw_p.tolist(),
+        "styled_probabilities": styled_p.tolist(),
+        "agreement_raw": matrix_agreement(raw_p, targets),
+        "agreement_styled": matrix_agreement(styled_p, targets),
+        "history": [{"step": h.step, "total": h.total, "seconds": h.seconds, **h.terms}
+                    for h in result.history],
+        "seconds_per_step": result.seconds_per_step,
+        "steps": steps,
+        "warm_start": init is not None,
+        "changed_panels": changed,
+        "model": model,
+        "backend": settings.backend,
+        "device": device.type,
+        "directions": texts,
+    }
+    blobs = {f"panel-{label}.png": to_png(image) for label, image in zip(labels, styled)}
+    blobs["net.safetensors"] = save_tensors({k: v.detach().cpu().contiguous()
+                                             for k, v in result.net_state.items()})
+    blobs["conds.safetensors"] = save_tensors({"conds": result.conds.detach().cpu().contiguous()})
+    buffer = io.BytesIO()
+    torch.save(result.optimizer_state, buffer)
+    blobs["optimizer.pt"] = buffer.getvalue()
+    blobs["summary.json"] = json.dumps(summary, indent=1).encode()
+    sizes = [[image.shape[2], image.shape[1]] for image in styled]
+    return blobs, {"sizes": sizes, "model": model, "notes": notes}
