@@ -1,0 +1,640 @@
+"""Lettering: balloons, captions and sound effects sized, wrapped, placed and given tails.
+
+Each panel is lettered on its own: its balloons are fitted (font size and line breaks),
+placed greedily in reading order where they cover neither each other nor the speakers,
+and outlined as polygons (speech, whisper, shout, thought clouds, caption boxes) with a
+tail pointing at the speaker. Sound effects are big rotated lettering with no balloon.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink, KeyPath
+from comicc.manifest.models import Balloon, Panel
+from comicc.page.art import Crop, region_to_page
+from comicc.page.fonts import Run, runs_width, split_runs
+from comicc.page.geometry import Point, Rect
+from comicc.page.pageplan import BalloonPlan, TextLine
+
+LEADING = 1.2  # line height as a multiple of the font size
+SUPERELLIPSE_N = 2.6  # 2 is an ellipse; larger hugs the text block more tightly
+OUTLINE_SAMPLES = 144  # points around a balloon: smooth at print size
+GAP = 3.0  # clear space kept between balloons (points)
+INSET = 4.0  # how far lettering stays inside the frame border (points)
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one kind of balloon looks and how its text may be sized."""
+
+    weight: str
+    max_size: float
+    min_size: float
+    padding: float
+    fill: str | None
+    stroke: str | None
+    text_colour: str = "#000000"
+    text_outline: str | None = None
+    line_width: float = 0.8
+    dashed: bool = False
+    aspect: float = 1.6  # preferred width/height of the balloon
+    width_share: float = 0.62  # largest share of the panel's width a balloon may take
+    height_share: float = 0.45
+
+
+STYLES: dict[str, Style] = {
+    "speech": Style("regular", 9.5, 6.0, 3.0, "#FFFFFF", "#000000"),
+    "whisper": Style("regular", 8.5, 6.0, 3.0, "#FFFFFF", "#000000", dashed=True),
+    "thought": Style("regular", 9.5, 6.0, 3.0, "#FFFFFF", "#000000"),
+    "shout": Style("bold", 11.0, 7.0, 3.0, "#FFFFFF", "#000000", line_width=1.0),
+    "caption": Style("regular", 9.0, 6.0, 4.0, "#FFF3C4", "#000000", aspect=3.0,
+                     width_share=0.7, height_share=0.4),
+    "sfx": Style("bold", 42.0, 14.0, 0.0, None, None, "#E4572E", "#2B1A12", aspect=1e9,
+                 width_share=0.9, height_share=0.5),
+}
+
+
+@dataclass(frozen=True)
+class PanelArt:
+    """Where a panel sits on the page and how its art was cropped into the frame."""
+
+    index: int
+    frame: Rect
+    crop: Crop
+    art_size: tuple[int, int]
+
+
+# ---- text: words, wrapping and fitting -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Word:
+    runs: tuple[Run, ...]
+    width: float  # at 1 pt; widths scale linearly with the font size
+
+
+def _word(runs: list[Run] | tuple[Run, ...]) -> Word:
+    return Word(tuple(runs), runs_width(runs, 1.0))
+
+
+def words_of(text: str, weight: str) -> tuple[list[list[Word]], list[str]]:
+    """Paragraphs (split at explicit newlines) of measured words, and characters no font has."""
+    paragraphs: list[list[Word]] = []
+    missing: list[str] = []
+    for paragraph in text.split("\n"):
+        words = []
+        for token in paragraph.split():
+            runs, lost = split_runs(token, weight)
+            missing += [c for c in lost if c not in missing]
+            if runs:
+                words.append(_word(runs))
+        paragraphs.append(words)
+    return paragraphs, missing
+
+
+def _join(words: list[Word], space: Run) -> tuple[Run, ...]:
+    runs: list[Run] = []
+    for i, word in enumerate(words):
+        for run in ((space,) if i else ()) + word.runs:
+            if runs and runs[-1].font == run.font:
+                runs[-1] = Run(run.font, runs[-1].text + run.text)
+            else:
+                runs.append(run)
+    return tuple(runs)
+
+
+def _break_word(word: Word, limit: float) -> list[Word]:
+    """Split a word wider than `limit` (at 1 pt) into pieces that fit, character by character."""
+    pieces: list[Word] = []
+    current: list[Run] = []
+    for run in word.runs:
+        for char in run.text:
+            candidate = current + [Run(run.font, char)]
+            if current and runs_width(candidate, 1.0) > limit:
+                pieces.append(_word(current))
+                candidate = [Run(run.font, char)]
+            current = candidate
+    if current:
+        pieces.append(_word(current))
+    return pieces
+
+
+def wrap(paragraphs: list[list[Word]], size: float, width: float, weight: str) -> list[Line]:
+    """Greedy line breaking at `width` points; words too long for a line are broken."""
+    space = Run("ComicNeue-Bold" if weight == "bold" else "ComicNeue", " ")
+    space_w = runs_width([space], 1.0)
+    limit = width / size
+    lines: list[Line] = []
+    for paragraph in paragraphs:
+        current: list[Word] = []
+        used = 0.0
+        for word in paragraph:
+            for piece in _break_word(word, limit) if word.width > limit else [word]:
+                extra = piece.width + (space_w if current else 0.0)
+                if current and used + extra > limit:
+                    lines.append(Line(_join(current, space), used * size))
+                    current, used = [], 0.0
+                    extra = piece.width
+                current.append(piece)
+                used += extra
+        if current or not paragraph:
+            lines.append(Line(_join(current, space), used * size))
+    return lines
+
+
+@dataclass(frozen=True)
+class Line:
+    runs: tuple[Run, ...]
+    width: float
+
+
+@dataclass
+class Fitted:
+    """Text set to fit a balloon: the size, the lines, and how many lines had to be left out."""
+
+    size: float
+    lines: list[Line]
+    dropped: int = 0
+
+    @property
+    def block(self) -> tuple[float, float]:
+        width = max((line.width for line in self.lines), default=0.0)
+        return width, len(self.lines) * self.size * LEADING
+
+
+ShapeSize = Callable[[float, float, float], tuple[float, float]]
+
+
+def fit_text(
+    paragraphs: list[list[Word]], style: Style, shape: ShapeSize, max_w: float, max_h: float,
+    weight: str,
+) -> Fitted:
+    """The largest font size and line breaks whose balloon fits in max_w x max_h.
+
+    Among the fits at one size it picks the narrowest whose balloon is at least `style.aspect`
+    wide for its height. At the smallest size, if nothing fits, it keeps the lines that fit and
+    reports how many it dropped, so nothing is clipped silently.
+    """
+    one_line = max((sum(w.width for w in p) for p in paragraphs), default=0.0) * 1.3
+    longest = max((w.width for p in paragraphs for w in p), default=0.0)
+    steps = max(1, round((style.max_size - style.min_size) / 0.5))
+    for i in range(steps + 1):
+        size = style.max_size - i * (style.max_size - style.min_size) / steps
+        best: Fitted | None = None
+        low, high = longest * size, max(longest, one_line) * size
+        for k in range(16):
+            lines = wrap(paragraphs, size, low + (high - low) * k / 15, weight)
+            fitted = Fitted(size, lines)
+            w, h = shape(*fitted.block, size)
+            if w > max_w or h > max_h:
+                continue
+            if w / h >= style.aspect:
+                return fitted
+            if best is None or w / h > shape(*best.block, size)[0] / shape(*best.block, size)[1]:
+                best = fitted
+        if best is not None:
+            return best
+    return _overflow(paragraphs, style, shape, max_w, max_h, weight)
+
+
+def _overflow(
+    paragraphs: list[list[Word]], style: Style, shape: ShapeSize, max_w: float, max_h: float,
+    weight: str,
+) -> Fitted:
+    size = style.min_size
+    leading = size * LEADING
+    width = _largest(lambda tw: shape(tw, leading, size)[0] <= max_w, max_w)
+    height = _largest(lambda th: shape(size, th, size)[1] <= max_h, max_h)
+    lines = wrap(paragraphs, size, max(width, size), weight)
+    keep = max(1, int(height // leading))
+    if keep >= len(lines):
+        return Fitted(size, lines)
+    shown = lines[:keep]
+    last = shown[-1]
+    ellipsis = split_runs("…", weight)[0]
+    tail = last.runs + tuple(ellipsis)
+    shown[-1] = Line(tail, runs_width(tail, size))
+    return Fitted(size, shown, dropped=len(lines) - keep)
+
+
+def _largest(ok: Callable[[float], bool], upper: float) -> float:
+    """The largest value in [0, upper] for which the monotone test `ok` holds (bisection)."""
+    low, high = 0.0, upper
+    for _ in range(30):
+        mid = (low + high) / 2
+        low, high = (mid, high) if ok(mid) else (low, mid)
+    return low
+
+
+# ---- shapes ----------------------------------------------------------------------------
+
+_K = 2 ** (1 / SUPERELLIPSE_N)  # a superellipse through the text block's corners is this much wider
+
+
+def _bump(size: float) -> float:
+    return 0.45 * size  # how far a thought cloud's bumps stand out
+
+
+def shape_size(kind: str, angle: float = 0.0) -> ShapeSize:
+    """The function giving a balloon's box (w, h) from its text block (tw, th) and font size."""
+    style = STYLES[kind]
+
+    def size_of(tw: float, th: float, size: float) -> tuple[float, float]:
+        pad = style.padding + 0.25 * size
+        if kind == "caption":
+            return tw + 2 * style.padding, th + 2 * style.padding
+        if kind == "sfx":
+            rad = math.radians(angle)
+            c, s = abs(math.cos(rad)), abs(math.sin(rad))
+            return tw * c + th * s, tw * s + th * c
+        w = max((tw / 2 + pad) * _K * 2, 2.6 * size)
+        h = max((th / 2 + pad) * _K * 2, 2.2 * size)
+        if kind == "shout":
+            return w * 1.22, h * 1.22
+        if kind == "thought":
+            return w + 2 * _bump(size), h + 2 * _bump(size)
+        return w, h
+
+    return size_of
+
+
+def _superellipse(centre: Point, a: float, b: float, t: float) -> Point:
+    c, s = math.cos(t), math.sin(t)
+    e = 2 / SUPERELLIPSE_N
+    return (
+        centre[0] + a * math.copysign(abs(c) ** e, c),
+        centre[1] + b * math.copysign(abs(s) ** e, s),
+    )
+
+
+def _samples(centre: Point, a: float, b: float, count: int = OUTLINE_SAMPLES):
+    return [(2 * math.pi * i / count, _superellipse(centre, a, b, 2 * math.pi * i / count))
+            for i in range(count)]
+
+
+def _spiky(centre: Point, a: float, b: float, size: float):
+    """A shout's burst: points alternating between the text's superellipse and spikes outside it."""
+    perimeter = math.pi * (a + b)
+    count = max(14, round(perimeter / (1.4 * size))) * 2
+    points = []
+    for i in range(count):
+        t = 2 * math.pi * i / count
+        scale = 1.22 if i % 2 else 1.0
+        points.append((t, _superellipse(centre, a * scale, b * scale, t)))
+    return points
+
+
+def _cloud(centre: Point, a: float, b: float, size: float) -> list[Point]:
+    """A thought cloud: scalloped bumps standing out from an ellipse."""
+    perimeter = math.pi * (a + b)
+    count = max(8, round(perimeter / (2.2 * size)))
+    base = [_superellipse(centre, a, b, 2 * math.pi * i / count) for i in range(count)]
+    bulge = _bump(size)
+    out: list[Point] = []
+    for i, p in enumerate(base):
+        q = base[(i + 1) % count]
+        mid = ((p[0] + q[0]) / 2, (p[1] + q[1]) / 2)
+        nx, ny = mid[0] - centre[0], mid[1] - centre[1]
+        norm = math.hypot(nx, ny) or 1.0
+        # A quadratic curve whose apex stands `bulge` out from the chord.
+        control = (mid[0] + nx / norm * 2 * bulge, mid[1] + ny / norm * 2 * bulge)
+        out += _quadratic(p, control, q, 6)[:-1]
+    return out
+
+
+def _quadratic(p0: Point, p1: Point, p2: Point, steps: int) -> list[Point]:
+    return [
+        (
+            (1 - t) ** 2 * p0[0] + 2 * (1 - t) * t * p1[0] + t * t * p2[0],
+            (1 - t) ** 2 * p0[1] + 2 * (1 - t) * t * p1[1] + t * t * p2[1],
+        )
+        for t in (i / steps for i in range(steps + 1))
+    ]
+
+
+def _direction_param(samples, centre: Point, target: Point) -> float:
+    """The outline parameter whose point lies in the direction of `target` from the centre."""
+    dx, dy = target[0] - centre[0], target[1] - centre[1]
+    norm = math.hypot(dx, dy) or 1.0
+
+    def cosine(item):
+        _, (x, y) = item
+        length = math.hypot(x - centre[0], y - centre[1]) or 1.0
+        return ((x - centre[0]) * dx + (y - centre[1]) * dy) / (length * norm)
+
+    return max(samples, key=cosine)[0]
+
+
+def _splice_tail(
+    samples, point_at: Callable[[float], Point], centre: Point, tip: Point, base: float,
+    reach: float, bend: float,
+) -> list[Point]:
+    """Cut the outline around the tail's direction and run two (curved) sides out to the tip."""
+    t0 = _direction_param(samples, centre, tip)
+    delta = min(base / reach, 0.6)
+    start, end = t0 + delta, t0 - delta + 2 * math.pi
+    kept = sorted(((t - start) % (2 * math.pi), p) for t, p in samples)
+    body = [p for offset, p in kept if 0 < offset < end - start]
+    b_start, b_end = point_at(start), point_at(end)
+    mid = ((b_start[0] + b_end[0]) / 2, (b_start[1] + b_end[1]) / 2)
+    ax, ay = tip[0] - mid[0], tip[1] - mid[1]
+    length = math.hypot(ax, ay) or 1.0
+    side = 1.0 if tip[0] >= centre[0] else -1.0
+    px, py = -ay / length * bend * length * side, ax / length * bend * length * side
+
+    def curve(a: Point, b: Point) -> list[Point]:
+        control = ((a[0] + b[0]) / 2 + px, (a[1] + b[1]) / 2 + py)
+        return _quadratic(a, control, b, 8)
+
+    return [b_start, *body, *curve(b_end, tip), *curve(tip, b_start)[1:-1]]
+
+
+# ---- placement -------------------------------------------------------------------------
+
+
+def _in_reading_order(before: Rect, after: Rect, rtl: bool) -> bool:
+    """Whether `after` reads after `before`: below it, or beside it on the reading side."""
+    if after.y >= before.bottom - GAP:
+        return True
+    beside = after.x >= before.right - GAP if not rtl else after.right <= before.x + GAP
+    return beside and after.y >= before.y - 0.5 * before.h
+
+
+def _candidates(w: float, h: float, area: Rect, steps: int = 13) -> list[Rect]:
+    def positions(start: float, span: float, length: float) -> list[float]:
+        if span <= length:
+            return [start + (span - length) / 2]
+        return [start + (span - length) * i / (steps - 1) for i in range(steps)]
+
+    return [Rect(x, y, w, h) for y in positions(area.y, area.h, h)
+            for x in positions(area.x, area.w, w)]
+
+
+def _clash(rect: Rect, placed: list[Rect]) -> float:
+    grown = rect.inset(-GAP)
+    return sum(grown.overlap_area(other) for other in placed)
+
+
+def _best(candidates: list[Rect], placed: list[Rect], cost: Callable[[Rect], float]) -> Rect:
+    return min(candidates, key=lambda r: (round(_clash(r, placed), 3), cost(r)))
+
+
+@dataclass
+class PanelLettering:
+    """What lettering one panel needs to know while its balloons are placed one by one."""
+
+    art: PanelArt
+    panel: Panel
+    area: Rect
+    rtl: bool
+    key_path: KeyPath
+    sink: DiagnosticSink
+    regions: dict[str, Rect] = field(default_factory=dict)
+    placed: list[Rect] = field(default_factory=list)
+    previous: Rect | None = None
+
+    def at_point(self, balloon: Balloon) -> Point | None:
+        if balloon.at is None:
+            return None
+        frame = self.art.frame
+        return (frame.x + balloon.at[0] * frame.w, frame.y + balloon.at[1] * frame.h)
+
+    def head_of(self, balloon: Balloon) -> Point | None:
+        """Where a speaker's words come from: near the top of their region, if they have one."""
+        region = self.regions.get(balloon.speaker or "")
+        if region is None:
+            return None
+        return (region.x + region.w / 2, region.y + 0.2 * region.h)
+
+
+def letter_panel(
+    art: PanelArt, panel: Panel, live_area: Rect, reading: str, key_path: KeyPath,
+    sink: DiagnosticSink,
+) -> list[BalloonPlan]:
+    """Fit, place and outline every balloon of one panel, in reading order."""
+    area = (art.frame.intersection(live_area) or art.frame).inset(INSET)
+    ctx = PanelLettering(art, panel, area, reading == "rtl", key_path, sink)
+    for name, region in panel.regions.items():
+        ctx.regions[name] = region_to_page(region, art.art_size, art.crop, art.frame)
+    plans = []
+    for index, balloon in enumerate(panel.balloons):
+        plans.append(_letter_balloon(ctx, index, balloon))
+    return plans
+
+
+def _letter_balloon(ctx: PanelLettering, index: int, balloon: Balloon) -> BalloonPlan:
+    style = STYLES[balloon.kind]
+    where = (*ctx.key_path, "balloons", index)
+    angle = 0.0
+    if balloon.kind == "sfx":
+        angle = (8.0 if index % 2 == 0 else -6.0) * (-1 if ctx.rtl else 1)
+    shape = shape_size(balloon.kind, angle)
+    paragraphs, missing = words_of(balloon.text, style.weight)
+    if missing:
+        listed = " ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:12])
+        ctx.sink.add(Diagnostic(
+            "warning",
+            f"no installed font has {len(missing)} character(s) of this {balloon.kind}: {listed}; "
+            "they are left out",
+            key_path=where,
+            hint="install a TrueType font that covers them (fontconfig finds it), "
+                 "or remove them",
+            code="font",
+        ))
+    max_w = min(ctx.area.w, max(style.width_share * ctx.area.w, 110.0))
+    max_h = min(ctx.area.h, max(style.height_share * ctx.area.h, 60.0))
+    fitted = fit_text(paragraphs, style, shape, max_w, max_h, style.weight)
+    if fitted.dropped:
+        ctx.sink.add(Diagnostic(
+            "warning",
+            f"{balloon.kind} text does not fit its panel even at {style.min_size:g} pt: "
+            f"{fitted.dropped} line(s) left out",
+            key_path=where,
+            hint="shorten the text, split it into two balloons, or give the panel more room",
+            code="lettering",
+        ))
+    tw, th = fitted.block
+    w, h = shape(tw, th, fitted.size)
+    box = _place(ctx, balloon, w, h)
+    if _clash(box, ctx.placed) > 0:
+        ctx.sink.add(Diagnostic(
+            "warning",
+            f"no free space for this {balloon.kind}: it overlaps another balloon",
+            key_path=where,
+            hint="shorten the text, or move it with `at = [x, y]`",
+            code="lettering",
+        ))
+    ctx.placed.append(box)
+    if balloon.kind != "sfx":
+        ctx.previous = box
+    return _draw_plan(ctx, index, balloon, style, fitted, box, angle)
+
+
+def _place(ctx: PanelLettering, balloon: Balloon, w: float, h: float) -> Rect:
+    area, at = ctx.area, ctx.at_point(balloon)
+    if balloon.kind == "caption" and at is None:
+        # Captions sit in a corner: the reading start's top corner first.
+        left, right = area.x, area.right - w
+        start, end = (right, left) if ctx.rtl else (left, right)
+        corners = [Rect(x, y, w, h) for x, y in
+                   ((start, area.y), (end, area.bottom - h), (end, area.y), (start, area.bottom - h))]
+        return _best(corners, ctx.placed, corners.index)
+    head = ctx.head_of(balloon)
+    diagonal = math.hypot(area.w, area.h)
+    speaker_region = ctx.regions.get(balloon.speaker or "")
+
+    def cost(rect: Rect) -> float:
+        cx, cy = rect.centre
+        if at is not None:
+            return math.hypot(cx - at[0], cy - at[1]) / diagonal
+        total = 0.0
+        for name, region in ctx.regions.items():
+            weight = 3.0 if region is speaker_region else 1.5
+            total += weight * rect.overlap_area(region) / rect.area
+        if balloon.kind == "sfx":
+            return total + abs(cy - (area.y + 0.62 * area.h)) / area.h + abs(
+                cx - area.centre[0]) / area.w * 0.5
+        fy = (rect.y - area.y) / max(area.h - rect.h, 1.0)
+        fx = (rect.x - area.x) / max(area.w - rect.w, 1.0)
+        total += fy + 0.4 * (1 - fx if ctx.rtl else fx)
+        if ctx.previous is not None and not _in_reading_order(ctx.previous, rect, ctx.rtl):
+            total += 3.0
+        if head is not None:
+            total += 1.2 * abs(cx - head[0]) / area.w
+            if rect.bottom > head[1] - GAP:
+                total += 1.0
+            # A little pull towards the speaker keeps tails short.
+            total += 0.6 * max(0.0, head[1] - rect.bottom - 36.0) / area.h
+        return total
+
+    return _best(_candidates(w, h, area), ctx.placed, cost)
+
+
+def _tail_tip(ctx: PanelLettering, balloon: Balloon, box: Rect) -> Point | None:
+    """Where the tail points: the speaker's region, else the `tail` hint, else down and inwards."""
+    if balloon.tail == "none":
+        return None
+    frame = ctx.art.frame.inset(2.0)
+    centre = box.centre
+    head = ctx.head_of(balloon)
+    longest = max(24.0, 0.45 * min(frame.w, frame.h))
+    if head is not None and not box.inset(-GAP).contains(Rect(head[0], head[1], 0, 0)):
+        dx, dy = head[0] - centre[0], head[1] - centre[1]
+        distance = math.hypot(dx, dy)
+        edge = _edge_distance(box, dx / distance, dy / distance)
+        # Stop short of the head, and never run further than a tail reasonably can.
+        reach = min(distance - min(8.0, 0.3 * distance), edge + longest)
+        if reach > edge + 6.0:
+            return frame.clamp_point((centre[0] + dx / distance * reach,
+                                      centre[1] + dy / distance * reach))
+    hints = {"left": (-1.0, 0.35), "right": (1.0, 0.35), "bottom-left": (-0.45, 1.0),
+             "bottom-right": (0.45, 1.0), "top": (0.15, -1.0)}
+    if balloon.tail in hints:
+        dx, dy = hints[balloon.tail]
+    else:
+        inwards = 1.0 if ctx.art.frame.centre[0] >= centre[0] else -1.0
+        dx, dy = 0.35 * inwards, 1.0
+        if box.bottom + 14.0 > frame.bottom:
+            dy = -1.0  # no room below: point up
+    norm = math.hypot(dx, dy)
+    dx, dy = dx / norm, dy / norm
+    length = min(max(0.55 * box.h, 12.0), 36.0)
+    edge = _edge_distance(box, dx, dy)
+    return frame.clamp_point((centre[0] + dx * (edge + length), centre[1] + dy * (edge + length)))
+
+
+def _edge_distance(box: Rect, dx: float, dy: float) -> float:
+    """Distance from the box centre to its inscribed ellipse along (dx, dy)."""
+    a, b = box.w / 2, box.h / 2
+    return 1.0 / math.sqrt((dx / a) ** 2 + (dy / b) ** 2)
+
+
+# ---- the drawable plan -----------------------------------------------------------------
+
+
+def _draw_plan(
+    ctx: PanelLettering, index: int, balloon: Balloon, style: Style, fitted: Fitted,
+    box: Rect, angle: float,
+) -> BalloonPlan:
+    size = fitted.size
+    tw, th = fitted.block
+    centre = box.centre
+    outline: list[Point] = []
+    bubbles: list[tuple[float, float, float]] = []
+    kind = balloon.kind
+    if kind == "caption":
+        outline = [(box.x, box.y), (box.right, box.y), (box.right, box.bottom), (box.x, box.bottom)]
+    elif kind != "sfx":
+        a, b = box.w / 2, box.h / 2
+        if kind == "shout":
+            a, b = a / 1.22, b / 1.22
+        elif kind == "thought":
+            a, b = a - _bump(size), b - _bump(size)
+        tip = _tail_tip(ctx, balloon, box)
+        base = min(max(0.28 * min(box.w, box.h), 6.0), 16.0)
+        if kind == "thought":
+            outline = _cloud(centre, a, b, size)
+            if tip is not None:
+                bubbles = _trail(centre, a, b, tip, size)
+        else:
+            samples = _spiky(centre, a, b, size) if kind == "shout" else _samples(centre, a, b)
+            if tip is None:
+                outline = [p for _, p in samples]
+            else:
+
+                def point_at(t: float) -> Point:
+                    return _superellipse(centre, a, b, t)
+
+                bend = 0.0 if kind == "shout" else 0.12
+                outline = _splice_tail(samples, point_at, centre, tip, base, (a + b) / 2, bend)
+    lines = _text_lines(fitted, box, kind, style)
+    return BalloonPlan(
+        kind=kind,
+        panel=ctx.art.index,
+        index=index,
+        box=box,
+        outline=tuple(outline),
+        bubbles=tuple(bubbles),
+        lines=tuple(lines),
+        fill=style.fill,
+        stroke=style.stroke,
+        line_width=style.line_width if kind != "sfx" else max(0.6, size * 0.035),
+        dashed=style.dashed,
+        text_colour=style.text_colour,
+        text_outline=style.text_outline,
+        angle=angle,
+    )
+
+
+def _trail(centre: Point, a: float, b: float, tip: Point, size: float) -> list[tuple[float, ...]]:
+    """A thought balloon's trail: three shrinking bubbles from the cloud towards the thinker."""
+    dx, dy = tip[0] - centre[0], tip[1] - centre[1]
+    distance = math.hypot(dx, dy) or 1.0
+    ux, uy = dx / distance, dy / distance
+    edge = 1.0 / math.sqrt((ux / a) ** 2 + (uy / b) ** 2) + _bump(size)
+    # The trail leads towards the thinker without having to reach them.
+    span = min(max(distance - edge, 3 * size), 6 * size)
+    radii = (0.6 * size, 0.42 * size, 0.28 * size)
+    return [
+        (centre[0] + ux * (edge + span * f), centre[1] + uy * (edge + span * f), r)
+        for f, r in zip((0.2, 0.55, 0.88), radii)
+    ]
+
+
+def _text_lines(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[TextLine]:
+    size = fitted.size
+    leading = size * LEADING
+    tw, th = fitted.block
+    cx, cy = box.centre
+    top = box.y + style.padding if kind == "caption" else cy - th / 2
+    lines = []
+    for i, line in enumerate(fitted.lines):
+        x = box.x + style.padding if kind == "caption" else cx - line.width / 2
+        # Centre each line's cap height on its slot: about 0.35 em below the slot's middle.
+        baseline = top + i * leading + leading / 2 + 0.35 * size
+        lines.append(TextLine(x, baseline, size, line.runs))
+    return lines
+

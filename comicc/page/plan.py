@@ -1,0 +1,54 @@
+"""Planning a page: frames from its layout, cover crops of the art, and the lettering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from comicc.manifest.diagnostics import DiagnosticSink
+from comicc.manifest.models import Comic
+from comicc.page.art import cover_crop, resolution_warning
+from comicc.page.layout import layout_frames, page_geometry
+from comicc.page.letter import PanelArt, letter_panel
+from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan
+
+
+def plan_page(
+    comic: Comic,
+    page_index: int,
+    project_dir: Path | None,
+    art_sizes: list[tuple[int, int]],
+    sink: DiagnosticSink,
+) -> PagePlan:
+    """Plan page `page_index` for art of the given pixel sizes (one per panel, in order).
+
+    Raises AuthorError for a layout that cannot hold the page; adds warnings (low resolution,
+    text that does not fit, missing glyphs) to `sink`. The result depends only on its
+    arguments and the layout template, so it can be cached per page.
+    """
+    page = comic.page[page_index]
+    if len(art_sizes) != len(page.panel):
+        raise ValueError(f"page {page_index + 1} has {len(page.panel)} panels, got "
+                         f"{len(art_sizes)} art sizes")
+    geometry = page_geometry(comic, page_index)
+    frames = layout_frames(comic, page_index, project_dir)
+    frame_plans: list[FramePlan] = []
+    balloons: list[BalloonPlan] = []
+    for j, (panel, frame, size) in enumerate(zip(page.panel, frames, art_sizes)):
+        where = ("page", page_index, "panel", j)
+        focus = (panel.focus[0], panel.focus[1]) if panel.focus else None
+        crop = cover_crop(size, frame.rect, focus)
+        warning = resolution_warning(crop, frame.rect, size, comic.comic.dpi, where)
+        if warning is not None:
+            sink.add(warning)
+        frame_plans.append(FramePlan(frame.rect, frame.bleed_edges, crop, size))
+        art = PanelArt(j, frame.rect, crop, size)
+        balloons += letter_panel(art, panel, geometry.live_area, geometry.reading, where, sink)
+    return PagePlan(
+        index=page_index,
+        trim_width=geometry.trim_width,
+        trim_height=geometry.trim_height,
+        bleed=geometry.bleed,
+        safe_margin=geometry.safe_margin,
+        frames=tuple(frame_plans),
+        balloons=tuple(balloons),
+    )
