@@ -19,6 +19,8 @@ from comicc.ml.backbone import Backbone, resize_long_side
 
 # Probabilities are clamped away from 0 and 1 so BCE stays finite.
 PROB_EPS = 1e-6
+# Keeps relative errors finite when a target is all zeros.
+SCALE_EPS = 1e-8
 # Backbone taps compared for content (deeper = more semantic): the last two of FEATURE_TAPS.
 CONTENT_TAPS = (-2, -1)
 
@@ -41,20 +43,24 @@ def gram_matrix(f: Tensor) -> Tensor:
 
 
 def gram_style_loss(features_styled: Sequence[Tensor], grams_target: Sequence[Tensor]) -> Tensor:
-    """Per-image sum over layers of the mean squared Gram difference: [B].
+    """Per-image style loss [B]: sum over layers of the relative squared Gram error.
 
+    Each layer's mean squared Gram difference is divided by the mean square of its target
+    Gram, so every layer counts about equally whatever its feature scale.
     grams_target[k] is [B,C,C] or [1,C,C] (one target for the whole batch).
     """
     per_layer = [
-        (gram_matrix(f) - g).pow(2).mean(dim=(1, 2)) for f, g in zip(features_styled, grams_target)
+        (gram_matrix(f) - g).pow(2).mean(dim=(1, 2)) / (g.pow(2).mean(dim=(1, 2)) + SCALE_EPS)
+        for f, g in zip(features_styled, grams_target)
     ]
     return torch.stack(per_layer).sum(dim=0)
 
 
 def content_loss(features_styled: Sequence[Tensor], features_source: Sequence[Tensor]) -> Tensor:
-    """Per-image mean squared feature difference, summed over the given layers: [B]."""
+    """Per-image content loss [B]: sum over layers of the relative squared feature error."""
     per_layer = [
-        (fs - fx).pow(2).flatten(1).mean(dim=1) for fs, fx in zip(features_styled, features_source)
+        (fs - fx).pow(2).flatten(1).mean(dim=1) / (fx.pow(2).flatten(1).mean(dim=1) + SCALE_EPS)
+        for fs, fx in zip(features_styled, features_source)
     ]
     return torch.stack(per_layer).sum(dim=0)
 

@@ -1,0 +1,455 @@
+"""One binary classifier per element: "does this image contain element i?"
+
+Each classifier is a linear head on the frozen backbone's pooled embedding. Training data
+per element: its reference drawings and the panels where it is present (positives, the
+region crop when the manifest gives one) and the panels where it is absent (negatives),
+each seen through augmented views that imitate what a stylisation does to a drawing
+(posterise, blur, hue shift, ink lines, noise), so a restyled panel is still recognised.
+The backbone is frozen, so view embeddings are computed once and the heads train on them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from comicc.ml.backbone import Backbone, resize
+
+Box = tuple[float, float, float, float]  # (x, y, w, h) as fractions of the image
+Regions = Mapping[str, Box]
+
+# An element whose held-out accuracy is below this is reported weak.
+WEAK_ACCURACY = 0.75
+HOLDOUT_FRACTION = 0.25
+VIEWS_PER_IMAGE = 8
+HEAD_LR = 1e-2
+HEAD_L2 = 0.1
+EMBED_BATCH = 32
+# Probability that a view also gets one or two stylisation-like perturbations.
+STYLISE_PROB = 0.7
+
+
+class ClassifierBank:
+    """The trained heads of all elements on one backbone, probabilities in [0,1].
+
+    Heads are frozen tensors: gradients flow through `probabilities` to the images only.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        element_ids: Sequence[str],
+        weight: Tensor,
+        bias: Tensor,
+        embed_mean: Tensor,
+        embed_std: Tensor,
+        size: int,
+        accuracy: Mapping[str, float] | None = None,
+        weak: Sequence[str] = (),
+    ) -> None:
+        self.backbone = backbone
+        self.element_ids = list(element_ids)
+        device = backbone.mean.device
+        self.weight = weight.detach().to(device)  # [E, D]
+        self.bias = bias.detach().to(device)  # [E]
+        self.embed_mean = embed_mean.detach().to(device)  # [D]
+        self.embed_std = embed_std.detach().to(device)  # [D]
+        self.size = size
+        self.accuracy = dict(accuracy or {})
+        self.weak = list(weak)
+
+    def logits_from_embeddings(self, embeddings: Tensor) -> Tensor:
+        """Head logits [B, E] for backbone embeddings [B, D]."""
+        return ((embeddings - self.embed_mean) / self.embed_std) @ self.weight.T + self.bias
+
+    def probabilities(self, images: Tensor, regions: Sequence[Regions] | None = None) -> Tensor:
+        """p_ib = C_i(images[b]) as [E, B]; differentiable w.r.t. images [B,3,H,W] in [0,1].
+
+        With regions[b][element] = (x, y, w, h), that element's classifier looks at the
+        crop instead of the whole image (location-aware consistency).
+        """
+        logits = self.logits_from_embeddings(
+            self.backbone.embed(resize(images, (self.size, self.size)))
+        ).T  # [E, B]
+        rows, cols, boxes = [], [], []
+        for b, panel_regions in enumerate(regions or []):
+            for element, box in panel_regions.items():
+                if element in self.element_ids:
+                    rows.append(self.element_ids.index(element))
+                    cols.append(b)
+                    boxes.append(box)
+        if boxes:
+            crops = crop_boxes(images, torch.tensor(cols), torch.tensor(boxes), self.size)
+            crop_logits = self.logits_from_embeddings(self.backbone.embed(crops))
+            element = torch.tensor(rows, device=crop_logits.device)
+            picked = crop_logits.gather(1, element.unsqueeze(1)).squeeze(1)
+            logits = logits.index_put((element, torch.tensor(cols, device=logits.device)), picked)
+        return torch.sigmoid(logits)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """The head tensors (the backbone is not part of the bank's state)."""
+        return {
+            "weight": self.weight.cpu(),
+            "bias": self.bias.cpu(),
+            "embed_mean": self.embed_mean.cpu(),
+            "embed_std": self.embed_std.cpu(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Tensor]) -> None:
+        """Replace the head tensors with `state` (same element count and embedding size)."""
+        device = self.backbone.mean.device
+        for name in ("weight", "bias", "embed_mean", "embed_std"):
+            current = getattr(self, name)
+            if state[name].shape != current.shape:
+                raise ValueError(f"{name}: expected shape {tuple(current.shape)}, got {tuple(state[name].shape)}")
+            setattr(self, name, state[name].detach().to(device))
+
+    def save(self, path: str | Path) -> None:
+        """Write the bank as safetensors (tensors plus element ids, size, accuracy, weak)."""
+        from safetensors.torch import save_file
+
+        metadata = {
+            "element_ids": json.dumps(self.element_ids),
+            "size": str(self.size),
+            "accuracy": json.dumps(self.accuracy),
+            "weak": json.dumps(self.weak),
+        }
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(path), metadata)
+
+    @classmethod
+    def load(cls, path: str | Path, backbone: Backbone) -> ClassifierBank:
+        """Read a bank written by `save`, attached to `backbone`."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata()
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        return cls(
+            backbone,
+            json.loads(metadata["element_ids"]),
+            tensors["weight"],
+            tensors["bias"],
+            tensors["embed_mean"],
+            tensors["embed_std"],
+            int(metadata["size"]),
+            json.loads(metadata["accuracy"]),
+            json.loads(metadata["weak"]),
+        )
+
+
+def crop_boxes(images: Tensor, index: Tensor, boxes: Tensor, size: int) -> Tensor:
+    """Differentiable crops [K,3,size,size] of images[index[k]] at fractional boxes[k] (x,y,w,h)."""
+    from torchvision.ops import roi_align
+
+    h, w = images.shape[-2:]
+    scale = torch.tensor([w, h, w, h], dtype=images.dtype)
+    x0y0 = boxes[:, :2]
+    corners = torch.cat([x0y0, x0y0 + boxes[:, 2:]], dim=1).to(images.dtype) * scale
+    rois = torch.cat([index.to(images.dtype).unsqueeze(1), corners], dim=1).to(images.device)
+    # sampling_ratio=-1 averages several samples per output pixel: no aliasing on big crops.
+    return roi_align(images, rois, (size, size), spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+
+def _uniform(gen: torch.Generator, low: float, high: float) -> float:
+    return low + (high - low) * torch.rand((), generator=gen).item()
+
+
+def _gray(x: Tensor) -> Tensor:
+    return (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]).unsqueeze(0)
+
+
+def _random_resized_crop(x: Tensor, size: int, gen: torch.Generator) -> Tensor:
+    h, w = x.shape[-2:]
+    area = h * w * _uniform(gen, 0.45, 1.0)
+    ratio = math.exp(_uniform(gen, math.log(3 / 4), math.log(4 / 3)))
+    cw = min(w, max(1, round(math.sqrt(area * ratio))))
+    ch = min(h, max(1, round(math.sqrt(area / ratio))))
+    top = int(torch.randint(0, h - ch + 1, (), generator=gen))
+    left = int(torch.randint(0, w - cw + 1, (), generator=gen))
+    return resize(x[None, :, top : top + ch, left : left + cw], (size, size))[0]
+
+
+def _colour_jitter(x: Tensor, gen: torch.Generator) -> Tensor:
+    x = x * _uniform(gen, 0.7, 1.3)
+    mean = x.mean()
+    x = mean + (x - mean) * _uniform(gen, 0.7, 1.3)
+    gray = _gray(x)
+    return gray + (x - gray) * _uniform(gen, 0.5, 1.5)
+
+
+def _posterise(x: Tensor, gen: torch.Generator) -> Tensor:
+    levels = int(torch.randint(3, 7, (), generator=gen))
+    return torch.round(x.clamp(0, 1) * (levels - 1)) / (levels - 1)
+
+
+def _blur(x: Tensor, gen: torch.Generator) -> Tensor:
+    sigma = _uniform(gen, 0.8, 2.0)
+    radius = math.ceil(2 * sigma)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    kernel = torch.exp(-(t**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    padded = F.pad(x[None], (radius, radius, radius, radius), mode="replicate")
+    out = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
+    return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)[0]
+
+
+def _hue_shift(x: Tensor, gen: torch.Generator) -> Tensor:
+    # Rotate chroma in YIQ space by a strong angle: a palette change that keeps shapes.
+    angle = _uniform(gen, math.pi / 3, 5 * math.pi / 3)
+    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+    cos, sin = math.cos(angle), math.sin(angle)
+    rotate = torch.tensor([[1.0, 0.0, 0.0], [0.0, cos, -sin], [0.0, sin, cos]])
+    matrix = torch.linalg.inv(to_yiq) @ rotate @ to_yiq
+    return torch.einsum("ij,jhw->ihw", matrix.to(x.dtype), x)
+
+
+def _ink(x: Tensor, gen: torch.Generator) -> Tensor:
+    # Dark contour lines where the luminance changes, like an inked drawing.
+    gray = F.pad(_gray(x)[None], (1, 1, 1, 1), mode="replicate")
+    sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype)
+    gx = F.conv2d(gray, sobel.view(1, 1, 3, 3))
+    gy = F.conv2d(gray, sobel.T.reshape(1, 1, 3, 3))
+    edges = (gx.pow(2) + gy.pow(2)).sqrt()[0]
+    return x * (1 - (edges * _uniform(gen, 1.5, 4.0)).clamp(0, 1))
+
+
+def _noise(x: Tensor, gen: torch.Generator) -> Tensor:
+    return x + _uniform(gen, 0.03, 0.1) * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+
+
+def _grayscale(x: Tensor, gen: torch.Generator) -> Tensor:
+    return _gray(x).expand(3, -1, -1)
+
+
+STYLISATIONS = (_posterise, _blur, _hue_shift, _ink, _noise, _grayscale)
+
+
+def augment(image: Tensor, size: int, gen: torch.Generator) -> Tensor:
+    """One random view [3,size,size] of image [3,h,w]: crop, flip, jitter, stylisation."""
+    x = _random_resized_crop(image, size, gen)
+    if torch.rand((), generator=gen).item() < 0.5:
+        x = x.flip(-1)
+    x = _colour_jitter(x, gen)
+    if torch.rand((), generator=gen).item() < STYLISE_PROB:
+        count = 1 + int(torch.rand((), generator=gen).item() < 0.4)
+        for pick in torch.randperm(len(STYLISATIONS), generator=gen)[:count].tolist():
+            x = STYLISATIONS[pick](x, gen)
+    return x.clamp(0, 1)
+
+
+def views(image: Tensor, count: int, size: int, gen: torch.Generator) -> Tensor:
+    """`count` views [count,3,size,size]: the plain resized image, then augmented ones."""
+    plain = resize(image[None], (size, size))[0]
+    return torch.stack([plain] + [augment(image, size, gen) for _ in range(count - 1)])
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One training image: a reference, a whole panel or a region crop of a panel."""
+
+    key: str
+    image: Tensor
+
+
+def _crop_fraction(image: Tensor, box: Box) -> Tensor:
+    h, w = image.shape[-2:]
+    x, y, bw, bh = box
+    left, top = min(w - 1, int(x * w)), min(h - 1, int(y * h))
+    right, bottom = max(left + 1, round((x + bw) * w)), max(top + 1, round((y + bh) * h))
+    return image[:, top:bottom, left:right]
+
+
+def _sources(
+    index: int,
+    element: str,
+    references: Mapping[str, Sequence[Tensor]],
+    panels: Sequence[Tensor],
+    targets: Tensor,
+    regions: Sequence[Regions],
+) -> tuple[list[_Source], list[_Source]]:
+    """Positive and negative training images of one element."""
+    positives = [_Source(f"ref:{element}:{k}", r) for k, r in enumerate(references.get(element, []))]
+    negatives: list[_Source] = []
+    for j, panel in enumerate(panels):
+        panel_regions = regions[j] if j < len(regions) else {}
+        if targets[index, j] > 0.5:
+            box = panel_regions.get(element)
+            if box is None:
+                positives.append(_Source(f"panel:{j}", panel))
+            else:
+                positives.append(_Source(f"panel:{j}:{element}", _crop_fraction(panel, box)))
+        else:
+            negatives.append(_Source(f"panel:{j}", panel))
+            # Other elements' crops in a panel without this element are negatives too.
+            for other, box in panel_regions.items():
+                negatives.append(_Source(f"panel:{j}:{other}", _crop_fraction(panel, box)))
+    return positives, negatives
+
+
+def _holdout(sources: list[_Source], gen: torch.Generator) -> set[str]:
+    """Keys of whole sources held out for measuring accuracy (none if too few)."""
+    if len(sources) < 3:
+        return set()
+    count = max(1, round(len(sources) * HOLDOUT_FRACTION))
+    order = torch.randperm(len(sources), generator=gen)[:count].tolist()
+    return {sources[k].key for k in order}
+
+
+def _fit_head(features: Tensor, labels: Tensor, steps: int) -> tuple[Tensor, Tensor]:
+    """A class-balanced logistic-regression head (weight [D], bias []) by full-batch Adam."""
+    weight = torch.zeros(features.shape[1], device=features.device, requires_grad=True)
+    bias = torch.zeros((), device=features.device, requires_grad=True)
+    positives = labels.sum().clamp(min=1)
+    negatives = (1 - labels).sum().clamp(min=1)
+    pos_weight = negatives / positives  # equal total weight for both classes
+    if len(labels) == 0:
+        return weight.detach(), bias.detach()
+    optimizer = torch.optim.Adam([weight, bias], lr=HEAD_LR)
+    for _ in range(steps):
+        logits = features @ weight + bias
+        loss = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pos_weight)
+        # An L2 penalty keeps logits moderate: a smooth classifier the style loop can follow.
+        loss = loss + HEAD_L2 * weight.pow(2).sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return weight.detach(), bias.detach()
+
+
+def _balanced_accuracy(logits: Tensor, labels: Tensor) -> float:
+    predicted = logits > 0
+    recalls = [
+        (predicted[labels == cls] == bool(cls)).float().mean().item()
+        for cls in (0, 1)
+        if (labels == cls).any()
+    ]
+    return sum(recalls) / len(recalls)
+
+
+def _split(
+    positives: list[_Source],
+    negatives: list[_Source],
+    embeddings: Mapping[str, Tensor],
+    held: set[str],
+) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """(features, labels) for training and for held-out testing."""
+    dim = next(iter(embeddings.values())).shape[1] if embeddings else 0
+    device = next(iter(embeddings.values())).device if embeddings else "cpu"
+    parts: dict[str, tuple[list[Tensor], list[Tensor]]] = {"train": ([], []), "test": ([], [])}
+
+    def add(part: str, features: Tensor, label: float) -> None:
+        parts[part][0].append(features)
+        parts[part][1].append(torch.full((len(features),), label, device=device))
+
+    for label, sources in ((1.0, positives), (0.0, negatives)):
+        for source in sources:
+            e = embeddings[source.key]
+            if source.key in held:
+                add("test", e, label)
+            elif len(sources) < 3 and len(e) > 1:
+                # Too few sources of this class to hold one out: hold out some views instead.
+                cut = max(1, round(len(e) * (1 - HOLDOUT_FRACTION)))
+                add("train", e[:cut], label)
+                add("test", e[cut:], label)
+            else:
+                add("train", e, label)
+
+    def stacked(part: str) -> tuple[Tensor, Tensor]:
+        features, labels = parts[part]
+        if not features:
+            return torch.zeros(0, dim, device=device), torch.zeros(0, device=device)
+        return torch.cat(features), torch.cat(labels)
+
+    return stacked("train"), stacked("test")
+
+
+def train_classifiers(
+    backbone: Backbone,
+    element_ids: list[str],
+    references: Mapping[str, Sequence[Tensor]],
+    panels: Sequence[Tensor],
+    targets: Tensor,
+    regions: Sequence[Regions],
+    *,
+    seed: int,
+    steps: int,
+    size: int,
+    device: torch.device | str,
+    views_per_image: int = VIEWS_PER_IMAGE,
+) -> ClassifierBank:
+    """Train one binary head per element on frozen-backbone embeddings of augmented views.
+
+    targets is p_hat [E, N] (0/1) over the N panels; regions[j] maps element ids to
+    (x, y, w, h) boxes in panel j. Accuracy is balanced accuracy on held-out views (whole
+    source images held out when an element has at least three of a class; nan when it
+    cannot be measured). An element is weak when that accuracy is below 0.75 or when it
+    has no positives or no negatives. Final heads are trained on all views.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    per_element = [
+        _sources(i, element, references, panels, targets, regions)
+        for i, element in enumerate(element_ids)
+    ]
+
+    # Embed every distinct source's views once: the backbone is frozen.
+    embeddings: dict[str, Tensor] = {}
+    for positives, negatives in per_element:
+        for source in positives + negatives:
+            if source.key not in embeddings:
+                batch = views(source.image.float().cpu(), views_per_image, size, gen)
+                embeddings[source.key] = _embed(backbone, batch, device)
+    if not embeddings:
+        raise ValueError("no training images: give element references or panels")
+    everything = torch.cat(list(embeddings.values()))
+    embed_mean = everything.mean(dim=0)
+    embed_std = everything.std(dim=0).nan_to_num(1.0).clamp(min=1e-4)
+
+    weights, biases, accuracy, weak = [], [], {}, []
+    for i, (element, (positives, negatives)) in enumerate(zip(element_ids, per_element)):
+        held = _holdout(positives, gen) | _holdout(negatives, gen)
+        standardised = {
+            s.key: (embeddings[s.key] - embed_mean) / embed_std for s in positives + negatives
+        }
+        train, test = _split(positives, negatives, standardised, held)
+        separable = bool(positives) and bool(negatives)
+        score = float("nan")
+        if separable and len(test[1]):
+            w, b = _fit_head(*train, steps)
+            score = _balanced_accuracy(test[0] @ w + b, test[1])
+        accuracy[element] = score
+        if not (separable and score >= WEAK_ACCURACY):
+            weak.append(element)
+        w, b = _fit_head(torch.cat([train[0], test[0]]), torch.cat([train[1], test[1]]), steps)
+        weights.append(w)
+        biases.append(b)
+
+    return ClassifierBank(
+        backbone,
+        element_ids,
+        torch.stack(weights),
+        torch.stack(biases),
+        embed_mean,
+        embed_std,
+        size,
+        accuracy,
+        weak,
+    )
+
+
+@torch.no_grad()
+def _embed(backbone: Backbone, batch: Tensor, device: torch.device | str) -> Tensor:
+    chunks = [backbone.embed(part.to(device)) for part in batch.split(EMBED_BATCH)]
+    return torch.cat(chunks)
