@@ -507,7 +507,7 @@ def _place(ctx: PanelLettering, balloon: Balloon, w: float, h: float) -> Rect:
             if rect.bottom > head[1] - GAP:
                 total += 1.0
             # A little pull towards the speaker keeps tails short.
-            total += 0.6 * max(0.0, head[1] - rect.bottom - 36.0) / area.h
+            total += 1.0 * max(0.0, head[1] - rect.bottom - 30.0) / area.h
         return total
 
     return _best(_candidates(w, h, area), ctx.placed, cost)
@@ -520,13 +520,12 @@ def _tail_tip(ctx: PanelLettering, balloon: Balloon, box: Rect) -> Point | None:
     frame = ctx.art.frame.inset(2.0)
     centre = box.centre
     head = ctx.head_of(balloon)
-    longest = max(24.0, 0.45 * min(frame.w, frame.h))
     if head is not None and not box.inset(-GAP).contains(Rect(head[0], head[1], 0, 0)):
         dx, dy = head[0] - centre[0], head[1] - centre[1]
         distance = math.hypot(dx, dy)
         edge = _edge_distance(box, dx / distance, dy / distance)
-        # Stop short of the head, and never run further than a tail reasonably can.
-        reach = min(distance - min(8.0, 0.3 * distance), edge + longest)
+        # Stop just short of the head, so the tail points at the speaker without covering them.
+        reach = distance - min(8.0, 0.3 * distance)
         if reach > edge + 6.0:
             return frame.clamp_point((centre[0] + dx / distance * reach,
                                       centre[1] + dy / distance * reach))

@@ -1,0 +1,61 @@
+"""Small comics with Pillow-drawn art for the page tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from comicc.manifest.models import Comic
+
+PROVENANCE = "Panels restyled by comicc from the author's own concept art; backend none, model none"
+COLOURS = ["#C81E1E", "#1E9632", "#1E3CC8", "#E6B414", "#8C1EB4", "#14A0A0"]
+
+
+def solid_art(colour: str, size: tuple[int, int] = (90, 120)) -> Image.Image:
+    """A plain field of one colour with a small darker figure near the bottom."""
+    image = Image.new("RGB", size, colour)
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    draw.ellipse((w * 0.4, h * 0.55, w * 0.6, h * 0.7), fill="black")
+    return image
+
+
+def make_comic(tmp_path: Path, pages: list[dict[str, Any]], **meta: Any) -> Comic:
+    """A Comic whose panels' art files are written into tmp_path/art (solid colours)."""
+    count = 0
+    for page in pages:
+        for panel in page["panel"]:
+            panel.setdefault("art", f"art/p{count}.png")
+            path = tmp_path / panel["art"]
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                solid_art(COLOURS[count % len(COLOURS)]).save(path)
+            count += 1
+    comic_meta = {"title": "Test Comic", "authors": ["A. Author"], "dpi": 72} | meta
+    return Comic.model_validate({"comic": comic_meta, "page": pages})
+
+
+def images_for(comic: Comic, tmp_path: Path) -> list[list[Image.Image]]:
+    return [[Image.open(tmp_path / p.art).convert("RGB") for p in page.panel] for page in comic.page]
+
+
+@pytest.fixture
+def lettered(tmp_path: Path) -> Comic:
+    """One grid page with every kind of balloon, and a splash page."""
+    return make_comic(tmp_path, [
+        {"layout": "grid-2x2", "panel": [
+            {"elements": [], "regions": {"mara": [0.3, 0.5, 0.4, 0.45]}, "balloons": [
+                {"kind": "caption", "text": "Ninety miles from shore."},
+                {"speaker": "mara", "text": "Is anyone up there?"},
+            ]},
+            {"balloons": [{"kind": "shout", "text": "FATHOM!"},
+                          {"kind": "whisper", "text": "psst, over here"}]},
+            {"regions": {"cat": [0.4, 0.6, 0.3, 0.3]}, "balloons": [
+                {"kind": "thought", "speaker": "cat", "text": "Not coming out."}]},
+            {"balloons": [{"kind": "sfx", "text": "KRAKOOM"}]},
+        ]},
+        {"layout": "splash", "panel": [{"balloons": [{"text": "The end.", "tail": "none"}]}]},
+    ])
