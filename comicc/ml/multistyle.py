@@ -83,9 +83,7 @@ class ConditionalInstanceNorm(nn.Module):
 class ConvNorm(nn.Module):
     """[nearest x2 upsample], reflect pad, bias-free conv, conditional instance norm."""
 
-    def __init__(
-        self, c_in: int, c_out: int, kernel: int, stride: int = 1, upsample: bool = False
-    ):
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, upsample: bool = False):
         super().__init__()
         self.w = nn.Parameter(torch.empty(c_out, c_in, kernel, kernel))
         nn.init.kaiming_normal_(self.w, nonlinearity="relu")
@@ -194,7 +192,9 @@ def _check_graph(graph: object, path: Path) -> None:
     from onnx import helper
 
     def attr(node: object, name: str) -> object:
-        value = next((helper.get_attribute_value(a) for a in node.attribute if a.name == name), None)
+        value = next(
+            (helper.get_attribute_value(a) for a in node.attribute if a.name == name), None
+        )
         return value.decode() if isinstance(value, bytes) else value
 
     nodes = list(graph.node)  # type: ignore[attr-defined]
