@@ -38,8 +38,6 @@ HF_WEIGHTS_NAME = "open_clip_pytorch_model.bin"
 HF_SAFE_WEIGHTS_NAME = "open_clip_model.safetensors"
 # CLIPstyler's loss weights (lambda_patch, lambda_dir, lambda_c, lambda_tv).
 DEFAULT_WEIGHTS: dict[str, float] = {"patch": 9000.0, "dir": 500.0, "content": 150.0, "tv": 2e-3}
-# The text a panel's concept art is described by before restyling.
-DEFAULT_SOURCE_TEXT = "a drawing"
 # Prompt ensembling as in CLIPstyler: a text's embedding is its mean over these templates.
 TEMPLATES: tuple[str, ...] = (
     "{}",
@@ -64,8 +62,11 @@ _HOW_TO_PROVIDE = (
 )
 
 
-class ClipError(Exception):
-    """A CLIP model cannot be used; the message says why and how to fix it."""
+class ClipError(ValueError):
+    """A CLIP model cannot be used; the message says why and how to fix it.
+
+    A ValueError: it always comes from a value the author configured (names, files).
+    """
 
 
 class ClipUnavailable(ClipError):

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from comicc.ml.backbone import load_backbone
 from comicc.ml.clip import (
     DEFAULT_WEIGHTS,
     TINY_CLIP_ARCH,
@@ -30,11 +29,6 @@ TEXTS = ["ink wash, muted teal", "starry night", "pop art, halftone dots"]
 def clip() -> ClipModel:
     torch.manual_seed(0)
     return load_clip(TINY_CLIP_ARCH, random_init=True)
-
-
-@pytest.fixture(scope="module")
-def backbone():
-    return load_backbone("cpu")
 
 
 def save_safetensors(model: ClipModel, path: Path) -> Path:
@@ -129,6 +123,17 @@ def test_unknown_names_suggest_a_fix():
     with pytest.raises(ClipUnavailable, match='did you mean "laion2b_s34b_b79k"'):
         load_clip("ViT-B-32", "laion2b_s43b_b79k")
     assert not clip_available("ViT-B-23", "laion2b_s34b_b79k")
+
+
+def test_configuration_errors_are_value_errors(tmp_path):
+    # The build reports ValueErrors from here as the author's configuration errors.
+    assert issubclass(ClipUnavailable, ValueError) and issubclass(ClipCheckpointError, ValueError)
+    with pytest.raises(ValueError, match="not both"):
+        load_clip(TINY_CLIP_ARCH, "cached", tmp_path / "w.safetensors")
+    with pytest.raises(ClipUnavailable, match="no CLIP weights given"):
+        load_clip(TINY_CLIP_ARCH)
+    with pytest.raises(ClipUnavailable, match="checkpoint not found"):
+        load_clip(TINY_CLIP_ARCH, checkpoint=tmp_path / "missing.safetensors")
 
 
 class Payload:
