@@ -283,8 +283,13 @@ def provenance_text(comic: Comic, settings: StyleSettings, model: str) -> str:
             f"author's own concept art (backend: {settings.backend}; network: {model}).")
 
 
-def build(project: Project, request: BuildRequest, log: Any = None) -> BuildResult:
-    """Build a loaded project; returns what was produced. Raises AuthorError on bad input."""
+def build(project: Project, request: BuildRequest, log: Any = None,
+          cache_root: Path | None = None) -> BuildResult:
+    """Build a loaded project; returns what was produced. Raises AuthorError on bad input.
+
+    `cache_root` shares another project's cache (e.g. building an old git revision in a
+    temporary checkout reuses the working copy's results; the cache is content-addressed).
+    """
     started = time.perf_counter()
     say = log or (lambda message: None)
     settings = resolve_settings(project, request)
@@ -293,7 +298,7 @@ def build(project: Project, request: BuildRequest, log: Any = None) -> BuildResu
     sink.extend(project.warnings)
     if settings.backend_reason:
         say(f"backend: {settings.backend} ({settings.backend_reason})")
-    cache = Cache(project.root)
+    cache = Cache(cache_root or project.root)
     with cache.lock(timeout=float(os.environ.get("COMICC_LOCK_WAIT", "0"))):
         engine = Engine(cache)
         files = FileHashes(project)
@@ -379,14 +384,15 @@ def _style_stage() -> Any:
 
 
 def _plan_page(project: Project, page_index: int, sizes: list[tuple[int, int]]):
-    from comicc.page.book import plan_page
+    from comicc.page.plan import plan_page
 
     sink = DiagnosticSink()
     plan = plan_page(project.comic, page_index, project.root, sizes, sink)
     diagnostics = [{"severity": d.severity, "message": d.message, "key_path": list(d.key_path),
                     "hint": d.hint, "code": d.code, "file": str(d.file) if d.file else None}
                    for d in sink.items]
-    return {"plan.json": plan.to_json().encode()}, {"diagnostics": diagnostics}
+    return {"plan.json": json.dumps(plan.to_json(), sort_keys=True).encode()}, {
+        "diagnostics": diagnostics}
 
 
 def _panel_images(project: Project, styled_blobs: list[str] | None, cache: Cache) -> list:
@@ -412,15 +418,17 @@ def _write_book(project: Project, fmt: str, plans: list, styled_blobs: list[str]
                 cache: Cache, provenance: str):
     import tempfile
 
-    from comicc.page.book import PagePlan, write_cbz, write_pdf
+    from comicc.page.cbz import write_cbz
+    from comicc.page.pageplan import PagePlan
+    from comicc.page.pdf import write_pdf
 
-    page_plans = [PagePlan.from_json(cache.get_blob(e.outputs["plan.json"]).decode())
+    page_plans = [PagePlan.from_json(json.loads(cache.get_blob(e.outputs["plan.json"])))
                   for e in plans]
     images = _panel_images(project, styled_blobs, cache)
     with tempfile.TemporaryDirectory(dir=cache.root) as tmp:
         out = Path(tmp) / f"book.{fmt}"
         writer = write_cbz if fmt == "cbz" else write_pdf
-        writer(project.comic, page_plans, images, out, provenance=provenance)
+        writer(project.comic, page_plans, images, out, provenance)
         data = out.read_bytes()
     return {f"book.{fmt}": data}, {}
 
