@@ -103,9 +103,8 @@ class Cache:
 
     def put_blob(self, data: bytes) -> str:
         digest = sha256_bytes(data)
-        path = self._blob_path(digest)
-        if not path.exists():
-            write_atomic(path, data)
+        # Always (re)write: a same-named file on disk may be a damaged copy nobody has read yet.
+        write_atomic(self._blob_path(digest), data)
         self.used.add(f"objects/{digest}")
         return digest
 
@@ -146,8 +145,7 @@ class Cache:
             entry = Entry(stage=stage, key=key, inputs=body["inputs"], outputs=body["outputs"],
                           meta=body.get("meta", {}))
             for digest in entry.outputs.values():
-                if not self._blob_path(digest).exists():
-                    raise CacheCorrupt(f"missing object {digest[:12]}")
+                self.get_blob(digest)  # verifies the checksum; a damaged output voids the entry
         except (ValueError, KeyError, TypeError, CacheCorrupt):
             with _ignore_missing():
                 path.unlink()

@@ -1,0 +1,180 @@
+"""The incremental engine: stage keys, reuse, explain, atomic writes, the lock, damaged entries."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from comicc.build.cache import Cache, write_atomic
+from comicc.build.pipeline import (
+    BuildRequest,
+    FileHashes,
+    build,
+    classify_inputs,
+    page_inputs,
+    resolve_settings,
+    style_inputs,
+)
+from comicc.manifest.diagnostics import AuthorError
+from comicc.manifest.load import load_project
+from tests.conftest import BASE_MANIFEST, draw_art, write_project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TWO_PAGES = BASE_MANIFEST + """
+[[page]]
+layout = "splash"
+
+  [[page.panel]]
+  art = "art/p3.png"
+  elements = ["mara"]
+  balloons = [{ speaker = "mara", text = "Page two." }]
+"""
+
+
+def _project(root: Path, manifest: str = TWO_PAGES) -> Path:
+    write_project(root, manifest)
+    draw_art(root / "art/p3.png", "olive", shape="figure")
+    return root
+
+
+def _keys(root: Path) -> dict[str, dict[str, str]]:
+    """Every stage's named inputs for the project as it is on disk now."""
+    project = load_project(root)
+    settings = resolve_settings(project, BuildRequest(backend="gram"))
+    files = FileHashes(project)
+    classify = classify_inputs(project.comic, files, settings)
+    keys = {"classify": classify, "style": style_inputs(project.comic, files, settings, "c")}
+    for p in range(len(project.comic.page)):
+        keys[f"page {p + 1}"] = page_inputs(project, p, [(120, 90)], "fonts")
+    return keys
+
+
+EDITS = {
+    "balloon text": ('text = "Page two."', 'text = "Page two, edited."'),
+    "page-1 direction": ('direction = "stormy night"', 'direction = "calm dawn"'),
+    "page-1 presence": ('elements = ["tower"]', 'elements = ["tower", "mara"]'),
+}
+
+
+@pytest.mark.parametrize(
+    "edit, changed, unchanged",
+    [
+        ("balloon text", {"page 2"}, {"classify", "style", "page 1"}),
+        ("page-1 direction", {"style"}, {"classify", "page 1", "page 2"}),
+        ("page-1 presence", {"classify", "style", "page 1"}, {"page 2"}),
+    ],
+)
+def test_an_edit_changes_only_the_keys_that_read_it(tmp_path: Path, edit, changed, unchanged) -> None:
+    root = _project(tmp_path)
+    before = _keys(root)
+    old, new = EDITS[edit]
+    manifest = root / "comic.toml"
+    manifest.write_text(manifest.read_text().replace(old, new), encoding="utf-8")
+    after = _keys(root)
+    for stage in changed:
+        assert before[stage] != after[stage], stage
+    for stage in unchanged:
+        assert before[stage] == after[stage], stage
+
+
+def test_panel_art_edit_leaves_other_pages_alone(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    before = _keys(root)
+    draw_art(root / "art/p3.png", "maroon", shape="figure")
+    after = _keys(root)
+    assert before["style"] != after["style"]
+    assert before["classify"] != after["classify"]
+    assert before["page 1"] == after["page 1"]
+
+
+def _explain(result) -> dict[str, tuple[str, list[str]]]:
+    return {r.instance: (r.status, r.reasons) for r in result.engine.reports}
+
+
+def test_rebuild_reuses_and_explains(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    request = BuildRequest(backend="none", output=root / "out.pdf", report=False)
+    first = build(load_project(root), request)
+    assert {status for status, _ in _explain(first).values()} == {"ran"}
+    pdf = (root / "out.pdf").read_bytes()
+
+    again = build(load_project(root), request)
+    assert {status for status, _ in _explain(again).values()} == {"reused"}
+    assert (root / "out.pdf").read_bytes() == pdf
+
+    manifest = root / "comic.toml"
+    manifest.write_text(manifest.read_text().replace("Page two.", "Page 2!"), encoding="utf-8")
+    edited = build(load_project(root), request)
+    explain = _explain(edited)
+    assert explain["page 1"][0] == "reused"
+    assert explain["page 2"] == ("ran", ["balloon text on page 2 changed"])
+    assert explain["pdf"][0] == "ran"
+    assert (root / "out.pdf").read_bytes() != pdf
+
+
+def test_damaged_cache_entries_are_detected_and_rebuilt(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    request = BuildRequest(backend="none", output=root / "out.pdf", report=False)
+    build(load_project(root), request)
+    good = (root / "out.pdf").read_bytes()
+    cache = root / ".comicc"
+    entries = sorted((cache / "entries" / "page").glob("*.json"))
+    entries[0].write_bytes(entries[0].read_bytes()[:-20])  # truncated
+    objects = sorted(p for p in (cache / "objects").rglob("*") if p.is_file())
+    for blob in objects:  # flip a byte in every stored object
+        data = bytearray(blob.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        blob.write_bytes(bytes(data))
+    (root / "out.pdf").unlink()
+    result = build(load_project(root), request)
+    assert any(status == "ran" for status, _ in _explain(result).values())
+    assert (root / "out.pdf").read_bytes() == good
+
+
+def test_a_second_build_is_refused_while_one_runs(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    with Cache(root).lock():
+        with pytest.raises(AuthorError, match="another comicc build of this project is running"):
+            build(load_project(root), BuildRequest(backend="none", report=False))
+
+
+def test_interrupted_write_leaves_old_file_and_no_temporary(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "file.bin"
+    write_atomic(target, b"old")
+
+    def broken_fsync(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, b"new contents")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+
+
+def test_killed_builds_leave_a_cache_the_next_build_accepts(tmp_path: Path) -> None:
+    """SIGKILL a layout build at several moments; the next build always succeeds."""
+    root = _project(tmp_path)
+    out = root / "out.pdf"
+    command = [sys.executable, "-m", "comicc", "build", str(root), "--backend", "none",
+               "--no-report", "-q", "-o", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for delay in (0.3, 0.6, 0.9, 1.2):
+        (root / "comic.toml").write_text(TWO_PAGES.replace("Page two.", f"Page {delay}"))
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        for leftover in (root / ".comicc").rglob("*.tmp"):
+            leftover.unlink()  # a killed process cannot clean up; the files are inert
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert out.read_bytes().startswith(b"%PDF")
