@@ -53,15 +53,13 @@ def cover_crop(art_size: tuple[int, int], frame: Rect, focus: Point | None = Non
 
 def effective_dpi(crop: Crop, frame: Rect) -> float:
     """Pixels per inch the cropped art prints at in this frame (the lower of both axes)."""
-    return min(
-        crop.width / (frame.w / POINTS_PER_INCH), crop.height / (frame.h / POINTS_PER_INCH)
-    )
+    return min(crop.width / (frame.w / POINTS_PER_INCH), crop.height / (frame.h / POINTS_PER_INCH))
 
 
 def resolution_warning(
     crop: Crop, frame: Rect, art_size: tuple[int, int], dpi: int, key_path: KeyPath
 ) -> Diagnostic | None:
-    """A warning when the art would print below the comic's `dpi`, or None when it is sharp enough."""
+    """A warning when the art would print below the comic's `dpi`; None when sharp enough."""
     actual = effective_dpi(crop, frame)
     if actual >= dpi * DPI_SLACK:
         return None
@@ -89,9 +87,7 @@ def art_to_page(point: Point, art_size: tuple[int, int], crop: Crop, frame: Rect
     )
 
 
-def region_to_page(
-    region: list[float], art_size: tuple[int, int], crop: Crop, frame: Rect
-) -> Rect:
+def region_to_page(region: list[float], art_size: tuple[int, int], crop: Crop, frame: Rect) -> Rect:
     """An element's region ([x, y, w, h] fractions of the art) in page coordinates."""
     x, y, w, h = region
     left, top = art_to_page((x, y), art_size, crop, frame)

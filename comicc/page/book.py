@@ -27,7 +27,9 @@ def plan_book(
     ]
 
 
-def load_panel_art(comic: Comic, project_dir: Path, sink: DiagnosticSink) -> list[list[Image.Image]]:
+def load_panel_art(
+    comic: Comic, project_dir: Path, sink: DiagnosticSink
+) -> list[list[Image.Image]]:
     """The author's raw panel art, page by page, for a build with no restyling."""
     return [
         [load_image(project_dir / panel.art, sink) for panel in page.panel] for page in comic.page
@@ -50,12 +52,14 @@ def make_book(
     """
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
-        raise AuthorError(Diagnostic(
-            "error",
-            f'cannot write "{out.name}": the output must end in .pdf or .cbz',
-            hint="e.g. -o book.pdf",
-            code="output",
-        ))
+        raise AuthorError(
+            Diagnostic(
+                "error",
+                f'cannot write "{out.name}": the output must end in .pdf or .cbz',
+                hint="e.g. -o book.pdf",
+                code="output",
+            )
+        )
     if panel_images is None:
         panel_images = load_panel_art(comic, project_dir, sink)
     plans = plan_book(comic, project_dir, panel_images, sink)

@@ -39,10 +39,13 @@ def rasterize(pdf: bytes, plans: list[PagePlan], dpi: int) -> list[Image.Image]:
 
 def comic_info(comic: Comic, pages: list[Image.Image], sizes: list[int], provenance: str) -> bytes:
     """ComicInfo.xml (the de facto CBZ metadata) for these page images."""
-    root = ET.Element("ComicInfo", {
-        "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
-        "xmlns:xsd": "http://www.w3.org/2001/XMLSchema",
-    })
+    root = ET.Element(
+        "ComicInfo",
+        {
+            "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
+            "xmlns:xsd": "http://www.w3.org/2001/XMLSchema",
+        },
+    )
     meta = comic.comic
     fields = [
         ("Title", meta.title),
@@ -56,14 +59,18 @@ def comic_info(comic: Comic, pages: list[Image.Image], sizes: list[int], provena
         if value:
             ET.SubElement(root, tag).text = value
     listing = ET.SubElement(root, "Pages")
-    for index, (image, size) in enumerate(zip(pages, sizes)):
-        ET.SubElement(listing, "Page", {
-            "Image": str(index),
-            "Type": "FrontCover" if index == 0 else "Story",
-            "ImageSize": str(size),
-            "ImageWidth": str(image.width),
-            "ImageHeight": str(image.height),
-        })
+    for index, (image, size) in enumerate(zip(pages, sizes, strict=True)):
+        ET.SubElement(
+            listing,
+            "Page",
+            {
+                "Image": str(index),
+                "Type": "FrontCover" if index == 0 else "Story",
+                "ImageSize": str(size),
+                "ImageWidth": str(image.width),
+                "ImageHeight": str(image.height),
+            },
+        )
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
@@ -91,7 +98,9 @@ def write_cbz(
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
             # JPEGs are already compressed; deflating them again only costs time.
-            info.compress_type = zipfile.ZIP_STORED if name.endswith(".jpg") else zipfile.ZIP_DEFLATED
+            info.compress_type = (
+                zipfile.ZIP_STORED if name.endswith(".jpg") else zipfile.ZIP_DEFLATED
+            )
             info.external_attr = 0o644 << 16
             archive.writestr(info, entries[name])
     return out

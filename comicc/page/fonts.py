@@ -50,7 +50,7 @@ def load_font(key: str) -> TTFont | None:
     if key in SHIPPED:
         path = FONT_DIR / SHIPPED[key]
     elif key.startswith(SYSTEM_PREFIX):
-        path = Path(key[len(SYSTEM_PREFIX):])
+        path = Path(key[len(SYSTEM_PREFIX) :])
     else:
         raise KeyError(f"unknown font {key!r}")
     try:
@@ -85,7 +85,10 @@ def _system_font_for(char: str) -> str | None:
     try:
         out = subprocess.run(
             [fc_match, "-s", "--format", "%{file}\n", f":charset={ord(char):x}"],
-            capture_output=True, text=True, timeout=10, check=False,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None

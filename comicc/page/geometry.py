@@ -1,4 +1,4 @@
-"""Page geometry in points: rectangles and the coordinate conventions shared by layout and lettering.
+"""Page geometry in points: rectangles and the coordinates layout and lettering share.
 
 Page coordinates have their origin at the top-left corner of the trim and grow right and
 down (as authors read a page); the bleed lies at negative coordinates and beyond the trim.
@@ -10,6 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 Point = tuple[float, float]
+EDGES = ("left", "top", "right", "bottom")
+
+
+def border_edges(bleed_edges: tuple[str, ...]) -> tuple[str, ...]:
+    """A frame's edges that get a drawn border: every edge that does not run into the bleed."""
+    return tuple(edge for edge in EDGES if edge not in bleed_edges)
 
 
 @dataclass(frozen=True)

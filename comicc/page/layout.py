@@ -34,7 +34,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 import comicc
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, KeyPath, did_you_mean
 from comicc.manifest.models import Comic, parse_length
-from comicc.page.geometry import Rect
+from comicc.page.geometry import EDGES, Rect, border_edges
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,7 +42,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 TEMPLATE_SUFFIX = ".toml.j2"
-EDGES = ("left", "top", "right", "bottom")
 # Frames may touch or share an edge within this slack (points); rendering rounds.
 TOLERANCE = 0.5
 # Smallest frame side a template may produce (points): anything less is a template bug.
@@ -101,8 +100,7 @@ class Frame:
 
     @property
     def border_edges(self) -> tuple[str, ...]:
-        """Edges that get a drawn border: every edge that does not run into the bleed."""
-        return tuple(edge for edge in EDGES if edge not in self.bleed_edges)
+        return border_edges(self.bleed_edges)
 
 
 def builtin_layout_dir() -> Path:
@@ -231,9 +229,7 @@ def _environment() -> ImmutableSandboxedEnvironment:
 
 
 def _template_error(path: Path, message: str, line: int | None = None, hint: str | None = None):
-    return AuthorError(
-        Diagnostic("error", message, file=path, line=line, hint=hint, code="layout")
-    )
+    return AuthorError(Diagnostic("error", message, file=path, line=line, hint=hint, code="layout"))
 
 
 def _unsafe_names(tree: nodes.Template) -> list[tuple[str, int]]:
@@ -379,7 +375,8 @@ def _frames_from(
         x, y, w, h = (_number(spec.get(k), path, f"frame {number} {k}") for k in "xywh")
         if w < MIN_FRAME_SIDE or h < MIN_FRAME_SIDE:
             raise _template_error(
-                path, f"frame {number} is {w:.1f} x {h:.1f} pt: too small to hold a panel",
+                path,
+                f"frame {number} is {w:.1f} x {h:.1f} pt: too small to hold a panel",
                 hint="check the arithmetic for this panel count; the gutter may exceed the space",
             )
         rect = Rect(area.x + x, area.y + y, w, h)
@@ -419,7 +416,8 @@ def _bleed_edges(value: object, rect: Rect, area: Rect, path: Path, number: int)
             )
         if not on_border[edge]:
             raise _template_error(
-                path, f"frame {number} bleeds {edge} but does not touch the panel area's {edge} edge"
+                path,
+                f"frame {number} bleeds {edge} but does not touch the panel area's {edge} edge",
             )
     return tuple(edge for edge in EDGES if edge in value)
 

@@ -50,10 +50,30 @@ STYLES: dict[str, Style] = {
     "whisper": Style("regular", 8.5, 6.0, 3.0, "#FFFFFF", "#000000", dashed=True),
     "thought": Style("regular", 9.5, 6.0, 3.0, "#FFFFFF", "#000000"),
     "shout": Style("bold", 11.0, 7.0, 3.0, "#FFFFFF", "#000000", line_width=1.0),
-    "caption": Style("regular", 9.0, 6.0, 4.0, "#FFF3C4", "#000000", aspect=3.0,
-                     width_share=0.7, height_share=0.4),
-    "sfx": Style("bold", 42.0, 14.0, 0.0, None, None, "#E4572E", "#2B1A12", aspect=1e9,
-                 width_share=0.9, height_share=0.5),
+    "caption": Style(
+        "regular",
+        9.0,
+        6.0,
+        4.0,
+        "#FFF3C4",
+        "#000000",
+        aspect=3.0,
+        width_share=0.7,
+        height_share=0.4,
+    ),
+    "sfx": Style(
+        "bold",
+        42.0,
+        14.0,
+        0.0,
+        None,
+        None,
+        "#E4572E",
+        "#2B1A12",
+        aspect=1e9,
+        width_share=0.9,
+        height_share=0.5,
+    ),
 }
 
 
@@ -169,7 +189,11 @@ ShapeSize = Callable[[float, float, float], tuple[float, float]]
 
 
 def fit_text(
-    paragraphs: list[list[Word]], style: Style, shape: ShapeSize, max_w: float, max_h: float,
+    paragraphs: list[list[Word]],
+    style: Style,
+    shape: ShapeSize,
+    max_w: float,
+    max_h: float,
     weight: str,
 ) -> Fitted:
     """The largest font size and line breaks whose balloon fits in max_w x max_h.
@@ -201,7 +225,11 @@ def fit_text(
 
 
 def _overflow(
-    paragraphs: list[list[Word]], style: Style, shape: ShapeSize, max_w: float, max_h: float,
+    paragraphs: list[list[Word]],
+    style: Style,
+    shape: ShapeSize,
+    max_w: float,
+    max_h: float,
     weight: str,
 ) -> Fitted:
     size = style.min_size
@@ -271,8 +299,10 @@ def _superellipse(centre: Point, a: float, b: float, t: float) -> Point:
 
 
 def _samples(centre: Point, a: float, b: float, count: int = OUTLINE_SAMPLES):
-    return [(2 * math.pi * i / count, _superellipse(centre, a, b, 2 * math.pi * i / count))
-            for i in range(count)]
+    return [
+        (2 * math.pi * i / count, _superellipse(centre, a, b, 2 * math.pi * i / count))
+        for i in range(count)
+    ]
 
 
 def _spiky(centre: Point, a: float, b: float, size: float):
@@ -329,8 +359,13 @@ def _direction_param(samples, centre: Point, target: Point) -> float:
 
 
 def _splice_tail(
-    samples, point_at: Callable[[float], Point], centre: Point, tip: Point, base: float,
-    reach: float, bend: float,
+    samples,
+    point_at: Callable[[float], Point],
+    centre: Point,
+    tip: Point,
+    base: float,
+    reach: float,
+    bend: float,
 ) -> list[Point]:
     """Cut the outline around the tail's direction and run two (curved) sides out to the tip."""
     t0 = _direction_param(samples, centre, tip)
@@ -369,8 +404,9 @@ def _candidates(w: float, h: float, area: Rect, steps: int = 13) -> list[Rect]:
             return [start + (span - length) / 2]
         return [start + (span - length) * i / (steps - 1) for i in range(steps)]
 
-    return [Rect(x, y, w, h) for y in positions(area.y, area.h, h)
-            for x in positions(area.x, area.w, w)]
+    return [
+        Rect(x, y, w, h) for y in positions(area.y, area.h, h) for x in positions(area.x, area.w, w)
+    ]
 
 
 def _clash(rect: Rect, placed: list[Rect]) -> float:
@@ -394,6 +430,7 @@ class PanelLettering:
     sink: DiagnosticSink
     regions: dict[str, Rect] = field(default_factory=dict)
     placed: list[Rect] = field(default_factory=list)
+    tails: list[Point] = field(default_factory=list)  # points along earlier balloons' tails
     previous: Rect | None = None
 
     def at_point(self, balloon: Balloon) -> Point | None:
@@ -411,7 +448,11 @@ class PanelLettering:
 
 
 def letter_panel(
-    art: PanelArt, panel: Panel, live_area: Rect, reading: str, key_path: KeyPath,
+    art: PanelArt,
+    panel: Panel,
+    live_area: Rect,
+    reading: str,
+    key_path: KeyPath,
     sink: DiagnosticSink,
 ) -> list[BalloonPlan]:
     """Fit, place and outline every balloon of one panel, in reading order."""
@@ -435,38 +476,44 @@ def _letter_balloon(ctx: PanelLettering, index: int, balloon: Balloon) -> Balloo
     paragraphs, missing = words_of(balloon.text, style.weight)
     if missing:
         listed = " ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:12])
-        ctx.sink.add(Diagnostic(
-            "warning",
-            f"no installed font has {len(missing)} character(s) of this {balloon.kind}: {listed}; "
-            "they are left out",
-            key_path=where,
-            hint="install a TrueType font that covers them (fontconfig finds it), "
-                 "or remove them",
-            code="font",
-        ))
+        ctx.sink.add(
+            Diagnostic(
+                "warning",
+                f"no installed font has {len(missing)} character(s) of this {balloon.kind}: "
+                f"{listed}; they are left out",
+                key_path=where,
+                hint="install a TrueType font that covers them (fontconfig finds it), "
+                "or remove them",
+                code="font",
+            )
+        )
     max_w = min(ctx.area.w, max(style.width_share * ctx.area.w, 110.0))
     max_h = min(ctx.area.h, max(style.height_share * ctx.area.h, 60.0))
     fitted = fit_text(paragraphs, style, shape, max_w, max_h, style.weight)
     if fitted.dropped:
-        ctx.sink.add(Diagnostic(
-            "warning",
-            f"{balloon.kind} text does not fit its panel even at {style.min_size:g} pt: "
-            f"{fitted.dropped} line(s) left out",
-            key_path=where,
-            hint="shorten the text, split it into two balloons, or give the panel more room",
-            code="lettering",
-        ))
+        ctx.sink.add(
+            Diagnostic(
+                "warning",
+                f"{balloon.kind} text does not fit its panel even at {style.min_size:g} pt: "
+                f"{fitted.dropped} line(s) left out",
+                key_path=where,
+                hint="shorten the text, split it into two balloons, or give the panel more room",
+                code="lettering",
+            )
+        )
     tw, th = fitted.block
     w, h = shape(tw, th, fitted.size)
     box = _place(ctx, balloon, w, h)
     if _clash(box, ctx.placed) > 0:
-        ctx.sink.add(Diagnostic(
-            "warning",
-            f"no free space for this {balloon.kind}: it overlaps another balloon",
-            key_path=where,
-            hint="shorten the text, or move it with `at = [x, y]`",
-            code="lettering",
-        ))
+        ctx.sink.add(
+            Diagnostic(
+                "warning",
+                f"no free space for this {balloon.kind}: it overlaps another balloon",
+                key_path=where,
+                hint="shorten the text, or move it with `at = [x, y]`",
+                code="lettering",
+            )
+        )
     ctx.placed.append(box)
     if balloon.kind != "sfx":
         ctx.previous = box
@@ -479,8 +526,15 @@ def _place(ctx: PanelLettering, balloon: Balloon, w: float, h: float) -> Rect:
         # Captions sit in a corner: the reading start's top corner first.
         left, right = area.x, area.right - w
         start, end = (right, left) if ctx.rtl else (left, right)
-        corners = [Rect(x, y, w, h) for x, y in
-                   ((start, area.y), (end, area.bottom - h), (end, area.y), (start, area.bottom - h))]
+        corners = [
+            Rect(x, y, w, h)
+            for x, y in (
+                (start, area.y),
+                (end, area.bottom - h),
+                (end, area.y),
+                (start, area.bottom - h),
+            )
+        ]
         return _best(corners, ctx.placed, corners.index)
     head = ctx.head_of(balloon)
     diagonal = math.hypot(area.w, area.h)
@@ -491,17 +545,23 @@ def _place(ctx: PanelLettering, balloon: Balloon, w: float, h: float) -> Rect:
         if at is not None:
             return math.hypot(cx - at[0], cy - at[1]) / diagonal
         total = 0.0
-        for name, region in ctx.regions.items():
+        for region in ctx.regions.values():
             weight = 3.0 if region is speaker_region else 1.5
             total += weight * rect.overlap_area(region) / rect.area
         if balloon.kind == "sfx":
-            return total + abs(cy - (area.y + 0.62 * area.h)) / area.h + abs(
-                cx - area.centre[0]) / area.w * 0.5
+            return (
+                total
+                + abs(cy - (area.y + 0.62 * area.h)) / area.h
+                + abs(cx - area.centre[0]) / area.w * 0.5
+            )
         fy = (rect.y - area.y) / max(area.h - rect.h, 1.0)
         fx = (rect.x - area.x) / max(area.w - rect.w, 1.0)
         total += fy + 0.4 * (1 - fx if ctx.rtl else fx)
         if ctx.previous is not None and not _in_reading_order(ctx.previous, rect, ctx.rtl):
             total += 3.0
+        grown = rect.inset(-GAP)
+        if any(grown.contains(Rect(x, y, 0, 0)) for x, y in ctx.tails):
+            total += 2.0  # do not hide an earlier balloon's tail
         if head is not None:
             total += 1.2 * abs(cx - head[0]) / area.w
             if rect.bottom > head[1] - GAP:
@@ -524,13 +584,24 @@ def _tail_tip(ctx: PanelLettering, balloon: Balloon, box: Rect) -> Point | None:
         dx, dy = head[0] - centre[0], head[1] - centre[1]
         distance = math.hypot(dx, dy)
         edge = _edge_distance(box, dx / distance, dy / distance)
-        # Stop just short of the head, so the tail points at the speaker without covering them.
+        # Stop just short of the head, so the tail points at the speaker without covering them;
+        # from below, stop where the tail would enter the speaker's region, not cross their body.
         reach = distance - min(8.0, 0.3 * distance)
+        region = ctx.regions[balloon.speaker or ""]
+        entry = _entry(centre, head, region)
+        if box.y > head[1] and entry is not None:
+            reach = min(reach, entry * distance - 4.0)
         if reach > edge + 6.0:
-            return frame.clamp_point((centre[0] + dx / distance * reach,
-                                      centre[1] + dy / distance * reach))
-    hints = {"left": (-1.0, 0.35), "right": (1.0, 0.35), "bottom-left": (-0.45, 1.0),
-             "bottom-right": (0.45, 1.0), "top": (0.15, -1.0)}
+            return frame.clamp_point(
+                (centre[0] + dx / distance * reach, centre[1] + dy / distance * reach)
+            )
+    hints = {
+        "left": (-1.0, 0.35),
+        "right": (1.0, 0.35),
+        "bottom-left": (-0.45, 1.0),
+        "bottom-right": (0.45, 1.0),
+        "top": (0.15, -1.0),
+    }
     if balloon.tail in hints:
         dx, dy = hints[balloon.tail]
     else:
@@ -545,6 +616,20 @@ def _tail_tip(ctx: PanelLettering, balloon: Balloon, box: Rect) -> Point | None:
     return frame.clamp_point((centre[0] + dx * (edge + length), centre[1] + dy * (edge + length)))
 
 
+def _entry(start: Point, end: Point, rect: Rect) -> float | None:
+    """The fraction along start->end where the segment enters `rect` (None if it starts inside)."""
+    low = 0.0
+    for origin, delta, lo, hi in (
+        (start[0], end[0] - start[0], rect.x, rect.right),
+        (start[1], end[1] - start[1], rect.y, rect.bottom),
+    ):
+        if delta == 0:
+            continue
+        t1, t2 = (lo - origin) / delta, (hi - origin) / delta
+        low = max(low, min(t1, t2))
+    return low if low > 0 else None
+
+
 def _edge_distance(box: Rect, dx: float, dy: float) -> float:
     """Distance from the box centre to its inscribed ellipse along (dx, dy)."""
     a, b = box.w / 2, box.h / 2
@@ -555,8 +640,13 @@ def _edge_distance(box: Rect, dx: float, dy: float) -> float:
 
 
 def _draw_plan(
-    ctx: PanelLettering, index: int, balloon: Balloon, style: Style, fitted: Fitted,
-    box: Rect, angle: float,
+    ctx: PanelLettering,
+    index: int,
+    balloon: Balloon,
+    style: Style,
+    fitted: Fitted,
+    box: Rect,
+    angle: float,
 ) -> BalloonPlan:
     size = fitted.size
     tw, th = fitted.block
@@ -573,6 +663,11 @@ def _draw_plan(
         elif kind == "thought":
             a, b = a - _bump(size), b - _bump(size)
         tip = _tail_tip(ctx, balloon, box)
+        if tip is not None:
+            ctx.tails += [
+                (centre[0] + (tip[0] - centre[0]) * f, centre[1] + (tip[1] - centre[1]) * f)
+                for f in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+            ]
         base = min(max(0.28 * min(box.w, box.h), 6.0), 16.0)
         if kind == "thought":
             outline = _cloud(centre, a, b, size)
@@ -619,7 +714,7 @@ def _trail(centre: Point, a: float, b: float, tip: Point, size: float) -> list[t
     radii = (0.6 * size, 0.42 * size, 0.28 * size)
     return [
         (centre[0] + ux * (edge + span * f), centre[1] + uy * (edge + span * f), r)
-        for f, r in zip((0.2, 0.55, 0.88), radii)
+        for f, r in zip((0.2, 0.55, 0.88), radii, strict=True)
     ]
 
 
@@ -636,4 +731,3 @@ def _text_lines(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[Text
         baseline = top + i * leading + leading / 2 + 0.35 * size
         lines.append(TextLine(x, baseline, size, line.runs))
     return lines
-

@@ -12,7 +12,7 @@ from typing import Any
 
 from comicc.page.art import Crop
 from comicc.page.fonts import Run
-from comicc.page.geometry import Point, Rect
+from comicc.page.geometry import Point, Rect, border_edges
 
 PLAN_VERSION = 1
 
@@ -28,7 +28,7 @@ class FramePlan:
 
     @property
     def border_edges(self) -> tuple[str, ...]:
-        return tuple(e for e in ("left", "top", "right", "bottom") if e not in self.bleed_edges)
+        return border_edges(self.bleed_edges)
 
     def to_json(self) -> dict[str, Any]:
         return {

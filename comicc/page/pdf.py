@@ -86,7 +86,7 @@ def render_pdf(
     info.provenance = provenance
     info.invariant = 1
     canvas._doc.info = info  # reportlab has no public hook for custom info entries
-    for plan, images in zip(plans, panel_images):
+    for plan, images in zip(plans, panel_images, strict=True):
         _draw_page(canvas, plan, images)
     if comic.comic.pad_to_even and len(plans) % 2:
         _set_boxes(canvas, plans[-1])
@@ -110,7 +110,7 @@ def write_pdf(
 
 
 class _Page:
-    """Converts page coordinates (trim top-left origin, y down) to PDF's (media bottom-left, y up)."""
+    """Page coordinates (trim top-left origin, y down) to PDF's (bottom-left, y up)."""
 
     def __init__(self, plan: PagePlan):
         self.bleed = plan.bleed
@@ -137,10 +137,12 @@ def _set_boxes(canvas: Canvas, plan: PagePlan) -> None:
 
 def _draw_page(canvas: Canvas, plan: PagePlan, images: list[Image.Image]) -> None:
     if len(images) != len(plan.frames):
-        raise ValueError(f"page {plan.index + 1}: {len(plan.frames)} frames but {len(images)} images")
+        raise ValueError(
+            f"page {plan.index + 1}: {len(plan.frames)} frames but {len(images)} images"
+        )
     _set_boxes(canvas, plan)
     page = _Page(plan)
-    for frame, image in zip(plan.frames, images):
+    for frame, image in zip(plan.frames, images, strict=True):
         _draw_art(canvas, page, frame, image)
     for frame in plan.frames:
         _draw_border(canvas, page, frame)

@@ -27,13 +27,14 @@ def plan_page(
     """
     page = comic.page[page_index]
     if len(art_sizes) != len(page.panel):
-        raise ValueError(f"page {page_index + 1} has {len(page.panel)} panels, got "
-                         f"{len(art_sizes)} art sizes")
+        raise ValueError(
+            f"page {page_index + 1} has {len(page.panel)} panels, got {len(art_sizes)} art sizes"
+        )
     geometry = page_geometry(comic, page_index)
     frames = layout_frames(comic, page_index, project_dir)
     frame_plans: list[FramePlan] = []
     balloons: list[BalloonPlan] = []
-    for j, (panel, frame, size) in enumerate(zip(page.panel, frames, art_sizes)):
+    for j, (panel, frame, size) in enumerate(zip(page.panel, frames, art_sizes, strict=True)):
         where = ("page", page_index, "panel", j)
         focus = (panel.focus[0], panel.focus[1]) if panel.focus else None
         crop = cover_crop(size, frame.rect, focus)

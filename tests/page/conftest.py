@@ -39,23 +39,43 @@ def make_comic(tmp_path: Path, pages: list[dict[str, Any]], **meta: Any) -> Comi
 
 
 def images_for(comic: Comic, tmp_path: Path) -> list[list[Image.Image]]:
-    return [[Image.open(tmp_path / p.art).convert("RGB") for p in page.panel] for page in comic.page]
+    return [
+        [Image.open(tmp_path / p.art).convert("RGB") for p in page.panel] for page in comic.page
+    ]
 
 
 @pytest.fixture
 def lettered(tmp_path: Path) -> Comic:
     """One grid page with every kind of balloon, and a splash page."""
-    return make_comic(tmp_path, [
-        {"layout": "grid-2x2", "panel": [
-            {"elements": [], "regions": {"mara": [0.3, 0.5, 0.4, 0.45]}, "balloons": [
-                {"kind": "caption", "text": "Ninety miles from shore."},
-                {"speaker": "mara", "text": "Is anyone up there?"},
-            ]},
-            {"balloons": [{"kind": "shout", "text": "FATHOM!"},
-                          {"kind": "whisper", "text": "psst, over here"}]},
-            {"regions": {"cat": [0.4, 0.6, 0.3, 0.3]}, "balloons": [
-                {"kind": "thought", "speaker": "cat", "text": "Not coming out."}]},
-            {"balloons": [{"kind": "sfx", "text": "KRAKOOM"}]},
-        ]},
-        {"layout": "splash", "panel": [{"balloons": [{"text": "The end.", "tail": "none"}]}]},
-    ])
+    return make_comic(
+        tmp_path,
+        [
+            {
+                "layout": "grid-2x2",
+                "panel": [
+                    {
+                        "elements": [],
+                        "regions": {"mara": [0.3, 0.5, 0.4, 0.45]},
+                        "balloons": [
+                            {"kind": "caption", "text": "Ninety miles from shore."},
+                            {"speaker": "mara", "text": "Is anyone up there?"},
+                        ],
+                    },
+                    {
+                        "balloons": [
+                            {"kind": "shout", "text": "FATHOM!"},
+                            {"kind": "whisper", "text": "psst, over here"},
+                        ]
+                    },
+                    {
+                        "regions": {"cat": [0.4, 0.6, 0.3, 0.3]},
+                        "balloons": [
+                            {"kind": "thought", "speaker": "cat", "text": "Not coming out."}
+                        ],
+                    },
+                    {"balloons": [{"kind": "sfx", "text": "KRAKOOM"}]},
+                ],
+            },
+            {"layout": "splash", "panel": [{"balloons": [{"text": "The end.", "tail": "none"}]}]},
+        ],
+    )

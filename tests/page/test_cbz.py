@@ -17,8 +17,14 @@ from .conftest import PROVENANCE, images_for, make_comic
 
 
 def test_cbz_has_trimmed_pages_and_comic_info(tmp_path: Path, lettered) -> None:
-    out = make_book(lettered, tmp_path, None, tmp_path / "book.cbz", sink=DiagnosticSink(),
-                    provenance=PROVENANCE)
+    out = make_book(
+        lettered,
+        tmp_path,
+        None,
+        tmp_path / "book.cbz",
+        sink=DiagnosticSink(),
+        provenance=PROVENANCE,
+    )
     with zipfile.ZipFile(out) as archive:
         names = archive.namelist()
         assert names == sorted(names)

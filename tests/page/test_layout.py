@@ -11,8 +11,15 @@ from comicc.page.layout import available_layouts, layout_frames, page_geometry
 
 from .conftest import make_comic
 
-REQUIRED = {"splash": 1, "grid-2x2": 4, "three-tier": 3, "six-panel": 6, "wide-over-two": 3,
-            "two-tier": 2}
+FIRST = "[[frame]]\nx = 0\ny = 0\nw = 100\nh = 100\n"
+REQUIRED = {
+    "splash": 1,
+    "grid-2x2": 4,
+    "three-tier": 3,
+    "six-panel": 6,
+    "wide-over-two": 3,
+    "two-tier": 2,
+}
 
 
 def frames(tmp_path: Path, layout: str, count: int, project: Path | None = None, **meta):
@@ -37,7 +44,7 @@ def test_every_count_the_layout_accepts_tiles_the_panel_area(tmp_path: Path, nam
         assert len(result) == count
         for i, a in enumerate(result):
             assert geometry.media.contains(a.rect, 0.01)
-            for b in result[i + 1:]:
+            for b in result[i + 1 :]:
                 assert a.rect.overlap_area(b.rect) < 1e-6
         # Frames plus gutters cover the whole panel area (no holes beyond the gutters).
         covered = sum(f.rect.intersection(geometry.panel_area).area for f in result)
@@ -45,8 +52,17 @@ def test_every_count_the_layout_accepts_tiles_the_panel_area(tmp_path: Path, nam
 
 
 def test_grid_uses_gutter_and_margin_from_the_manifest(tmp_path: Path) -> None:
-    comic = make_comic(tmp_path, [{"layout": "grid-2x2", "gutter": "10pt", "margin": "20pt",
-                                   "panel": [{} for _ in range(4)]}])
+    comic = make_comic(
+        tmp_path,
+        [
+            {
+                "layout": "grid-2x2",
+                "gutter": "10pt",
+                "margin": "20pt",
+                "panel": [{} for _ in range(4)],
+            }
+        ],
+    )
     top_left, top_right, bottom_left, _ = layout_frames(comic, 0, None)
     assert top_left.rect.x == pytest.approx(20)
     assert top_left.rect.y == pytest.approx(20)
@@ -74,7 +90,7 @@ def test_rtl_mirrors_frames_and_reads_right_to_left(tmp_path: Path) -> None:
     _, ltr = frames(tmp_path, "wide-over-two", 3)
     comic, rtl = frames(tmp_path, "wide-over-two", 3, reading="rtl")
     width = comic.comic.trim_points()[0]
-    for a, b in zip(ltr, rtl):
+    for a, b in zip(ltr, rtl, strict=True):
         assert b.rect.x == pytest.approx(width - a.rect.right)
         assert b.rect.y == pytest.approx(a.rect.y)
     # Panel 2 (first of the lower pair) is on the right in rtl.
@@ -90,8 +106,12 @@ def write_template(project: Path, name: str, text: str) -> Path:
 
 
 def test_project_template_overrides_builtin(tmp_path: Path) -> None:
-    path = write_template(tmp_path, "splash", "capacity = 1\nmirror_rtl = false\n"
-                          "[[frame]]\nx = 0\ny = 0\nw = {{ width / 2 }}\nh = {{ height / 2 }}\n")
+    path = write_template(
+        tmp_path,
+        "splash",
+        "capacity = 1\nmirror_rtl = false\n"
+        "[[frame]]\nx = 0\ny = 0\nw = {{ width / 2 }}\nh = {{ height / 2 }}\n",
+    )
     info = available_layouts(tmp_path)["splash"]
     assert info.path == path and not info.builtin and not info.mirror_rtl
     comic, (frame,) = frames(tmp_path, "splash", 1, project=tmp_path, reading="rtl")
@@ -101,14 +121,21 @@ def test_project_template_overrides_builtin(tmp_path: Path) -> None:
     assert frame.bleed_edges == ()
 
 
-@pytest.mark.parametrize("body", [
-    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-    "{% set escape = cycler.__init__.__globals__ %}",
-    "{{ width['__class__'] }}",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{% set escape = cycler.__init__.__globals__ %}",
+        "{{ width['__class__'] }}",
+    ],
+)
 def test_sandbox_escapes_are_refused_naming_the_template(tmp_path: Path, body: str) -> None:
-    path = write_template(tmp_path, "evil", f"capacity = 1\n{body}\n[[frame]]\nx = 0\ny = 0\n"
-                          "w = {{ width }}\nh = {{ height }}\n")
+    path = write_template(
+        tmp_path,
+        "evil",
+        f"capacity = 1\n{body}\n[[frame]]\nx = 0\ny = 0\n"
+        "w = {{ width }}\nh = {{ height }}\n",
+    )
     with pytest.raises(AuthorError) as caught:
         frames(tmp_path, "evil", 1, project=tmp_path)
     diagnostic = caught.value.diagnostics[0]
@@ -117,15 +144,24 @@ def test_sandbox_escapes_are_refused_naming_the_template(tmp_path: Path, body: s
     assert diagnostic.line == 2
 
 
-@pytest.mark.parametrize(("frames_toml", "message"), [
-    ("[[frame]]\nx = 0\ny = 0\nw = 100\nh = 100\n[[frame]]\nx = 50\ny = 50\nw = 100\nh = 100\n",
-     "overlap"),
-    ("[[frame]]\nx = 0\ny = 0\nw = 100\nh = 100\n[[frame]]\nx = 2000\ny = 0\nw = 100\nh = 100\n",
-     "off the page"),
-    ("[[frame]]\nx = 0\ny = 0\nw = 100\nh = 100\n[[frame]]\nx = 200\ny = 0\nw = 0\nh = 100\n",
-     "too small"),
-    ("[[frame]]\nx = 0\ny = 0\nw = 100\nh = 100\n", "1 frames for 2 panels"),
-])
+@pytest.mark.parametrize(
+    ("frames_toml", "message"),
+    [
+        (
+            FIRST + "[[frame]]\nx = 50\ny = 50\nw = 100\nh = 100\n",
+            "overlap",
+        ),
+        (
+            FIRST + "[[frame]]\nx = 2000\ny = 0\nw = 100\nh = 100\n",
+            "off the page",
+        ),
+        (
+            FIRST + "[[frame]]\nx = 200\ny = 0\nw = 0\nh = 100\n",
+            "too small",
+        ),
+        ("[[frame]]\nx = 0\ny = 0\nw = 100\nh = 100\n", "1 frames for 2 panels"),
+    ],
+)
 def test_invalid_geometry_names_the_template(tmp_path: Path, frames_toml: str, message: str):
     path = write_template(tmp_path, "bad", "capacity = 2\n" + frames_toml)
     with pytest.raises(AuthorError) as caught:
@@ -150,7 +186,10 @@ def test_too_many_panels_for_the_layout(tmp_path: Path) -> None:
 
 
 def test_undefined_variable_is_an_error_not_an_empty_string(tmp_path: Path) -> None:
-    write_template(tmp_path, "typo", "capacity = 1\n[[frame]]\nx = 0\ny = 0\n"
-                   "w = {{ widht }}\nh = {{ height }}\n")
+    write_template(
+        tmp_path,
+        "typo",
+        "capacity = 1\n[[frame]]\nx = 0\ny = 0\nw = {{ widht }}\nh = {{ height }}\n",
+    )
     with pytest.raises(AuthorError, match="widht"):
         frames(tmp_path, "typo", 1, project=tmp_path)

@@ -21,8 +21,13 @@ FRAME = Rect(27, 27, 207, 338)
 LIVE = Rect(18, 18, 441, 702)
 
 
-def letter(balloons: list[dict], reading: str = "ltr", regions: dict | None = None,
-           frame: Rect = FRAME, art_size: tuple[int, int] = (600, 800)):
+def letter(
+    balloons: list[dict],
+    reading: str = "ltr",
+    regions: dict | None = None,
+    frame: Rect = FRAME,
+    art_size: tuple[int, int] = (600, 800),
+):
     panel = Panel.model_validate({"art": "a.png", "balloons": balloons, "regions": regions or {}})
     art = PanelArt(0, frame, cover_crop(art_size, frame), art_size)
     sink = DiagnosticSink()
@@ -47,21 +52,23 @@ def test_explicit_newlines_and_overlong_words() -> None:
 
 
 def test_balloons_stay_in_the_frame_and_do_not_overlap() -> None:
-    plans, sink = letter([
-        {"kind": "caption", "text": "Ninety miles from shore."},
-        {"text": "Is anyone up there? Hello? Hello?"},
-        {"kind": "shout", "text": "FATHOM!"},
-        {"kind": "thought", "text": "Not coming out."},
-        {"kind": "whisper", "text": "psst"},
-    ])
+    plans, sink = letter(
+        [
+            {"kind": "caption", "text": "Ninety miles from shore."},
+            {"text": "Is anyone up there? Hello? Hello?"},
+            {"kind": "shout", "text": "FATHOM!"},
+            {"kind": "thought", "text": "Not coming out."},
+            {"kind": "whisper", "text": "psst"},
+        ]
+    )
     assert not sink.items
     boxes = [p.box for p in plans]
     for i, a in enumerate(boxes):
         assert FRAME.contains(a)
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert a.overlap_area(b) == 0
     # Reading order: each balloon starts below or beside the one before it.
-    for before, after in zip(boxes[1:], boxes[2:]):
+    for before, after in zip(boxes[1:], boxes[2:], strict=False):
         assert after.y >= before.y - 0.5 * before.h or after.x >= before.right
 
 
@@ -74,8 +81,9 @@ def test_caption_goes_top_left_in_ltr_and_top_right_in_rtl() -> None:
 
 
 def test_tail_points_at_the_speakers_region() -> None:
-    (plan,), _ = letter([{"speaker": "mara", "text": "Over here!"}],
-                        regions={"mara": [0.6, 0.5, 0.3, 0.45]})
+    (plan,), _ = letter(
+        [{"speaker": "mara", "text": "Over here!"}], regions={"mara": [0.6, 0.5, 0.3, 0.45]}
+    )
     cx, cy = plan.box.centre
     tip = max(plan.outline, key=lambda p: math.hypot(p[0] - cx, p[1] - cy))
     # The region in page coordinates: the art is 600x800 in a 207x338 frame (cropped sideways).
@@ -101,7 +109,9 @@ def test_at_hint_moves_the_balloon() -> None:
 
 
 def test_thought_has_a_trail_and_sfx_is_rotated_without_outline() -> None:
-    (thought, sfx), _ = letter([{"kind": "thought", "text": "Hmm."}, {"kind": "sfx", "text": "BOOM"}])
+    (thought, sfx), _ = letter(
+        [{"kind": "thought", "text": "Hmm."}, {"kind": "sfx", "text": "BOOM"}]
+    )
     assert len(thought.bubbles) == 3
     assert sfx.outline == () and sfx.angle != 0
     assert sfx.text_colour != "#000000" and sfx.lines[0].size > STYLES["speech"].max_size
@@ -144,6 +154,7 @@ def test_plan_page_round_trips_through_json(tmp_path: Path, lettered) -> None:
     assert len(plan.frames) == 4 and len(plan.balloons) == 6
     assert PagePlan.from_json(plan.to_json()) == plan
     import json
+
     assert PagePlan.from_json(json.loads(json.dumps(plan.to_json()))) == plan
 
 
@@ -153,3 +164,13 @@ def test_plan_page_warns_about_low_resolution(tmp_path: Path) -> None:
     plan_page(comic, 0, tmp_path, [(90, 120)], sink)
     (warning,) = sink.warnings
     assert warning.code == "resolution" and warning.key_path == ("page", 0, "panel", 0)
+
+
+def test_system_font_letters_cjk_when_fontconfig_has_one() -> None:
+    key = fonts._system_font_for("世")
+    if key is None:
+        pytest.skip("no TrueType CJK font installed (e.g. Debian fonts-wqy-microhei)")
+    (plan,), sink = letter([{"text": "Hello 世界"}])
+    assert not sink.items
+    assert plan.text == "Hello 世界"
+    assert key in {run.font for line in plan.lines for run in line.runs}

@@ -38,7 +38,8 @@ def test_boxes_media_is_trim_grown_by_the_bleed(tmp_path: Path, lettered) -> Non
         trim = box(page, "trimbox")
         assert trim == pytest.approx([BLEED, BLEED, BLEED + width, BLEED + height])
         assert box(page, "mediabox") == pytest.approx(
-            [trim[0] - BLEED, trim[1] - BLEED, trim[2] + BLEED, trim[3] + BLEED])
+            [trim[0] - BLEED, trim[1] - BLEED, trim[2] + BLEED, trim[3] + BLEED]
+        )
         assert box(page, "bleedbox") == pytest.approx(box(page, "mediabox"))
         art = box(page, "artbox")
         assert art[0] == pytest.approx(BLEED + 18) and art[2] == pytest.approx(BLEED + width - 18)
@@ -47,8 +48,9 @@ def test_boxes_media_is_trim_grown_by_the_bleed(tmp_path: Path, lettered) -> Non
 @pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="pdfinfo (poppler-utils) not installed")
 def test_pdfinfo_agrees_on_the_boxes(tmp_path: Path, lettered) -> None:
     out, _ = build(lettered, tmp_path)
-    info = subprocess.run(["pdfinfo", "-box", str(out)], capture_output=True, text=True,
-                          check=True).stdout
+    info = subprocess.run(
+        ["pdfinfo", "-box", str(out)], capture_output=True, text=True, check=True
+    ).stdout
 
     def parsed(name: str) -> list[float]:
         line = re.search(rf"^{name}:\s+(.*)$", info, re.M)
@@ -56,8 +58,9 @@ def test_pdfinfo_agrees_on_the_boxes(tmp_path: Path, lettered) -> None:
         return [float(v) for v in line.group(1).split()]
 
     trim, media = parsed("TrimBox"), parsed("MediaBox")
-    assert media == pytest.approx([trim[0] - BLEED, trim[1] - BLEED, trim[2] + BLEED,
-                                   trim[3] + BLEED])
+    assert media == pytest.approx(
+        [trim[0] - BLEED, trim[1] - BLEED, trim[2] + BLEED, trim[3] + BLEED]
+    )
 
 
 def embedded_fonts(out: Path) -> dict[str, bool]:
@@ -82,11 +85,14 @@ def test_every_font_is_embedded_and_subset(tmp_path: Path, lettered) -> None:
     assert all(re.match(r"/[A-Z]{6}\+", name) for name in fonts), fonts
 
 
-@pytest.mark.skipif(shutil.which("pdffonts") is None, reason="pdffonts (poppler-utils) not installed")
+@pytest.mark.skipif(
+    shutil.which("pdffonts") is None, reason="pdffonts (poppler-utils) not installed"
+)
 def test_pdffonts_reports_every_font_embedded(tmp_path: Path, lettered) -> None:
     out, _ = build(lettered, tmp_path)
-    rows = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True,
-                          check=True).stdout.splitlines()[2:]
+    rows = subprocess.run(
+        ["pdffonts", str(out)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
     assert rows
     for row in rows:
         emb, sub = row.split()[-5:-3]
@@ -135,11 +141,11 @@ def render(out: Path, index: int, dpi: int = 36):
 
 
 def rgb(hex_colour: str) -> tuple[int, int, int]:
-    return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+    return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 
 
 def close(a, b, tolerance: int = 40) -> bool:
-    return all(abs(x - y) <= tolerance for x, y in zip(a, b))
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
 
 
 def test_rendered_page_shows_art_in_frames_and_white_gutters(tmp_path: Path) -> None:
@@ -172,8 +178,9 @@ def test_splash_art_runs_into_the_bleed(tmp_path: Path) -> None:
 
 
 def test_rtl_book_mirrors_the_art(tmp_path: Path) -> None:
-    comic = make_comic(tmp_path, [{"layout": "wide-over-two", "panel": [{} for _ in range(3)]}],
-                       reading="rtl")
+    comic = make_comic(
+        tmp_path, [{"layout": "wide-over-two", "panel": [{} for _ in range(3)]}], reading="rtl"
+    )
     out, _ = build(comic, tmp_path)
     image = render(out, 0)
     y = int(image.height * 0.6)
@@ -230,8 +237,9 @@ def test_output_suffix_must_be_pdf_or_cbz(tmp_path: Path, lettered) -> None:
 
 @pytest.mark.parametrize("fmt", ["manga-b6", "a4"])
 def test_other_formats(tmp_path: Path, fmt: str) -> None:
-    comic = make_comic(tmp_path, [{"layout": "three-tier", "panel": [{} for _ in range(3)]}],
-                       format=fmt)
+    comic = make_comic(
+        tmp_path, [{"layout": "three-tier", "panel": [{} for _ in range(3)]}], format=fmt
+    )
     out, _ = build(comic, tmp_path)
     width, height = comic.comic.trim_points()
     trim = box(pypdf.PdfReader(out).pages[0], "trimbox")
