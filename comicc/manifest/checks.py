@@ -16,6 +16,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".b
 def check_comic(comic: Comic, root: Path, sink: DiagnosticSink) -> None:
     """Run every cross-reference check, adding all problems to `sink`."""
     _check_references(comic, sink)
+    _check_styles(comic, sink)
     _check_files(comic, root, sink)
     _check_layouts(comic, root, sink)
     _check_matrix(comic, sink)
@@ -45,6 +46,43 @@ def _check_references(comic: Comic, sink: DiagnosticSink) -> None:
             speaker = balloon.speaker
             if speaker is not None and speaker not in comic.elements:
                 sink.add(_unknown(speaker, ids, (*here, "balloons", b, "speaker"), "speaker"))
+
+
+def _check_styles(comic: Comic, sink: DiagnosticSink) -> None:
+    """Style names/indices/mixes for the pretrained network, checked without loading it."""
+    specs: list[tuple[object, KeyPath]] = [(comic.comic.style, ("comic", "style"))]
+    specs += [(panel.style, ("page", p, "panel", j, "style")) for p, j, panel in comic.panels()]
+    for spec, path in specs:
+        if spec is None:
+            continue
+        items = spec.items() if isinstance(spec, dict) else [(spec, 1.0)]
+        for key, weight in items:
+            where = (*path, key) if isinstance(spec, dict) else path
+            problem = _style_problem(key)
+            if problem is not None:
+                sink.add(Diagnostic("error", problem[0], key_path=where, hint=problem[1],
+                                    code="unknown-style"))
+            elif weight < 0:
+                sink.add(Diagnostic("error", f"style weight {weight} is negative", key_path=where,
+                                    code="invalid-value"))
+        if isinstance(spec, dict) and sum(spec.values()) <= 0:
+            sink.add(Diagnostic("error", "a style mix needs at least one positive weight",
+                                key_path=path, code="invalid-value"))
+
+
+def _style_problem(key: object) -> tuple[str, str | None] | None:
+    from comicc.ml.style_names import NUM_STYLES, STYLE_NAMES
+
+    if isinstance(key, str) and key.isdigit():
+        key = int(key)
+    if isinstance(key, int):
+        if 0 <= key < NUM_STYLES:
+            return None
+        return f"style index {key} is out of range", f"use 0 to {NUM_STYLES - 1} or a style name"
+    if key in STYLE_NAMES:
+        return None
+    return (f"unknown style `{key}`",
+            did_you_mean(str(key), STYLE_NAMES) or "styles: " + ", ".join(STYLE_NAMES))
 
 
 def _unknown(name: str, ids: list[str], path: KeyPath, what: str) -> Diagnostic:

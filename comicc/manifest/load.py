@@ -149,6 +149,8 @@ def parse_toml(text: str, manifest: Path) -> dict[str, Any]:
         elif match:
             line = text.count("\n") + 1
         reason = _TOML_AT.sub("", message).strip().rstrip(".")
+        if "cannot declare" in reason.lower():
+            column = 1  # the whole header line is the duplicate; point at its start
         raise AuthorError(
             Diagnostic("error", f"TOML syntax: {reason}", file=manifest, line=line,
                        column=column, hint=_toml_hint(reason), code="toml")
@@ -291,6 +293,13 @@ def _one_diagnostic(path: KeyPath, errors: list[dict[str, Any]], data: dict[str,
         table = path if path and path[-1] not in missing else path[:-1]
         return Diagnostic("error", f"missing required key {names}", key_path=table or path,
                           code="missing-key")
+    if "string_pattern_mismatch" in kinds and len(path) == 2 and path[0] == "elements":
+        suggestion = re.sub(r"[^A-Za-z0-9_-]+", "_", str(key)).strip("_") or "element"
+        if not re.match(r"[A-Za-z_]", suggestion):
+            suggestion = "_" + suggestion
+        return Diagnostic("error", f"`{key}` is not a valid element id", key_path=path,
+                          hint=f"use letters, digits, _ and -, starting with a letter or _ "
+                               f"(e.g. {suggestion})", code="invalid-id")
     custom = [e for e in errors if e["type"] in ("value_error", "assertion_error")]
     if custom:
         message = str(custom[0]["msg"]).removeprefix("Value error, ")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 POINTS_PER_UNIT = {"in": 72.0, "mm": 72.0 / 25.4, "cm": 72.0 / 2.54, "pt": 1.0}
 _LENGTH_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(in|mm|cm|pt)\s*$")
@@ -170,9 +170,19 @@ class Element(Strict):
     )
 
 
+def _check_region(box: list[float]) -> list[float]:
+    x, y, w, h = box
+    if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1):
+        raise ValueError("a region is [x, y, w, h] fractions: 0 <= x, y < 1 and 0 < w, h <= 1")
+    if x + w > 1.0001 or y + h > 1.0001:
+        raise ValueError("the region reaches outside the art (x + w and y + h must be <= 1)")
+    return box
+
+
 Region = Annotated[
     list[float],
     Field(min_length=4, max_length=4, description="[x, y, width, height] as fractions of the art."),
+    AfterValidator(_check_region),
 ]
 
 
@@ -222,16 +232,6 @@ class Panel(Strict):
         description="Focal point [x, y] in 0..1 kept in view when the art is cropped to its frame.",
     )
     balloons: list[Balloon] = Field(default_factory=list, description="Balloons, in reading order.")
-
-    @field_validator("regions")
-    @classmethod
-    def _regions_in_unit_square(cls, regions: dict[str, list[float]]) -> dict[str, list[float]]:
-        for name, (x, y, w, h) in regions.items():
-            if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1):
-                raise ValueError(f"region {name} must be fractions: 0 <= x, y < 1 and 0 < w, h <= 1")
-            if x + w > 1.0001 or y + h > 1.0001:
-                raise ValueError(f"region {name} reaches outside the art (x + w and y + h <= 1)")
-        return regions
 
     @field_validator("focus")
     @classmethod

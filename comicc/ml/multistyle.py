@@ -26,43 +26,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from comicc.manifest.diagnostics import did_you_mean
+from comicc.ml.style_names import NUM_STYLES, STYLE_NAMES
 
-NUM_STYLES = 26
 # Two stride-2 convolutions: inputs are reflect-padded to a multiple of 4 and cropped back.
 DOWNSCALE = 4
 # The first 9x9 convolution reflect-pads by 4, so the padded image needs more than 4 px.
 MIN_SIDE = 5
 EPS = 1e-5
 
-# Readable names, chosen by rendering every style on photographs (see docs/styles.md).
-STYLE_NAMES: list[str] = [
-    "sunny-pastel",  # 0
-    "bold-line-yellow",  # 1
-    "ink-wash",  # 2
-    "ribbon-abstract",  # 3
-    "red-and-cream",  # 4
-    "autumn-strokes",  # 5
-    "indigo-spots",  # 6
-    "bold-primaries",  # 7
-    "pastel-sketch",  # 8
-    "mosaic",  # 9
-    "brown-oil",  # 10
-    "gold-engraving",  # 11
-    "soft-lilac",  # 12
-    "lime-and-teal",  # 13
-    "pale-blue-wash",  # 14
-    "stained-glass",  # 15
-    "blue-hatching",  # 16
-    "brick-weave",  # 17
-    "sepia-woodcut",  # 18
-    "starry-night",  # 19
-    "crimson",  # 20
-    "cut-paper",  # 21
-    "ink-and-red",  # 22
-    "green-poster",  # 23
-    "blue-on-cream",  # 24
-    "tapestry",  # 25
-]
 
 
 class ConditionalInstanceNorm(nn.Module):

@@ -27,7 +27,7 @@ CASES = [
      ["TOML syntax"]),
     ("toml-bare-word-value", _edit('direction = "ink wash"', "direction = ¦ink wash"), None,
      ["TOML syntax"]),
-    ("unknown-top-key", BASE_MANIFEST + "\n¦[pages]\nx = 1\n", "pages", ["unknown key", "page"]),
+    ("unknown-top-key", BASE_MANIFEST + "\n[¦pages]\nx = 1\n", "pages", ["unknown key", "page"]),
     ("unknown-comic-key", _edit('authors = ["A. Author"]', 'authors = ["A. Author"]\n¦titel = "x"'),
      "comic.titel", ["unknown key `titel`", 'did you mean "title"']),
     ("unknown-panel-key", _edit('  direction = "stormy night"', '  ¦directon = "stormy night"'),
@@ -44,7 +44,8 @@ CASES = [
      "comic.bleed", ["length"]),
     ("absurd-dpi", _edit('direction = "ink wash"', 'direction = "ink wash"\ndpi = ¦1000000'),
      "comic.dpi", ["1200"]),
-    ("missing-required-art", _edit('  art = "art/p2.png"\n', ""), "page[1].panel[2]",
+    ("missing-required-art", _edit('  [[page.panel]]\n  art = "art/p2.png"\n', "  [[page.¦panel]]\n"),
+     "page[1].panel[2]",
      ["missing", "`art`"]),
     ("unknown-element", _edit('elements = ["mara", "tower"]', 'elements = ["mara", ¦"towr"]'),
      "page[1].panel[1].elements[1]", ["unknown element `towr`", 'did you mean "tower"']),
@@ -59,7 +60,7 @@ CASES = [
     ("unknown-layout", _edit('layout = "grid-2x2"', 'layout = ¦"grid-2x3"'), "page[1].layout",
      ["unknown layout", "did you mean"]),
     ("too-many-panels", _edit('layout = "grid-2x2"', 'layout = "splash"').replace(
-        '  [[page.panel]]\n  art = "art/p2.png"', '  ¦[[page.panel]]\n  art = "art/p2.png"'),
+        '  [[page.panel]]\n  art = "art/p2.png"', '  [[page.¦panel]]\n  art = "art/p2.png"'),
      "page[1].panel[2]", ["2 panels", "splash"]),
     ("empty-references", _edit('references = ["art/tower.png"]', "references = ¦[]"),
      "elements.tower.references", ["at least 1"]),
@@ -68,9 +69,9 @@ CASES = [
      "page[1].panel[1].regions.mara", ["outside the art"]),
     ("caption-with-speaker", _edit('{ kind = "caption", text', '¦{ kind = "caption", speaker = "mara", text'),
      "page[1].panel[1].balloons[2]", ["caption has no speaker"]),
-    ("bad-element-id", _edit("[elements.tower]", '[elements."¦the tower"]').replace(
+    ("bad-element-id", _edit("[elements.tower]", '[elements.¦"the tower"]').replace(
         '["mara", "tower"]', '["mara"]').replace('elements = ["tower"]', "elements = []"),
-     "elements.the tower", ["should match pattern"]),
+     "elements.the tower", ["not a valid element id", "the_tower"]),
 ]
 
 
@@ -137,3 +138,23 @@ def test_symlink_escape_is_refused(tmp_path: Path, capsys) -> None:
 def test_missing_manifest(tmp_path: Path, capsys) -> None:
     assert main(["check", str(tmp_path)]) == 2
     assert "no comic.toml found" in capsys.readouterr().err
+
+
+def test_unknown_style_name_gets_did_you_mean(tmp_path: Path, capsys) -> None:
+    text, line, column = _position(_edit('direction = "ink wash"',
+                                         'direction = "ink wash"\nstyle = ¦"starry-nite"'))
+    write_project(tmp_path, text)
+    assert main(["check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"comic.toml:{line}:{column}:" in err
+    assert "unknown style `starry-nite`" in err and 'did you mean "starry-night"' in err
+
+
+def test_style_mix_checks_each_name(tmp_path: Path, capsys) -> None:
+    text = _edit('  direction = "stormy night"',
+                 '  direction = "stormy night"\n  style = { mosaic = 0.5, "99" = 0.5 }')
+    write_project(tmp_path, text)
+    assert main(["check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "style index 99 is out of range" in err
+    assert "at page[1].panel[1].style.99" in err
