@@ -17,8 +17,11 @@ MODEL_NAME = "efficientnet-lite0"
 # The weights were trained on torchvision-style ImageNet normalisation.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# Block indices tapped for Gram/content losses: strides 2, 4, 8, 16, 16 (16-112 channels).
-FEATURE_TAPS = (0, 2, 4, 7, 10)
+# Feature maps tapped for Gram/content losses, shallow to deep: STEM is the stem's
+# post-activation output (32 channels, stride 2: colour), the rest are block indices
+# (24-112 channels at strides 4, 8, 16, 16: texture to shapes).
+STEM = -1
+FEATURE_TAPS = (STEM, 2, 4, 7, 10)
 EMBED_DIM = 1280
 
 _CACHE: dict[str, Backbone] = {}
@@ -51,10 +54,10 @@ class Backbone(nn.Module):
         return self.net._swish(self.net._bn0(self.net._conv_stem(x)))
 
     def features(self, x: Tensor, taps: tuple[int, ...] | None = None) -> list[Tensor]:
-        """Feature maps after the blocks in `taps` (default FEATURE_TAPS), shallow to deep."""
+        """Feature maps at `taps` (default FEATURE_TAPS; STEM = the stem), shallow to deep."""
         taps = self.taps if taps is None else taps
         h = self._stem(x)
-        out: list[Tensor] = []
+        out: list[Tensor] = [h] if STEM in taps else []
         for index, block in enumerate(self.net._blocks[: max(taps) + 1]):
             h = block(h)
             if index in taps:

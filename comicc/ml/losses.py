@@ -66,10 +66,15 @@ def content_loss(features_styled: Sequence[Tensor], features_source: Sequence[Te
 
 
 def tv_loss(x: Tensor) -> Tensor:
-    """Per-image total variation [B]: mean squared difference of neighbours, x plus y."""
-    dx = (x[..., :, 1:] - x[..., :, :-1]).pow(2).flatten(1).mean(dim=1)
-    dy = (x[..., 1:, :] - x[..., :-1, :]).pow(2).flatten(1).mean(dim=1)
-    return dx + dy
+    """Per-image total variation [B], as CLIPstyler computes it: the sum of the L2 norms of
+    the differences between neighbours along x, y and both diagonals."""
+    shifts = (
+        x[..., :, 1:] - x[..., :, :-1],
+        x[..., 1:, :] - x[..., :-1, :],
+        x[..., 1:, 1:] - x[..., :-1, :-1],
+        x[..., 1:, :-1] - x[..., :-1, 1:],
+    )
+    return torch.stack([torch.linalg.vector_norm(d.flatten(1), dim=1) for d in shifts]).sum(dim=0)
 
 
 def consistency_bce(probs: Tensor, targets: Tensor) -> Tensor:

@@ -47,7 +47,8 @@ class FiLM(nn.Module):
 
 
 class ConvBlock(nn.Module):
-    """Two 3x3 convolutions with instance norm and LeakyReLU, then optional FiLM."""
+    """conv-norm-act, conv-norm, FiLM, act: the condition modulates normalised features
+    before the non-linearity, so the next block's normalisation cannot undo it."""
 
     def __init__(self, c_in: int, c_out: int, cond_dim: int) -> None:
         super().__init__()
@@ -57,16 +58,16 @@ class ConvBlock(nn.Module):
             nn.LeakyReLU(0.2),
             nn.Conv2d(c_out, c_out, 3, padding=1, padding_mode="reflect"),
             nn.InstanceNorm2d(c_out, affine=True),
-            nn.LeakyReLU(0.2),
         )
         self.film = FiLM(cond_dim, c_out) if cond_dim > 0 else None
 
     def forward(self, h: Tensor, cond: Tensor | None) -> Tensor:
         h = self.body(h)
         if self.film is not None:
-            assert cond is not None, "this network is conditioned: pass cond [B, cond_dim]"
+            if cond is None:
+                raise ValueError("this network is conditioned: pass cond [B, cond_dim]")
             h = self.film(h, cond)
-        return h
+        return F.leaky_relu(h, 0.2)
 
 
 class UNetStyleNet(nn.Module):

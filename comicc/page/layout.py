@@ -236,7 +236,11 @@ def _unsafe_names(tree: nodes.Template) -> list[tuple[str, int]]:
     """Underscore attributes a template reaches for, found before it runs (even unused ones)."""
     found = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+        name: object
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        else:
+            name = getattr(node.arg, "value", None) if isinstance(node, nodes.Getitem) else None
         if isinstance(name, str) and name.startswith("_"):
             found.append((name, node.lineno))
     return found

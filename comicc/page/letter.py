@@ -703,7 +703,9 @@ def _draw_plan(
     )
 
 
-def _trail(centre: Point, a: float, b: float, tip: Point, size: float) -> list[tuple[float, ...]]:
+def _trail(
+    centre: Point, a: float, b: float, tip: Point, size: float
+) -> list[tuple[float, float, float]]:
     """A thought balloon's trail: three shrinking bubbles from the cloud towards the thinker."""
     dx, dy = tip[0] - centre[0], tip[1] - centre[1]
     distance = math.hypot(dx, dy) or 1.0
