@@ -1,0 +1,232 @@
+"""The build report: `<output stem>.report.html` (one self-contained page) and its JSON twin.
+
+It shows the author what the compiler did: the target matrix p̂ against what the element
+classifiers see on the concept art and on the styled art, every panel before and after,
+how consistent each element stays across panels (an independent measure), the loss curves,
+what each stage cost and whether the cache served it, and the build's warnings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import comicc
+from comicc import __version__
+from comicc.build.cache import Cache, sha256_file, write_atomic
+from comicc.build.engine import Engine, digest
+from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
+from comicc.manifest.load import Project
+from comicc.report.pictures import PICTURES_VERSION, draw_pictures
+from comicc.report.sections import (
+    MatrixSection,
+    ReportSections,
+    element_names,
+    matrix_section,
+    panel_anchor,
+    panel_cards,
+    stage_lines,
+    training_section,
+    warning_lines,
+)
+
+TEMPLATE_DIR = Path(comicc.__file__).parent / "templates" / "report"
+TEMPLATE = "report.html.j2"
+JSON_FORMAT = 1
+
+
+def report_paths(output: Path) -> tuple[Path, Path]:
+    """Where the report of a build writing `output` goes: (`<stem>.report.html`, `.json`)."""
+    return (output.parent / f"{output.stem}.report.html",
+            output.parent / f"{output.stem}.report.json")
+
+
+def write_report(project: Project, output: Path, engine: Engine, summary: dict[str, Any],
+                 sink: DiagnosticSink, styled_blobs: list[str] | None, cache: Cache,
+                 settings: Any) -> Path | None:
+    """Write the HTML report and its JSON twin next to `output`; returns the HTML's path.
+
+    `summary` holds "matrix" (p̂) and, after an ML build, "style" and "classifiers";
+    `styled_blobs` are the cache ids of the styled panels in reading order (None when
+    nothing was restyled). The pictures are a cached stage of their own, so a rebuild
+    with nothing changed redraws nothing (and never imports torch).
+    """
+    pictures = _pictures(project, engine, cache, styled_blobs, settings)
+    sections = collect_sections(project, output, engine, summary, sink, settings)
+    if pictures.get("measure"):
+        sections.consistency = {
+            "measure": pictures["measure"],
+            "elements": {name: value["consistency"] for name, value in
+                         pictures["elements"].items()},
+        }
+    html_path, json_path = report_paths(output)
+    try:
+        write_atomic(html_path, render_html(sections, pictures).encode("utf-8"))
+        write_atomic(json_path, (json.dumps(report_json(sections), indent=1,
+                                            ensure_ascii=False) + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise AuthorError(Diagnostic("error", f"cannot write the build report: {exc.strerror}",
+                                     file=html_path, code="output",
+                                     hint="build with --no-report to skip it")) from None
+    return html_path
+
+
+def collect_sections(project: Project, output: Path, engine: Engine, summary: dict[str, Any],
+                     sink: DiagnosticSink, settings: Any) -> ReportSections:
+    """The report's numbers and text (everything but the pictures)."""
+    comic = project.comic
+    style = summary.get("style")
+    matrix = matrix_section(summary["matrix"], style)
+    stages, totals = stage_lines(engine.reports)
+    chosen = _settings_dict(settings)
+    return ReportSections(
+        title=comic.comic.title, authors=list(comic.comic.authors), output=output.name,
+        backend=str(chosen.get("backend", (style or {}).get("backend", "none"))),
+        settings=chosen, global_direction=comic.comic.direction,
+        element_names=element_names(comic), matrix=matrix,
+        panels=panel_cards(comic, matrix, style), stages=stages, stage_totals=totals,
+        training=training_section(style, summary.get("classifiers")),
+        warnings=warning_lines(sink.items))
+
+
+def _settings_dict(settings: Any) -> dict[str, Any]:
+    if settings is None or not dataclasses.is_dataclass(settings):
+        return {}
+    return {k: v for k, v in dataclasses.asdict(settings).items() if v not in (None, "")}
+
+
+def _pictures(project: Project, engine: Engine, cache: Cache, styled_blobs: list[str] | None,
+              settings: Any) -> dict[str, Any]:
+    """Thumbnails, crops and consistency scores, through the cache as the `report` stage."""
+    comic = project.comic
+    device = str(getattr(settings, "device", "cpu") or "cpu")
+    inputs = {
+        "pictures code": str(PICTURES_VERSION),
+        "panel art": digest([sha256_file(project.path(p.art)) for _, _, p in comic.panels()]),
+        "styled panels": digest(styled_blobs) if styled_blobs is not None else "none",
+        "elements and regions": digest([[sorted(p.elements), p.regions]
+                                        for _, _, p in comic.panels()]),
+        "element ids": digest(comic.element_ids()),
+        # Feature values differ slightly between CPU and GPU arithmetic.
+        "device": "cpu" if device == "cpu" else "accelerator",
+    }
+
+    def compute() -> tuple[dict[str, bytes], dict[str, Any]]:
+        data = draw_pictures(comic, _raw_images(project), _styled_images(cache, styled_blobs),
+                             _resolve(device) if styled_blobs is not None else "cpu")
+        return {"pictures.json": json.dumps(data).encode()}, {}
+
+    entry = engine.run("report", "pictures", inputs, compute)
+    return json.loads(cache.get_blob(entry.outputs["pictures.json"]))
+
+
+def _resolve(device: str) -> str:
+    from comicc.ml.device import resolve_device
+
+    try:
+        return str(resolve_device(device))
+    except ValueError:
+        return "cpu"
+
+
+def _raw_images(project: Project) -> list:
+    from comicc.build.images import load_image
+
+    return [load_image(project.path(p.art)) for _, _, p in project.comic.panels()]
+
+
+def _styled_images(cache: Cache, styled_blobs: Sequence[str] | None) -> list | None:
+    if styled_blobs is None:
+        return None
+    from PIL import Image
+
+    return [Image.open(io.BytesIO(cache.get_blob(b))).convert("RGB") for b in styled_blobs]
+
+
+# -- rendering -------------------------------------------------------------------------
+
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals["anchor"] = panel_anchor
+    env.filters["num"] = _number
+    env.filters["heat"] = _heat_style
+    return env
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    """A probability or loss as text; "—" when the build did not compute it."""
+    if value is None:
+        return "—"
+    if value != 0 and (abs(value) >= 1e4 or abs(value) < 10 ** -digits):
+        return f"{value:.{digits}e}"
+    return f"{value:.{digits}f}"
+
+
+def _heat_style(value: float | None) -> str:
+    """Inline CSS for a heatmap cell: deeper blue for values nearer 1."""
+    if value is None:
+        return "background-color: transparent"
+    v = min(max(float(value), 0.0), 1.0)
+    ink = "#fff" if v > 0.55 else "#111"
+    return f"background-color: rgba(37, 99, 235, {v:.2f}); color: {ink}"
+
+
+def render_html(sections: ReportSections, pictures: dict[str, Any]) -> str:
+    """The report page: the template filled with the sections and inlined pictures."""
+    template = _environment().get_template(TEMPLATE)
+    return template.render(r=sections, pictures=pictures, version=__version__)
+
+
+def report_json(sections: ReportSections) -> dict[str, Any]:
+    """The report's numbers as JSON-able data (the twin of the HTML, without pictures)."""
+    matrix: MatrixSection = sections.matrix
+
+    def misses(which: str) -> list[dict[str, Any]]:
+        return [{"element": c.element, "panel": c.panel, "target": c.target,
+                 "probability": getattr(c, which)} for c in matrix.disagreements(which)]
+
+    training = None
+    if sections.training is not None:
+        t = sections.training
+        training = {"steps": t.steps, "seconds_per_step": t.seconds_per_step,
+                    "warm_start": t.warm_start, "changed_panels": t.changed_panels,
+                    "model": t.model, "backend": t.backend, "device": t.device,
+                    "history": t.history, "classifier_accuracy": t.accuracy, "weak": t.weak,
+                    "terms": [c.name for c in t.charts]}
+    return {
+        "format": JSON_FORMAT,
+        "comicc": __version__,
+        "title": sections.title,
+        "authors": sections.authors,
+        "output": sections.output,
+        "backend": sections.backend,
+        "settings": sections.settings,
+        "matrix": {
+            "elements": matrix.elements,
+            "panels": matrix.panels,
+            "targets": matrix.targets(),
+            "raw_probabilities": matrix.probabilities("raw"),
+            "styled_probabilities": matrix.probabilities("styled"),
+            "bce_raw": matrix.bce_raw,
+            "bce_styled": matrix.bce_styled,
+            "disagreements": ({"raw": misses("raw"), "styled": misses("styled")}
+                              if matrix.has_probabilities else None),
+        },
+        "panels": [{"label": c.label, "page": c.page, "number": c.number, "art": c.art,
+                    "direction": c.direction, "text_direction": c.text_direction,
+                    "elements": c.elements, "regions": c.regions,
+                    "balloons": [dataclasses.asdict(b) for b in c.balloons],
+                    "changed": c.changed} for c in sections.panels],
+        "consistency": sections.consistency,
+        "training": training,
+        "stages": [dataclasses.asdict(s) for s in sections.stages],
+        "stage_totals": [dataclasses.asdict(s) for s in sections.stage_totals],
+        "warnings": [dataclasses.asdict(w) for w in sections.warnings],
+    }

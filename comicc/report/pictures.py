@@ -1,0 +1,102 @@
+"""The report's pictures: panel thumbnails before/after and each element's crops, inlined.
+
+Images go into the HTML as base64 `data:` URIs of small JPEGs, so the report is one file
+that opens anywhere without a network. Computing them (and the consistency measure, which
+needs torch) is the `report pictures` stage, cached like any other.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from comicc.manifest.models import Comic
+
+PANEL_LONG_SIDE = 320
+CROP_LONG_SIDE = 128
+JPEG_QUALITY = 82
+# Bump when what this module draws or measures changes, so cached pictures are redrawn.
+PICTURES_VERSION = 1
+
+Box = tuple[float, float, float, float]
+
+
+def data_uri(image: Image.Image, long_side: int) -> str:
+    """A JPEG thumbnail of `image`, its long side at most `long_side` px, as a data: URI."""
+    thumb = image.convert("RGB")
+    if max(thumb.size) > long_side:
+        scale = long_side / max(thumb.size)
+        size = (max(1, round(thumb.width * scale)), max(1, round(thumb.height * scale)))
+        thumb = thumb.resize(size, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    thumb.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def crop_fraction(image: Image.Image, box: Box | None) -> Image.Image:
+    """The part of `image` inside `box` = (x, y, w, h) as fractions; the whole image for None."""
+    if box is None:
+        return image
+    x, y, w, h = box
+    left, top = round(x * image.width), round(y * image.height)
+    right = max(left + 1, min(image.width, round((x + w) * image.width)))
+    bottom = max(top + 1, min(image.height, round((y + h) * image.height)))
+    return image.crop((left, top, right, bottom))
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """Where an element is in one panel: the panel's index and label, and its region box."""
+
+    panel: int
+    label: str
+    box: Box | None
+
+
+def element_crops(comic: Comic) -> dict[str, list[CropSpec]]:
+    """For each element, its region box in every panel where it is present (None = whole panel)."""
+    crops: dict[str, list[CropSpec]] = {name: [] for name in comic.element_ids()}
+    for index, (p, j, panel) in enumerate(comic.panels()):
+        for name in panel.elements:
+            box = panel.regions.get(name)
+            crops.setdefault(name, []).append(
+                CropSpec(index, f"{p + 1}.{j + 1}", tuple(box) if box is not None else None))
+    return crops
+
+
+def draw_pictures(comic: Comic, raw: Sequence[Image.Image],
+                  styled: Sequence[Image.Image] | None, device: str = "cpu") -> dict[str, Any]:
+    """Thumbnails of every panel and element crop, plus the consistency scores when styled.
+
+    Returns JSON-able data: {"panels": [{"raw", "styled"}], "elements": {id: {"crops": [...],
+    "consistency": {...} | None}}, "measure": description | None}.
+    """
+    panels = [{"raw": data_uri(r, PANEL_LONG_SIDE),
+               "styled": data_uri(styled[i], PANEL_LONG_SIDE) if styled is not None else None}
+              for i, r in enumerate(raw)]
+    specs = element_crops(comic)
+    elements: dict[str, Any] = {}
+    for name, crops in specs.items():
+        elements[name] = {
+            "crops": [{"panel": c.label, "box": list(c.box) if c.box else None,
+                       "raw": data_uri(crop_fraction(raw[c.panel], c.box), CROP_LONG_SIDE),
+                       "styled": (data_uri(crop_fraction(styled[c.panel], c.box), CROP_LONG_SIDE)
+                                  if styled is not None else None)}
+                      for c in crops],
+            "consistency": None,
+        }
+    measure = None
+    if styled is not None:
+        # Only an ML build gets here, so torch is already a dependency in use.
+        from comicc.report.consistency import MEASURE, element_consistency
+
+        measure = MEASURE
+        scores = element_consistency(comic, specs, raw, styled, device)
+        for name, score in scores.items():
+            elements[name]["consistency"] = score
+    return {"panels": panels, "elements": elements, "measure": measure}
