@@ -142,10 +142,3 @@ def runs_width(runs: list[Run] | tuple[Run, ...], size: float) -> float:
         load_font(run.font)
         total += pdfmetrics.stringWidth(run.text, run.font, size)
     return total
-
-
-def ascent(weight: str) -> float:
-    """The primary font's ascent as a fraction of the font size."""
-    font = load_font(CHAINS[weight][0])
-    assert font is not None
-    return font.face.ascent / 1000.0

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink, KeyPath
 from comicc.manifest.models import Balloon, Panel
 from comicc.page.art import Crop, region_to_page
-from comicc.page.fonts import Run, runs_width, split_runs
+from comicc.page.fonts import CHAINS, Run, runs_width, split_runs
 from comicc.page.geometry import Point, Rect
 from comicc.page.pageplan import BalloonPlan, TextLine
 
@@ -45,36 +45,25 @@ class Style:
     height_share: float = 0.45
 
 
+# fmt: off
 STYLES: dict[str, Style] = {
-    "speech": Style("regular", 9.5, 6.0, 3.0, "#FFFFFF", "#000000"),
-    "whisper": Style("regular", 8.5, 6.0, 3.0, "#FFFFFF", "#000000", dashed=True),
-    "thought": Style("regular", 9.5, 6.0, 3.0, "#FFFFFF", "#000000"),
-    "shout": Style("bold", 11.0, 7.0, 3.0, "#FFFFFF", "#000000", line_width=1.0),
-    "caption": Style(
-        "regular",
-        9.0,
-        6.0,
-        4.0,
-        "#FFF3C4",
-        "#000000",
-        aspect=3.0,
-        width_share=0.7,
-        height_share=0.4,
-    ),
-    "sfx": Style(
-        "bold",
-        42.0,
-        14.0,
-        0.0,
-        None,
-        None,
-        "#E4572E",
-        "#2B1A12",
-        aspect=1e9,
-        width_share=0.9,
-        height_share=0.5,
-    ),
+    "speech": Style(weight="regular", max_size=9.5, min_size=6.0, padding=3.0,
+                    fill="#FFFFFF", stroke="#000000"),
+    "whisper": Style(weight="regular", max_size=8.5, min_size=6.0, padding=3.0,
+                     fill="#FFFFFF", stroke="#000000", dashed=True),
+    "thought": Style(weight="regular", max_size=9.5, min_size=6.0, padding=3.0,
+                     fill="#FFFFFF", stroke="#000000"),
+    "shout": Style(weight="bold", max_size=11.0, min_size=7.0, padding=3.0,
+                   fill="#FFFFFF", stroke="#000000", line_width=1.0),
+    "caption": Style(weight="regular", max_size=9.0, min_size=6.0, padding=4.0,
+                     fill="#FFF3C4", stroke="#000000", aspect=3.0, width_share=0.7,
+                     height_share=0.4),
+    # Sound effects: big outlined lettering straight on the art, on one line if it fits.
+    "sfx": Style(weight="bold", max_size=42.0, min_size=14.0, padding=0.0, fill=None,
+                 stroke=None, text_colour="#E4572E", text_outline="#2B1A12", aspect=1e9,
+                 width_share=0.9, height_share=0.5),
 }
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -142,9 +131,17 @@ def _break_word(word: Word, limit: float) -> list[Word]:
     return pieces
 
 
+@dataclass(frozen=True)
+class Line:
+    """One wrapped line: its runs and its width in points."""
+
+    runs: tuple[Run, ...]
+    width: float
+
+
 def wrap(paragraphs: list[list[Word]], size: float, width: float, weight: str) -> list[Line]:
     """Greedy line breaking at `width` points; words too long for a line are broken."""
-    space = Run("ComicNeue-Bold" if weight == "bold" else "ComicNeue", " ")
+    space = Run(CHAINS[weight][0], " ")
     space_w = runs_width([space], 1.0)
     limit = width / size
     lines: list[Line] = []
@@ -163,12 +160,6 @@ def wrap(paragraphs: list[list[Word]], size: float, width: float, weight: str) -
         if current or not paragraph:
             lines.append(Line(_join(current, space), used * size))
     return lines
-
-
-@dataclass(frozen=True)
-class Line:
-    runs: tuple[Run, ...]
-    width: float
 
 
 @dataclass
@@ -194,7 +185,6 @@ def fit_text(
     shape: ShapeSize,
     max_w: float,
     max_h: float,
-    weight: str,
 ) -> Fitted:
     """The largest font size and line breaks whose balloon fits in max_w x max_h.
 
@@ -208,20 +198,21 @@ def fit_text(
     for i in range(steps + 1):
         size = style.max_size - i * (style.max_size - style.min_size) / steps
         best: Fitted | None = None
+        best_aspect = 0.0
         low, high = longest * size, max(longest, one_line) * size
         for k in range(16):
-            lines = wrap(paragraphs, size, low + (high - low) * k / 15, weight)
+            lines = wrap(paragraphs, size, low + (high - low) * k / 15, style.weight)
             fitted = Fitted(size, lines)
             w, h = shape(*fitted.block, size)
             if w > max_w or h > max_h:
                 continue
             if w / h >= style.aspect:
                 return fitted
-            if best is None or w / h > shape(*best.block, size)[0] / shape(*best.block, size)[1]:
-                best = fitted
+            if w / h > best_aspect:
+                best, best_aspect = fitted, w / h
         if best is not None:
             return best
-    return _overflow(paragraphs, style, shape, max_w, max_h, weight)
+    return _overflow(paragraphs, style, shape, max_w, max_h)
 
 
 def _overflow(
@@ -230,9 +221,9 @@ def _overflow(
     shape: ShapeSize,
     max_w: float,
     max_h: float,
-    weight: str,
 ) -> Fitted:
     size = style.min_size
+    weight = style.weight
     leading = size * LEADING
     width = _largest(lambda tw: shape(tw, leading, size)[0] <= max_w, max_w)
     height = _largest(lambda th: shape(size, th, size)[1] <= max_h, max_h)
@@ -289,6 +280,9 @@ def shape_size(kind: str, angle: float = 0.0) -> ShapeSize:
     return size_of
 
 
+Samples = list[tuple[float, Point]]  # (parameter, point) around a balloon outline
+
+
 def _superellipse(centre: Point, a: float, b: float, t: float) -> Point:
     c, s = math.cos(t), math.sin(t)
     e = 2 / SUPERELLIPSE_N
@@ -298,18 +292,18 @@ def _superellipse(centre: Point, a: float, b: float, t: float) -> Point:
     )
 
 
-def _samples(centre: Point, a: float, b: float, count: int = OUTLINE_SAMPLES):
+def _samples(centre: Point, a: float, b: float, count: int = OUTLINE_SAMPLES) -> Samples:
     return [
         (2 * math.pi * i / count, _superellipse(centre, a, b, 2 * math.pi * i / count))
         for i in range(count)
     ]
 
 
-def _spiky(centre: Point, a: float, b: float, size: float):
+def _spiky(centre: Point, a: float, b: float, size: float) -> Samples:
     """A shout's burst: points alternating between the text's superellipse and spikes outside it."""
     perimeter = math.pi * (a + b)
     count = max(14, round(perimeter / (1.4 * size))) * 2
-    points = []
+    points: Samples = []
     for i in range(count):
         t = 2 * math.pi * i / count
         scale = 1.22 if i % 2 else 1.0
@@ -345,12 +339,12 @@ def _quadratic(p0: Point, p1: Point, p2: Point, steps: int) -> list[Point]:
     ]
 
 
-def _direction_param(samples, centre: Point, target: Point) -> float:
+def _direction_param(samples: Samples, centre: Point, target: Point) -> float:
     """The outline parameter whose point lies in the direction of `target` from the centre."""
     dx, dy = target[0] - centre[0], target[1] - centre[1]
     norm = math.hypot(dx, dy) or 1.0
 
-    def cosine(item):
+    def cosine(item: tuple[float, Point]) -> float:
         _, (x, y) = item
         length = math.hypot(x - centre[0], y - centre[1]) or 1.0
         return ((x - centre[0]) * dx + (y - centre[1]) * dy) / (length * norm)
@@ -359,7 +353,7 @@ def _direction_param(samples, centre: Point, target: Point) -> float:
 
 
 def _splice_tail(
-    samples,
+    samples: Samples,
     point_at: Callable[[float], Point],
     centre: Point,
     tip: Point,
@@ -376,9 +370,9 @@ def _splice_tail(
     b_start, b_end = point_at(start), point_at(end)
     mid = ((b_start[0] + b_end[0]) / 2, (b_start[1] + b_end[1]) / 2)
     ax, ay = tip[0] - mid[0], tip[1] - mid[1]
-    length = math.hypot(ax, ay) or 1.0
-    side = 1.0 if tip[0] >= centre[0] else -1.0
-    px, py = -ay / length * bend * length * side, ax / length * bend * length * side
+    # Both sides bow the same way, by `bend` of the tail's length: a gently curved tail.
+    side = bend if tip[0] >= centre[0] else -bend
+    px, py = -ay * side, ax * side
 
     def curve(a: Point, b: Point) -> list[Point]:
         control = ((a[0] + b[0]) / 2 + px, (a[1] + b[1]) / 2 + py)
@@ -489,7 +483,7 @@ def _letter_balloon(ctx: PanelLettering, index: int, balloon: Balloon) -> Balloo
         )
     max_w = min(ctx.area.w, max(style.width_share * ctx.area.w, 110.0))
     max_h = min(ctx.area.h, max(style.height_share * ctx.area.h, 60.0))
-    fitted = fit_text(paragraphs, style, shape, max_w, max_h, style.weight)
+    fitted = fit_text(paragraphs, style, shape, max_w, max_h)
     if fitted.dropped:
         ctx.sink.add(
             Diagnostic(
