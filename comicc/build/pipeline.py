@@ -102,6 +102,8 @@ def resolve_settings(project: Project, request: BuildRequest) -> StyleSettings:
             key_path=("build", "backend"), code="backend",
             hint='set [build] clip_checkpoint = "weights/clip.safetensors" (a local file) or '
                  'clip_pretrained = "<open_clip tag in your local cache>", or use backend = "gram"')))
+    if backend == "clip":
+        _require_directions(project)
     if backend == "gram" and build.stylenet == "unet" and (request.stylenet or "unet") == "unet" \
             and project.comic.comic.style_image is None:
         raise AuthorError(project.locate(Diagnostic(
@@ -122,6 +124,20 @@ def resolve_settings(project: Project, request: BuildRequest) -> StyleSettings:
         clip_checkpoint=build.clip_checkpoint,
         backend_reason=reason,
     )
+
+
+def _require_directions(project: Project) -> None:
+    """CLIP is steered by text: every panel needs a direction, its own or the comic's."""
+    comic = project.comic
+    if comic.comic.direction.strip():
+        return
+    missing = [project.locate(Diagnostic(
+        "error", "the clip backend needs a text direction for this panel",
+        key_path=("page", p, "panel", j), code="direction",
+        hint='add direction = "..." here, or a global direction in [comic]'))
+        for p, j, panel in comic.panels() if not panel.direction.strip()]
+    if missing:
+        raise AuthorError(missing)
 
 
 def _auto_backend(project: Project) -> tuple[str, str]:
@@ -321,6 +337,15 @@ def build(project: Project, request: BuildRequest, log: Any = None,
             model_name = style.meta.get("model", settings.stylenet)
             summary["style"] = json.loads(cache.get_blob(style.outputs["summary.json"]))
             summary["classifiers"] = classify.meta
+            for name in classify.meta.get("weak", []):
+                accuracy = classify.meta.get("accuracy", {}).get(name)
+                measured = f"held-out accuracy {accuracy:.0%}" if accuracy is not None else \
+                    "no held-out measurement possible"
+                sink.add(project.locate(Diagnostic(
+                    "warning", f"the classifier for `{name}` cannot reliably tell it apart "
+                    f"({measured}); the consistency term may not protect it",
+                    key_path=("elements", name), code="weak-classifier",
+                    hint="add references that show it clearly, or mark it in more panels")))
             for d in style.meta.get("notes", []):
                 say(d)
         else:
