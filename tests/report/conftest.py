@@ -88,8 +88,8 @@ def fake_build(root: Path, manifest: str = BASE_MANIFEST, ml: bool = True,
             "elements": names,
             "panels": matrix["panels"],
             "targets": [matrix["matrix"][matrix["elements"].index(n)] for n in names],
-            "raw_probabilities": [RAW[n] for n in names],
-            "styled_probabilities": [STYLED[n] for n in names],
+            "raw_probabilities": [_row(RAW, n, matrix) for n in names],
+            "styled_probabilities": [_row(STYLED, n, matrix) for n in names],
             "agreement_raw": 0.41,
             "agreement_styled": 0.37,
             "history": [{"step": s, "total": 5.0 / (s + 1) + 1, "seconds": 0.1,
@@ -107,6 +107,12 @@ def fake_build(root: Path, manifest: str = BASE_MANIFEST, ml: bool = True,
         summary["classifiers"] = {"accuracy": {"mara": 0.9, "tower": 0.62}, "weak": ["tower"]}
     return FakeBuild(project, root / "out" / "book.pdf", engine, summary, sink, blobs, cache,
                      settings)
+
+
+def _row(table: dict[str, list[float]], name: str, matrix: dict[str, Any]) -> list[float]:
+    """`table`'s probabilities for the first panels; panels beyond them agree with p̂."""
+    targets = matrix["matrix"][matrix["elements"].index(name)]
+    return table[name][: len(targets)] + [0.9 if t else 0.1 for t in targets[len(table[name]):]]
 
 
 @pytest.fixture
