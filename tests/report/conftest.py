@@ -120,6 +120,13 @@ def ml_build(tmp_path: Path) -> FakeBuild:
     return fake_build(tmp_path)
 
 
+@pytest.fixture(scope="module")
+def ml_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[FakeBuild, str]:
+    """One written ML report (and its HTML), shared by tests that only read it."""
+    fake = fake_build(tmp_path_factory.mktemp("ml_report"))
+    return fake, fake.write().read_text(encoding="utf-8")
+
+
 @pytest.fixture
 def layout_build(tmp_path: Path) -> FakeBuild:
     return fake_build(tmp_path, ml=False)

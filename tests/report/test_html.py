@@ -20,11 +20,14 @@ from tests.conftest import BASE_MANIFEST
 from tests.report.conftest import RAW, STYLED, FakeBuild, fake_build
 from tests.report.page import read_page
 
+MLReport = tuple[FakeBuild, str]
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_matrix_in_html_and_json_equals_the_build_summary(ml_build: FakeBuild) -> None:
-    page = read_page(ml_build.write().read_text(encoding="utf-8"))
+def test_matrix_in_html_and_json_equals_the_build_summary(ml_report: MLReport) -> None:
+    ml_build, html = ml_report
+    page = read_page(html)
     data = ml_build.json()
     matrix = ml_build.summary["matrix"]
     elements, panels = matrix["elements"], matrix["panels"]
@@ -40,8 +43,9 @@ def test_matrix_in_html_and_json_equals_the_build_summary(ml_build: FakeBuild) -
             assert float(page.matrices["styled"][(e, p)].value) == STYLED[e][j]
 
 
-def test_disagreeing_cells_are_marked_and_link_to_their_panel(ml_build: FakeBuild) -> None:
-    page = read_page(ml_build.write().read_text(encoding="utf-8"))
+def test_disagreeing_cells_are_marked_and_link_to_their_panel(ml_report: MLReport) -> None:
+    ml_build, html = ml_report
+    page = read_page(html)
     marked = {key: cell.link for key, cell in page.matrices["styled"].items()
               if "miss" in cell.classes}
     assert marked == {("mara", "1.2"): "#panel-1-2", ("tower", "1.1"): "#panel-1-1"}
@@ -52,8 +56,8 @@ def test_disagreeing_cells_are_marked_and_link_to_their_panel(ml_build: FakeBuil
         ("mara", "1.2", 0), ("tower", "1.1", 1)]
 
 
-def test_report_is_self_contained(ml_build: FakeBuild) -> None:
-    html = ml_build.write().read_text(encoding="utf-8")
+def test_report_is_self_contained(ml_report: MLReport) -> None:
+    html = ml_report[1]
     page = read_page(html)
     assert all(link.startswith("#") and link[1:] in page.ids for link in page.links)
     assert "http://" not in html and "https://" not in html
@@ -66,8 +70,9 @@ def test_report_is_self_contained(ml_build: FakeBuild) -> None:
         assert 0 < max(image.size) <= PANEL_LONG_SIDE
 
 
-def test_sections_show_training_stages_and_located_warnings(ml_build: FakeBuild) -> None:
-    page = read_page(ml_build.write().read_text(encoding="utf-8"))
+def test_sections_show_training_stages_and_located_warnings(ml_report: MLReport) -> None:
+    ml_build, html = ml_report
+    page = read_page(html)
     data = ml_build.json()
     assert {"matrix", "panels", "consistency", "training", "warnings"} <= page.ids
     assert data["training"]["terms"] == ["total", "style", "content", "consistency"]
