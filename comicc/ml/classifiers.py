@@ -2,7 +2,8 @@
 
 Each classifier is a linear head on the frozen backbone's pooled embedding. Training data
 per element: its reference drawings and the panels where it is present (positives, the
-region crop when the manifest gives one) and the panels where it is absent (negatives),
+region crop when the manifest gives one), the panels where it is absent and the other
+elements' reference drawings (negatives),
 each seen through augmented views that imitate what a stylisation does to a drawing
 (posterise, blur, hue shift, ink lines, noise), so a restyled panel is still recognised.
 The backbone is frozen, so view embeddings are computed once and the heads train on them.
@@ -33,7 +34,7 @@ HEAD_LR = 1e-2
 HEAD_L2 = 0.1
 EMBED_BATCH = 32
 # Probability that a view also gets one or two stylisation-like perturbations.
-STYLISE_PROB = 0.7
+STYLISE_PROB = 0.9
 
 
 class ClassifierBank:
@@ -280,9 +281,17 @@ def _sources(
     targets: Tensor,
     regions: Sequence[Regions],
 ) -> tuple[list[_Source], list[_Source]]:
-    """Positive and negative training images of one element."""
+    """Positive and negative training images of one element.
+
+    Other elements' reference drawings count as negatives: a reference shows its own element.
+    """
     positives = [_Source(f"ref:{element}:{k}", r) for k, r in enumerate(references.get(element, []))]
-    negatives: list[_Source] = []
+    negatives = [
+        _Source(f"ref:{other}:{k}", r)
+        for other, drawings in references.items()
+        if other != element
+        for k, r in enumerate(drawings)
+    ]
     for j, panel in enumerate(panels):
         panel_regions = regions[j] if j < len(regions) else {}
         if targets[index, j] > 0.5:

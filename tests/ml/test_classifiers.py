@@ -1,0 +1,119 @@
+"""Element classifiers: training on augmented views, region crops, persistence."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from comicc.ml.classifiers import ClassifierBank, augment, crop_boxes, train_classifiers
+
+ELEMENTS = ["ball", "box"]
+
+
+def test_bank_recognises_the_training_panels(bank, comic):
+    assert bank.element_ids == ELEMENTS
+    assert set(bank.accuracy) == set(ELEMENTS)
+    assert all(0.0 <= a <= 1.0 for a in bank.accuracy.values())
+    with torch.no_grad():
+        probs = bank.probabilities(torch.stack(comic.panels))
+    assert probs.shape == (2, 4)
+    assert torch.equal(probs > 0.5, comic.targets > 0.5)
+
+
+RESTYLES = {
+    "posterise": lambda x: torch.round(x * 3) / 3,
+    "blur": lambda x: torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1),
+    "darken": lambda x: 0.8 * x,
+    "noise": lambda x: x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0)),
+}
+
+
+@pytest.mark.parametrize("restyle", RESTYLES)
+def test_bank_still_recognises_restyled_panels(restyle, bank, comic):
+    restyled = RESTYLES[restyle](torch.stack(comic.panels)).clamp(0, 1)
+    with torch.no_grad():
+        probs = bank.probabilities(restyled)
+    assert torch.equal(probs > 0.5, comic.targets > 0.5)
+
+
+def test_probabilities_are_differentiable_with_and_without_regions(bank, comic):
+    images = torch.stack(comic.panels).requires_grad_(True)
+    probs = bank.probabilities(images, comic.regions)
+    probs.sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    # Region crops change what each element's classifier sees.
+    with torch.no_grad():
+        whole = bank.probabilities(torch.stack(comic.panels))
+    assert not torch.allclose(whole, probs.detach())
+
+
+def test_a_region_makes_the_classifier_look_at_that_crop(bank, comic):
+    panel = comic.panels[2].unsqueeze(0)  # both elements present
+    ball_box, box_box = comic.regions[2]["ball"], comic.regions[2]["box"]
+    with torch.no_grad():
+        on_ball = bank.probabilities(panel, [{"ball": ball_box, "box": ball_box}])
+        on_box = bank.probabilities(panel, [{"ball": box_box, "box": box_box}])
+    ball, box = 0, 1
+    assert on_ball[ball, 0] > on_box[ball, 0]
+    assert on_box[box, 0] > on_ball[box, 0]
+
+
+def test_crop_boxes_matches_slicing_on_pixel_aligned_boxes():
+    image = torch.rand(2, 3, 16, 16)
+    crops = crop_boxes(image, torch.tensor([1]), torch.tensor([[0.25, 0.5, 0.5, 0.5]]), 8)
+    assert torch.allclose(crops[0], image[1, :, 8:16, 4:12], atol=1e-6)
+
+
+def test_elements_that_cannot_be_separated_are_weak(backbone, comic):
+    panel = comic.panels[0]
+    # "twin" is marked present in one copy of a panel and absent from an identical copy;
+    # "everywhere" has no negatives at all.
+    targets = torch.tensor([[1.0, 0.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    bank = train_classifiers(
+        backbone,
+        ["twin", "everywhere"],
+        {},
+        [panel, panel, panel, panel],
+        targets,
+        [{}, {}, {}, {}],
+        seed=0,
+        steps=50,
+        size=48,
+        device="cpu",
+        views_per_image=4,
+    )
+    assert set(bank.weak) == {"twin", "everywhere"}
+    assert bank.accuracy["twin"] < 0.75
+    assert math.isnan(bank.accuracy["everywhere"])
+
+
+def test_save_and_load_round_trip_through_safetensors(bank, comic, backbone, tmp_path):
+    path = tmp_path / "bank.safetensors"
+    bank.save(path)
+    header_length = int.from_bytes(path.read_bytes()[:8], "little")
+    assert path.read_bytes()[8:9] == b"{" and header_length < path.stat().st_size  # not a pickle
+    loaded = ClassifierBank.load(path, backbone)
+    assert loaded.element_ids == bank.element_ids
+    assert loaded.size == bank.size and loaded.weak == bank.weak
+    assert loaded.accuracy == pytest.approx(bank.accuracy, nan_ok=True)
+    images = torch.stack(comic.panels)
+    with torch.no_grad():
+        assert torch.equal(loaded.probabilities(images), bank.probabilities(images))
+
+
+def test_load_state_dict_checks_shapes(bank):
+    state = bank.state_dict()
+    state["weight"] = state["weight"][:1]
+    with pytest.raises(ValueError, match="weight"):
+        bank.load_state_dict(state)
+
+
+def test_augment_is_seeded_and_stays_in_range(comic):
+    a = augment(comic.panels[0], 32, torch.Generator().manual_seed(5))
+    b = augment(comic.panels[0], 32, torch.Generator().manual_seed(5))
+    c = augment(comic.panels[0], 32, torch.Generator().manual_seed(6))
+    assert a.shape == (3, 32, 32)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert 0.0 <= a.min().item() and a.max().item() <= 1.0
