@@ -1,0 +1,168 @@
+"""The Comic Book Loss loop: the classifier term and per-panel conditions matter, the loop
+is deterministic, resumes from a warm start, and renders at output resolution."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import Tensor
+
+from comicc.ml.losses import GramObjective
+from comicc.ml.presets import PRESETS, Preset
+from comicc.ml.stylenet import UNetStyleNet
+from comicc.ml.train import WarmStart, fit_comic, matrix_agreement, render_panels
+
+TINY = PRESETS["draft"].with_overrides(size=64, lr=1e-2, panels_per_step=4)
+
+
+class MeanColourObjective:
+    """A style objective whose target is a mean colour per panel (fast and exact to test)."""
+
+    def __init__(self, colours: Tensor) -> None:
+        self.colours = colours  # [N, 3]
+
+    def __call__(self, styled: Tensor, source: Tensor, panel_index: Tensor) -> dict[str, Tensor]:
+        error = styled.mean(dim=(2, 3)) - self.colours[panel_index]
+        return {"style": error.pow(2).sum()}
+
+
+def stripes(size: int = 64) -> Tensor:
+    """A loud diagonal red/green texture: a style strong enough to wipe out the shapes."""
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    a, b = ((xx + yy) // 4 % 2).float(), ((xx - yy) // 6 % 2).float()
+    return torch.stack([a, 0.8 * b, torch.full((size, size), 0.2)])
+
+
+def styled_agreement(net, bank, comic, conds) -> float:
+    out = torch.stack(render_panels(net, comic.panels, conds, 64, "cpu"))
+    with torch.no_grad():
+        return matrix_agreement(bank.probabilities(out), comic.targets)
+
+
+def test_classifier_term_keeps_elements_recognisable(backbone, bank, comic):
+    """(a) Same seed and steps: lambda > 0 ends with a lower BCE against p_hat than lambda = 0."""
+    objective = GramObjective(backbone, stripes(), style_weight=1.0, content_weight=0.0)
+    agreement = {}
+    for lam in (0.0, 1.0):
+        torch.manual_seed(0)
+        net = UNetStyleNet(width=8)
+        result = fit_comic(net, comic.panels, torch.zeros(4, 0), objective, bank, comic.targets,
+                           comic.regions, preset=TINY, lam=lam, steps=20, seed=0, device="cpu")
+        agreement[lam] = styled_agreement(net, bank, comic, result.conds)
+        assert ("consistency" in result.history[0].terms) == (lam > 0)
+    raw = matrix_agreement(bank.probabilities(torch.stack(comic.panels)).detach(), comic.targets)
+    print(f"mean BCE vs p_hat: raw {raw:.3f}, lambda=0 {agreement[0.0]:.3f}, lambda=1 {agreement[1.0]:.3f}")
+    assert agreement[0.0] > raw + 0.1, "the style target should damage recognition on its own"
+    assert agreement[1.0] < 0.6 * agreement[0.0]
+
+
+def test_per_panel_conditions_let_one_network_style_panels_differently(comic):
+    """(b) The same drawing in two panels, each asked for its own colour by its condition."""
+    panels = [comic.panels[2], comic.panels[2]]
+    colours = torch.tensor([[0.9, 0.3, 0.1], [0.1, 0.3, 0.9]])
+    objective = MeanColourObjective(colours)
+    outputs, errors = {}, {}
+    for name, conds in {"own": torch.eye(2), "shared": torch.tensor([[1.0, 0.0], [1.0, 0.0]])}.items():
+        torch.manual_seed(0)
+        net = UNetStyleNet(width=8, cond_dim=2)
+        result = fit_comic(net, panels, conds, objective, None, torch.zeros(0, 2), [{}, {}],
+                           preset=TINY.with_overrides(size=32), lam=0.0, steps=25, seed=0,
+                           device="cpu")
+        out = torch.stack(render_panels(net, panels, result.conds, 32, "cpu"))
+        outputs[name] = out
+        errors[name] = (out.mean(dim=(2, 3)) - colours).abs().sum(dim=1)
+    assert torch.equal(outputs["shared"][0], outputs["shared"][1])
+    assert (outputs["own"][0] - outputs["own"][1]).abs().mean() > 0.05
+    assert (errors["own"] < errors["shared"]).all()
+
+
+def fit(net, comic, objective, bank, *, steps=4, seed=0, batch=2, **kwargs):
+    return fit_comic(net, comic.panels, kwargs.pop("conds", torch.zeros(4, 0)), objective, bank,
+                     comic.targets, comic.regions, preset=TINY.with_overrides(panels_per_step=batch),
+                     lam=1.0, steps=steps, seed=seed, device="cpu", **kwargs)
+
+
+def test_same_seed_and_inputs_give_identical_results(backbone, bank, comic):
+    """(e) Determinism on CPU, with random mini-batches and region-aware classifiers."""
+    objective = GramObjective(backbone, stripes(), style_weight=1.0, content_weight=1.0)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        net = UNetStyleNet(width=4, cond_dim=2)
+        conds = torch.eye(2).repeat(2, 1)
+        result = fit(net, comic, objective, bank, conds=conds, learn_conds=True)
+        runs.append((result, render_panels(net, comic.panels, result.conds, 48, "cpu")))
+    (first, out1), (second, out2) = runs
+    assert [h.terms for h in first.history] == [h.terms for h in second.history]
+    assert all(torch.equal(a, b) for a, b in zip(out1, out2))
+    assert all(torch.equal(first.net_state[k], second.net_state[k]) for k in first.net_state)
+    assert torch.equal(first.conds, second.conds)
+
+
+def test_fit_trains_parameters_and_learns_conditions_when_asked(comic):
+    objective = MeanColourObjective(torch.rand(4, 3, generator=torch.Generator().manual_seed(0)))
+    conds = torch.eye(4)
+    for learn in (False, True):
+        torch.manual_seed(0)
+        net = UNetStyleNet(width=4, cond_dim=4)
+        before = {k: v.clone() for k, v in net.state_dict().items()}
+        result = fit(net, comic, objective, None, conds=conds, learn_conds=learn)
+        assert any(not torch.equal(before[k], result.net_state[k]) for k in before)
+        assert torch.equal(result.conds, conds) != learn
+        assert result.history[-1].total < result.history[0].total
+
+
+def test_warm_start_resumes_instead_of_starting_over(comic):
+    """8 steps, then 1 resumed step, equals 9 steps in one go (net and Adam state carried)."""
+    objective = MeanColourObjective(torch.rand(4, 3, generator=torch.Generator().manual_seed(1)))
+    runs = {}
+    for steps in (9, 8):
+        torch.manual_seed(0)
+        runs[steps] = fit(UNetStyleNet(width=4), comic, objective, None, steps=steps, batch=4)
+    first = runs[8]
+    init = WarmStart(first.net_state, first.conds, first.optimizer_state)
+    torch.manual_seed(5)  # a different fresh network: the warm start must replace it
+    resumed = fit(UNetStyleNet(width=4), comic, objective, None, steps=1, batch=4, init=init)
+    assert resumed.history[0].total == pytest.approx(runs[9].history[8].total, rel=1e-5)
+    assert all(torch.allclose(resumed.net_state[k], runs[9].net_state[k], atol=1e-6)
+               for k in resumed.net_state)
+    assert resumed.history[0].total < 0.5 * runs[9].history[0].total
+
+
+def test_progress_is_reported_and_should_stop_ends_early(comic):
+    objective = MeanColourObjective(torch.zeros(4, 3))
+    logs = []
+    result = fit(UNetStyleNet(width=4), comic, objective, None, steps=10,
+                 progress=logs.append, should_stop=lambda: len(logs) >= 3)
+    assert [log.step for log in logs] == [0, 1, 2]
+    assert result.stopped_early and len(result.history) == 3
+    assert set(logs[0].terms) == {"style"} and logs[0].seconds > 0
+    assert result.seconds_per_step > 0
+
+
+def test_render_panels_keeps_aspect_at_output_resolution():
+    net = UNetStyleNet(width=4)
+    panels = [torch.rand(3, 30, 60), torch.rand(3, 80, 40)]
+    out = render_panels(net, panels, torch.zeros(2, 0), 50, "cpu")
+    assert [tuple(o.shape) for o in out] == [(3, 25, 50), (3, 50, 25)]
+    assert all(0.0 <= o.min() and o.max() <= 1.0 and not o.requires_grad for o in out)
+
+
+def test_matrix_agreement_is_mean_bce():
+    targets = torch.tensor([[1.0, 0.0]])
+    assert matrix_agreement(torch.tensor([[1.0, 0.0]]), targets) == pytest.approx(0.0, abs=1e-5)
+    assert matrix_agreement(torch.tensor([[0.5, 0.5]]), targets) == pytest.approx(0.6931, abs=1e-3)
+
+
+def test_presets():
+    assert set(PRESETS) == {"draft", "standard", "final"}
+    final = PRESETS["final"]
+    # CLIPstyler's own settings.
+    assert (final.size, final.crops, final.crop_size, final.patch_threshold) == (512, 64, 128, 0.7)
+    assert (final.patch_weight, final.direction_weight, final.content_weight) == (9000, 500, 150)
+    assert (final.tv_weight, final.lr) == (2e-3, 5e-4) and final.steps >= 200
+    draft = PRESETS["draft"]
+    assert draft.size <= 160 and draft.steps <= 80
+    assert draft.with_overrides(steps=7, size=None).steps == 7
+    assert draft.with_overrides(size=None).size == draft.size
+    assert isinstance(draft, Preset) and 1 <= draft.warm_steps() < draft.steps
