@@ -66,13 +66,13 @@ def test_per_panel_conditions_let_one_network_style_panels_differently(comic):
         torch.manual_seed(0)
         net = UNetStyleNet(width=8, cond_dim=2)
         result = fit_comic(net, panels, conds, objective, None, torch.zeros(0, 2), [{}, {}],
-                           preset=TINY.with_overrides(size=32), lam=0.0, steps=25, seed=0,
+                           preset=TINY.with_overrides(size=32, lr=3e-2), lam=0.0, steps=25, seed=0,
                            device="cpu")
         out = torch.stack(render_panels(net, panels, result.conds, 32, "cpu"))
         outputs[name] = out
         errors[name] = (out.mean(dim=(2, 3)) - colours).abs().sum(dim=1)
     assert torch.equal(outputs["shared"][0], outputs["shared"][1])
-    assert (outputs["own"][0] - outputs["own"][1]).abs().mean() > 0.05
+    assert (outputs["own"][0] - outputs["own"][1]).abs().mean() > 0.2
     assert (errors["own"] < errors["shared"]).all()
 
 
