@@ -1,0 +1,143 @@
+"""`comicc watch`: saves trigger incremental rebuilds; errors and Ctrl-C do not end it badly."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from comicc.build.pipeline import BuildRequest
+from comicc.watch import ProjectFilter, Rebuild, Watcher, summary_line
+from tests.git.conftest import edit_manifest
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT = 20.0  # seconds a rebuild may take on a busy machine before the test gives up
+
+
+@dataclass
+class Running:
+    """A watcher on its own thread, with what it printed and each build it finished."""
+
+    watcher: Watcher
+    builds: queue.Queue[Rebuild] = field(default_factory=queue.Queue)
+    out: list[str] = field(default_factory=list)
+    err: list[str] = field(default_factory=list)
+
+    def next_build(self) -> Rebuild:
+        return self.builds.get(timeout=WAIT)
+
+
+@pytest.fixture
+def running(tiny_comic: Path) -> Iterator[Running]:
+    stop = threading.Event()
+    builds: queue.Queue[Rebuild] = queue.Queue()
+    out: list[str] = []
+    err: list[str] = []
+    watcher = Watcher(BuildRequest(path=tiny_comic, backend="none"), out=out.append,
+                      err=err.append, on_build=builds.put)
+    thread = threading.Thread(target=watcher.run, kwargs={"stop_event": stop}, daemon=True)
+    thread.start()
+    yield Running(watcher, builds, out, err)
+    stop.set()
+    thread.join(timeout=WAIT)
+    assert not thread.is_alive()
+
+
+def test_balloon_edit_rebuilds_only_its_page(running: Running, tiny_comic: Path) -> None:
+    first = running.next_build()
+    assert first.ok and first.number == 0
+    pdf = first.result.output
+    before = pdf.read_bytes()
+
+    edit_manifest(tiny_comic, 'text = "Hello" }', 'text = "Hi" }')
+    second = running.next_build()
+
+    assert second.ok and second.changed == [tiny_comic.resolve() / "comic.toml"]
+    status = {r.instance: r.status for r in second.result.engine.reports}
+    assert status["page 1"] == "reused" and status["page 2"] == "ran"
+    page_2 = next(r for r in second.result.engine.reports if r.instance == "page 2")
+    assert page_2.reasons == ["balloon text on page 2 changed"]
+    assert pdf.read_bytes() != before
+    line = running.out[-1]
+    assert line.startswith("rebuilt in ")
+    assert "page 2 ran (balloon text on page 2 changed)" in line and "page 1" not in line
+
+
+def test_author_error_is_reported_and_the_fix_rebuilds(running: Running, tiny_comic: Path) -> None:
+    assert running.next_build().ok
+    edit_manifest(tiny_comic, 'layout = "two-tier"\n\n  [[page.panel]]\n  art = "art/p3.png"',
+                  'layout = "two-tear"\n\n  [[page.panel]]\n  art = "art/p3.png"')
+    broken = running.next_build()
+    assert not broken.ok
+    assert any("unknown layout `two-tear`" in line for line in running.err)
+    assert "did you mean" in running.err[-1]
+    assert running.out[-1] == "build failed; fix the error above and save again"
+
+    edit_manifest(tiny_comic, 'layout = "two-tear"', 'layout = "two-tier"')
+    fixed = running.next_build()
+    assert fixed.ok and fixed.number == 2
+
+
+def test_art_saves_count_and_other_files_do_not(tiny_comic: Path) -> None:
+    root = tiny_comic.resolve()
+    relevant = ProjectFilter(root, root / "comic.toml").relevant
+    assert relevant(root / "comic.toml")
+    assert relevant(root / "art" / "p1.png") and relevant(root / "art" / "new.JPG")
+    assert relevant(root / "templates" / "layouts" / "mine.toml.j2")
+    for ignored in (".comicc/objects/ab/abcdef", ".comicc/diff/page-002.png", "tiny.pdf",
+                    "tiny.report.html", ".comic.toml.x1y2.tmp", "comic.toml~", ".comic.toml.swp",
+                    "4913", ".#comic.toml", "README.md", ".git/index"):
+        assert not relevant(root / ignored), ignored
+    assert not relevant(root.parent / "elsewhere.png")
+
+
+def test_summary_line_groups_stages_by_reason(running: Running) -> None:
+    first = running.next_build()
+    assert summary_line(first.result, "built").startswith("built in ")
+    assert "page 1, page 2, pdf" in running.out[0] and "(first build); 0 reused" in running.out[0]
+
+
+def _start_cli(*args: str) -> subprocess.Popen[str]:
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "comicc", "watch", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_line(process: subprocess.Popen[str], start: str) -> str:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()  # type: ignore[union-attr]
+        if line.startswith(start):
+            return line
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    raise AssertionError(f"no line starting {start!r}; stderr: {process.stderr.read()}")  # type: ignore[union-attr]
+
+
+def test_ctrl_c_stops_cleanly(tiny_comic: Path) -> None:
+    process = _start_cli(str(tiny_comic), "--backend", "none", "-q")
+    _wait_for_line(process, "watching ")
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=WAIT)
+    assert process.returncode in (0, 130)
+    assert "Traceback" not in err
+    assert "stopped watching" in err
+
+
+def test_cli_stops_after_max_rebuilds(tiny_comic: Path) -> None:
+    process = _start_cli(str(tiny_comic), "--backend", "none", "-q", "--max-rebuilds", "1")
+    _wait_for_line(process, "watching ")
+    edit_manifest(tiny_comic, "Good morning.", "Good evening.")
+    out, err = process.communicate(timeout=WAIT)
+    assert process.returncode == 0, err
+    assert "page 1 ran (balloon text on page 1 changed)" in out
