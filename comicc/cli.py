@@ -104,6 +104,27 @@ def cmd_build(args: argparse.Namespace) -> int:
     return run_build(request)
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    from comicc.build.pipeline import BuildRequest
+    from comicc.watch import watch
+
+    request = BuildRequest(
+        path=args.path, output=Path(args.output) if args.output else None, format=args.format,
+        backend=args.backend, stylenet=args.stylenet, preset=args.preset, device=args.device,
+        steps=args.steps, seed=args.seed, report=not args.no_report, quiet=args.quiet,
+    )
+    return watch(request, max_rebuilds=args.max_rebuilds, debug=args.debug)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from comicc.build.pipeline import BuildRequest
+    from comicc.git.diff import run_diff
+
+    request = BuildRequest(backend=args.backend, preset=args.preset, device=args.device,
+                           steps=args.steps, quiet=args.quiet)
+    return run_diff(args.arguments, args.output, request, dpi=args.dpi)
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     from comicc.build.cache import clean_cache
     from comicc.manifest.load import find_manifest
@@ -160,6 +181,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distributed", action="store_true",
                    help="shard panels across torchrun ranks (set by torchrun automatically)")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("watch", help="build, then rebuild on every save of the manifest or art")
+    with_path(p)
+    p.add_argument("-o", "--output", help="output file (.pdf or .cbz); default <folder>/<name>.pdf")
+    p.add_argument("--format", choices=["pdf", "cbz"], help="output format (default from -o)")
+    p.add_argument("--backend", choices=["auto", "gram", "clip", "none"])
+    p.add_argument("--stylenet", choices=["pretrained", "unet"])
+    p.add_argument("--preset", choices=["draft", "standard", "final"])
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
+    p.add_argument("--seed", type=int, help="override the manifest's seed")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML build report")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--max-rebuilds", type=int, metavar="N", help="stop after N rebuilds")
+    p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("diff", help="show what changed between two git revisions of the comic")
+    p.add_argument("arguments", nargs="*", metavar="[REV_A] [REV_B] [PATH]",
+                   help="revisions to compare (default HEAD and the working tree) and the "
+                        "comic's folder (default .)")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="folder for the pictures and index.html (default <folder>/.comicc/diff)")
+    p.add_argument("--backend", choices=["auto", "gram", "clip", "none"],
+                   help="style backend for both sides (default: each manifest's; none is fastest)")
+    p.add_argument("--preset", choices=["draft", "standard", "final"])
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
+    p.add_argument("--dpi", type=float, default=72.0, help="resolution of the pictures")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("clean", help="empty the build cache (.comicc/)")
     with_path(p)
