@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,14 +42,17 @@ class Diagnostic:
         return where
 
     def render(self) -> str:
-        """Render as `file:line:col: error[code]: message (at key.path)` plus a hint line."""
-        head = f"{self.severity}[{self.code}]: {self.message}"
-        where = self.location()
+        """Render as `file:line:col: error[code]: message (at key.path)` plus a hint line.
+
+        Author text is echoed with control characters escaped (see `printable`).
+        """
+        head = f"{self.severity}[{self.code}]: {printable(self.message)}"
+        where = printable(self.location())
         text = f"{where}: {head}" if where else head
         if self.key_path:
-            text += f"\n  at {format_key_path(self.key_path)}"
+            text += f"\n  at {printable(format_key_path(self.key_path))}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {printable(self.hint)}"
         return text
 
     def to_json(self) -> dict[str, object]:
@@ -99,6 +103,26 @@ class DiagnosticSink:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise AuthorError(self.errors)
+
+
+# Bidirectional overrides and isolates: they can make a line display other than it reads.
+_BIDI_CONTROLS = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
+def printable(text: str) -> str:
+    """`text` with control, line-separator and bidi-override characters as visible escapes.
+
+    A manifest can hold any character in a string or quoted key; echoing `\\u001b[2J` raw
+    would let it drive the author's terminal instead of being shown.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp") or ord(char) in _BIDI_CONTROLS
+        else char
+        for char in text
+    )
 
 
 _ONE_BASED = {"page", "panel", "balloons"}
