@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import stat
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -12,9 +14,104 @@ from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 # Refuse anything that declares more pixels than this before decoding it (decompression bombs).
 MAX_PIXELS = 12_000 * 12_000
 
+# EXIF orientations 5-8 rotate by 90 degrees, swapping width and height.
+_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+_ORIENTATION_TAG = 0x0112
 
-def _fail(path: Path, message: str, hint: str | None = None) -> AuthorError:
-    return AuthorError(Diagnostic("error", message, file=path, hint=hint, code="image"))
+
+class ImageProblem(Exception):
+    """Why a file is not usable art; the caller says where (file or manifest key)."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an image's header says: its upright size and how many frames it holds."""
+
+    width: int
+    height: int
+    frames: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+
+_TOO_LARGE_HINT = "downscale the art; 300 DPI at print size is plenty"
+_UNREADABLE_HINT = "save the art as PNG or JPEG"
+
+
+def _open(path: Path) -> Image.Image:
+    """Image.open with every way a file can be refused turned into an ImageProblem."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ImageProblem(f"cannot read image: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise ImageProblem("expected an image file, found a directory")
+    if not stat.S_ISREG(mode):
+        raise ImageProblem("not a regular file (a device, pipe or socket)")
+    if path.stat().st_size == 0:
+        raise ImageProblem("image file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # MAX_PIXELS below is the limit comicc applies; Pillow's lower warning is noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.DecompressionBombError:
+        raise ImageProblem(f"image declares more than {MAX_PIXELS // 1_000_000} megapixels, "
+                           "too large to decode safely", _TOO_LARGE_HINT) from None
+    except UnidentifiedImageError:
+        raise ImageProblem("not an image file, or a format comicc cannot read",
+                           _UNREADABLE_HINT) from None
+    except PermissionError:
+        raise ImageProblem("permission denied reading the image") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageProblem(f"image file is damaged or truncated ({exc})",
+                           _UNREADABLE_HINT) from None
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        image.close()
+        raise ImageProblem(f"image declares {width}x{height} pixels, more than comicc accepts "
+                           f"({MAX_PIXELS // 1_000_000} megapixels)", _TOO_LARGE_HINT)
+    return image
+
+
+def _orientation(image: Image.Image) -> int:
+    # A PNG's getexif() decodes the whole file unless the eXIf chunk came before the pixels.
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1
+    return int(image.getexif().get(_ORIENTATION_TAG, 1))
+
+
+def probe_image(path: Path) -> ImageInfo:
+    """Check an image without decoding its pixels; raise ImageProblem when it is unusable.
+
+    Reads the header (size, frames, EXIF orientation) and, for PNG, every chunk's checksum,
+    which catches truncated and damaged files cheaply.
+    """
+    with _open(path) as image:
+        try:
+            orientation = _orientation(image)
+            frames = int(getattr(image, "n_frames", 1))
+            if image.format == "PNG":
+                image.verify()
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageProblem(f"image file is damaged or truncated ({exc})",
+                               _UNREADABLE_HINT) from None
+        width, height = image.size
+    if orientation in _SWAPPING_ORIENTATIONS:
+        width, height = height, width
+    return ImageInfo(width, height, frames)
+
+
+def _fail(path: Path, problem: ImageProblem) -> AuthorError:
+    return AuthorError(Diagnostic("error", problem.message, file=path, hint=problem.hint,
+                                  code="image"))
 
 
 def load_image(path: Path, sink: DiagnosticSink | None = None) -> Image.Image:
@@ -23,42 +120,19 @@ def load_image(path: Path, sink: DiagnosticSink | None = None) -> Image.Image:
     Raises AuthorError naming the file for anything that is not a readable image.
     Warnings (animated files, unusual modes) go to `sink` when given.
     """
-    if path.is_dir():
-        raise _fail(path, "expected an image file, found a directory")
-    if not path.is_file():
-        raise _fail(path, "image file not found")
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise _fail(path, f"cannot read image: {exc.strerror}") from None
-    if size == 0:
-        raise _fail(path, "image file is empty (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise _fail(
-                    path,
-                    f"image declares {width}x{height} pixels, more than comicc accepts "
-                    f"({MAX_PIXELS // 1_000_000} megapixels)",
-                    hint="downscale the art; 300 DPI at print size is plenty",
-                )
+        image = _open(path)
+        try:
             frames = getattr(image, "n_frames", 1)
             image.seek(0)
             image.load()
-    except AuthorError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _fail(path, "image is too large to decode safely (decompression bomb)") from None
-    except UnidentifiedImageError:
-        raise _fail(path, "not an image file, or a format comicc cannot read",
-                    hint="save the art as PNG or JPEG") from None
-    except PermissionError:
-        raise _fail(path, "permission denied reading the image") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise _fail(path, f"image file is damaged or truncated ({exc})") from None
+        except PermissionError:
+            raise ImageProblem("permission denied reading the image") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageProblem(f"image file is damaged or truncated ({exc})",
+                               _UNREADABLE_HINT) from None
+    except ImageProblem as problem:
+        raise _fail(path, problem) from None
     if frames > 1 and sink is not None:
         sink.add(Diagnostic("warning", f"animated image with {frames} frames; using the first",
                             file=path, code="image"))
@@ -79,13 +153,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-# EXIF orientations 5-8 rotate by 90 degrees, swapping width and height.
-_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
-
-
 def upright_size(path: Path) -> tuple[int, int]:
-    """(width, height) of an image as `load_image` will return it, read from the header only."""
-    with Image.open(path) as image:
-        width, height = image.size
-        orientation = image.getexif().get(0x0112, 1)
-    return (height, width) if orientation in _SWAPPING_ORIENTATIONS else (width, height)
+    """(width, height) of an image as `load_image` will return it, read from the header only.
+
+    Raises AuthorError naming the file when it is not a usable image.
+    """
+    try:
+        return probe_image(path).size
+    except ImageProblem as problem:
+        raise _fail(path, problem) from None
