@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
-
-from PIL import Image, UnidentifiedImageError
 
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink, KeyPath, did_you_mean
 from comicc.manifest.models import Comic
@@ -62,10 +61,14 @@ def _check_styles(comic: Comic, sink: DiagnosticSink) -> None:
             if problem is not None:
                 sink.add(Diagnostic("error", problem[0], key_path=where, hint=problem[1],
                                     code="unknown-style"))
+            elif not math.isfinite(weight):
+                sink.add(Diagnostic("error", f"style weight {weight} is not a finite number",
+                                    key_path=where, code="invalid-value"))
             elif weight < 0:
                 sink.add(Diagnostic("error", f"style weight {weight} is negative", key_path=where,
                                     code="invalid-value"))
-        if isinstance(spec, dict) and sum(spec.values()) <= 0:
+        # NaN compares false with everything, so a mix of NaNs would slip past `<= 0`.
+        if isinstance(spec, dict) and not sum(spec.values()) > 0:
             sink.add(Diagnostic("error", "a style mix needs at least one positive weight",
                                 key_path=path, code="invalid-value"))
 
@@ -97,14 +100,26 @@ def project_file(root: Path, relative: str, path: KeyPath) -> tuple[Path | None,
     """Resolve an author-given path inside the project, refusing anything that leaves it."""
     if not relative.strip():
         return None, Diagnostic("error", "empty path", key_path=path, code="path")
+    if "\0" in relative:
+        return None, Diagnostic("error", f"path `{relative}` contains a NUL character",
+                                key_path=path, code="path")
     if os.path.isabs(relative) or relative.startswith("~"):
         return None, Diagnostic("error", f"absolute path `{relative}`; paths are relative to the "
                                 "project folder", key_path=path, code="path",
                                 hint="copy the file into the project and give its relative path")
+    try:
+        return _inside_project(root, relative, path)
+    except OSError as exc:  # a name too long for the file system, a looping link, ...
+        return None, Diagnostic("error", f"cannot use `{relative}`: {exc.strerror}",
+                                key_path=path, code="path")
+
+
+def _inside_project(root: Path, relative: str,
+                    path: KeyPath) -> tuple[Path | None, Diagnostic | None]:
     candidate = root / relative
     try:
         resolved = candidate.resolve()
-    except (OSError, RuntimeError):
+    except RuntimeError:
         return None, Diagnostic("error", f"cannot resolve `{relative}`", key_path=path, code="path")
     if not resolved.is_relative_to(root.resolve()):
         kind = "through a symbolic link " if ".." not in Path(relative).parts else ""
@@ -121,6 +136,9 @@ def project_file(root: Path, relative: str, path: KeyPath) -> tuple[Path | None,
             hint = did_you_mean(resolved.name, [p.name for p in resolved.parent.iterdir()])
         return None, Diagnostic("error", f"file `{relative}` not found", key_path=path,
                                 code="missing-file", hint=hint)
+    if not resolved.is_file():
+        return None, Diagnostic("error", f"`{relative}` is not a regular file (a device, pipe or "
+                                "socket)", key_path=path, code="path")
     if not os.access(resolved, os.R_OK):
         return None, Diagnostic("error", f"file `{relative}` is not readable (permission denied)",
                                 key_path=path, code="path")
@@ -128,31 +146,24 @@ def project_file(root: Path, relative: str, path: KeyPath) -> tuple[Path | None,
 
 
 def _check_image(root: Path, relative: str, path: KeyPath, sink: DiagnosticSink) -> None:
+    from comicc.build.images import ImageProblem, probe_image
+
     resolved, problem = project_file(root, relative, path)
     if problem is not None:
         sink.add(problem)
         return
     assert resolved is not None
-    if resolved.stat().st_size == 0:
-        sink.add(Diagnostic("error", f"image `{relative}` is empty (0 bytes)", key_path=path,
-                            code="image"))
-        return
-    # Header only: cheap, catches text files named .png and absurd declared sizes.
-    from comicc.build.images import MAX_PIXELS
-
+    # Header and checksums only: cheap, catches text files named .png, truncated PNGs and bombs.
     try:
-        with Image.open(resolved) as image:
-            width, height = image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        sink.add(Diagnostic("error", f"`{relative}` is not an image comicc can read",
-                            key_path=path, code="image", hint="save the art as PNG or JPEG"))
+        info = probe_image(resolved)
+    except ImageProblem as bad:
+        sink.add(Diagnostic("error", f"`{relative}`: {bad.message}", key_path=path, code="image",
+                            hint=bad.hint))
         return
-    except Image.DecompressionBombError:
-        width = height = 1 << 20
-    if width * height > MAX_PIXELS:
-        sink.add(Diagnostic("error", f"image `{relative}` declares {width}x{height} pixels, "
-                            "too large to decode safely", key_path=path, code="image",
-                            hint="downscale the art; 300 DPI at print size is plenty"))
+    if info.frames > 1:
+        sink.add(Diagnostic("warning", f"`{relative}` is animated ({info.frames} frames); comicc "
+                            "uses the first frame", key_path=path, code="image",
+                            hint="export the frame you want as a still PNG"))
 
 
 def _check_files(comic: Comic, root: Path, sink: DiagnosticSink) -> None:
@@ -194,6 +205,13 @@ def _check_layouts(comic: Comic, root: Path, sink: DiagnosticSink) -> None:
                 f"{info.capacity}",
                 key_path=("page", p, "panel", info.capacity), code="layout-capacity",
                 hint="choose a layout with more panels, or move panels to another page"))
+        elif len(page.panel) < info.min_panels:
+            sink.add(Diagnostic(
+                "error",
+                f"page has {len(page.panel)} panel(s) but layout `{page.layout}` needs at least "
+                f"{info.min_panels}",
+                key_path=("page", p, "layout"), code="layout-capacity",
+                hint="choose a layout for fewer panels, or add panels to this page"))
 
 
 def _check_matrix(comic: Comic, sink: DiagnosticSink) -> None:
