@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
+import stat
 import sys
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +60,8 @@ def place(diagnostic: Diagnostic, manifest: Path, positions: dict[KeyPath, Posit
     if diagnostic.file is not None or not diagnostic.key_path:
         return diagnostic
     at = locate(positions, diagnostic.key_path, value=diagnostic.code != "unknown-key")
-    line, column = at if at else (None, None)
+    # A key missing from the top level has no place of its own: it belongs to the document.
+    line, column = at if at else (1, 1)
     return Diagnostic(
         diagnostic.severity,
         diagnostic.message,
@@ -96,37 +100,61 @@ def display_path(path: Path) -> Path:
         relative = Path(os.path.relpath(path))
     except ValueError:
         return path
-    return path.resolve() if relative.parts[:1] == ("..",) else relative
+    # abspath, not resolve: a comic.toml that is a symbolic link is still named comic.toml.
+    return Path(os.path.abspath(path)) if relative.parts[:1] == ("..",) else relative
 
 
-def read_manifest_text(manifest: Path) -> str:
+def read_manifest_text(manifest: Path, shown: Path | None = None) -> str:
+    """The manifest's text: a regular UTF-8 file of sane size; a leading BOM is dropped.
+
+    `shown` is the path diagnostics name (default: `manifest`).
+    """
+    where = shown or manifest
+
+    def fail(message: str, hint: str | None = None, line: int | None = None,
+             column: int | None = None) -> AuthorError:
+        return AuthorError(Diagnostic("error", message, file=where, line=line, column=column,
+                                      hint=hint, code="manifest"))
+
+    limit = f"comicc reads manifests up to {MAX_MANIFEST_BYTES // 1024 // 1024} MiB"
+    too_big_hint = "a 2,000-page comic fits in well under 1 MiB; is this the right file?"
     try:
-        size = manifest.stat().st_size
-        if size > MAX_MANIFEST_BYTES:
-            raise AuthorError(
-                Diagnostic(
-                    "error",
-                    f"manifest is {size // 1024} KiB; comicc reads manifests up to "
-                    f"{MAX_MANIFEST_BYTES // 1024 // 1024} MiB",
-                    file=manifest,
-                    hint="a 2,000-page comic fits in well under 1 MiB; is this the right file?",
-                    code="manifest",
-                )
-            )
-        data = manifest.read_bytes()
+        info = manifest.stat()
+        # A pipe or a device (/dev/zero) would block or never end; only plain files are read.
+        if not stat.S_ISREG(info.st_mode):
+            raise fail("the manifest is not a regular file (a device, pipe or socket)")
+        if info.st_size > MAX_MANIFEST_BYTES:
+            raise fail(f"manifest is {info.st_size // 1024} KiB; {limit}", too_big_hint)
+        with open(manifest, "rb") as handle:
+            data = handle.read(MAX_MANIFEST_BYTES + 1)
     except PermissionError:
-        raise AuthorError(Diagnostic("error", "permission denied", file=manifest)) from None
+        raise fail("permission denied") from None
     except OSError as exc:
-        raise AuthorError(Diagnostic("error", f"cannot read: {exc.strerror}", file=manifest)) from None
+        raise fail(f"cannot read: {exc.strerror}") from None
+    if len(data) > MAX_MANIFEST_BYTES:  # it grew while being read
+        raise fail(f"manifest is too large; {limit}", too_big_hint)
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise fail("the manifest is UTF-16 text; comicc reads UTF-8",
+                   "save comic.toml as UTF-8 (in most editors: Save As, Encoding: UTF-8)")
+    # Some editors start UTF-8 files with a byte-order mark; TOML does not allow one.
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise AuthorError(
-            Diagnostic("error", "the manifest is not valid UTF-8 text", file=manifest,
-                       line=line, column=column, hint="save comic.toml as UTF-8", code="toml")
-        ) from None
+        line, column = _line_column(data, exc.start, b"\n")
+        raise fail("the manifest is not valid UTF-8 text", "save comic.toml as UTF-8",
+                   line, column) from None
+    if "\0" in text:
+        line, column = _line_column(text, text.index("\0"), "\n")
+        raise fail("the manifest contains a NUL character; is it a binary file?",
+                   "save comic.toml as plain UTF-8 text", line, column)
+    return text
+
+
+def _line_column(text: Any, offset: int, newline: Any) -> tuple[int, int]:
+    """1-based line and column of `offset` in str or bytes `text`."""
+    line = text[:offset].count(newline) + 1
+    return line, offset - (text.rfind(newline, 0, offset) + 1) + 1
 
 
 _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)|\(at end of document\)")
@@ -146,8 +174,9 @@ def parse_toml(text: str, manifest: Path) -> dict[str, Any]:
         line = column = None
         if match and match.group(1):
             line, column = int(match.group(1)), int(match.group(2))
-        elif match:
+        elif match:  # at the end of the document: just after its last character
             line = text.count("\n") + 1
+            column = len(text) - text.rfind("\n")
         reason = _TOML_AT.sub("", message).strip().rstrip(".")
         if "cannot declare" in reason.lower():
             column = 1  # the whole header line is the duplicate; point at its start
@@ -162,8 +191,10 @@ def parse_toml(text: str, manifest: Path) -> dict[str, Any]:
 
 def _toml_hint(reason: str) -> str | None:
     lowered = reason.lower()
-    if "unterminated string" in lowered or "illegal character" in lowered:
+    if "unterminated string" in lowered or "illegal character '\\n'" in lowered:
         return 'close the string with a matching quote, e.g. text = "Hello"'
+    if "illegal character" in lowered:
+        return 'control characters must be written as escapes inside a string, e.g. "\\u0007"'
     if "cannot declare" in lowered or "cannot overwrite" in lowered:
         return "each table and key may be defined only once; use [[page]] for repeated pages"
     if "invalid value" in lowered:
@@ -174,20 +205,20 @@ def _toml_hint(reason: str) -> str | None:
 def _model_at(path: KeyPath) -> type[BaseModel] | None:
     """The pydantic model class that describes the table at `path`, if any."""
     model: Any = Comic
+    key_is_data = False
     for part in path:
         if isinstance(part, int):
+            continue
+        if key_is_data:  # the id in elements.<id>: data, not a field name
+            key_is_data = False
             continue
         if model is None or not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
         info = model.model_fields.get(part)
         if info is None:
-            # A dict of models (elements.<id>): the key is data, the value is the model.
             return None
         model = _inner_model(info.annotation)
-        if model is None and part == "elements":
-            from comicc.manifest.models import Element
-
-            model = Element if len(path) > 1 else None
+        key_is_data = typing.get_origin(info.annotation) is dict
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
@@ -333,7 +364,7 @@ def load_project(path: Path | str | None = None) -> Project:
     manifest = find_manifest(path)
     shown = display_path(manifest)
     root = manifest.resolve().parent
-    text = read_manifest_text(manifest)
+    text = read_manifest_text(manifest, shown)
     data = parse_toml(text, shown)
     positions = key_positions(text)
     try:
