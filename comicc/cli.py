@@ -7,6 +7,7 @@ Exit codes: 0 success, 2 author error (bad manifest, art, options), 1 internal f
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import traceback
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from comicc import __version__
-from comicc.manifest.diagnostics import AuthorError, Diagnostic
+from comicc.manifest.diagnostics import AuthorError, Diagnostic, printable
 
 EXIT_OK, EXIT_INTERNAL, EXIT_AUTHOR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -234,12 +235,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as exc:  # an internal failure: say so plainly, keep the trace for --debug
-        if args.debug or os.environ.get("COMICC_DEBUG"):
-            traceback.print_exc()
-        print(f"comicc: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        print("comicc: this is a bug in comicc; rerun with --debug for details", file=sys.stderr)
-        return EXIT_INTERNAL
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRORS:
+            return _internal_error(exc, args)
+        _print_diagnostics([_environment_diagnostic(exc)])
+        return EXIT_AUTHOR
+    except Exception as exc:
+        return _internal_error(exc, args)
+
+
+# A full disk or a read-only folder is the machine's state, not a bug in comicc.
+_ENVIRONMENT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _environment_diagnostic(exc: OSError) -> Diagnostic:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "free some disk space (`comicc clean` empties the build cache), then build again"
+    else:
+        hint = "check that this folder is writable by you, or choose another with -o"
+    where = Path(os.fsdecode(exc.filename)) if isinstance(exc.filename, (str, bytes)) else None
+    return Diagnostic("error", exc.strerror or str(exc), file=where, hint=hint, code="io")
+
+
+def _internal_error(exc: BaseException, args: argparse.Namespace) -> int:
+    """An internal failure: say so plainly, keep the trace for --debug."""
+    if args.debug or os.environ.get("COMICC_DEBUG"):
+        traceback.print_exc()
+    print(f"comicc: internal error: {type(exc).__name__}: {printable(str(exc))}", file=sys.stderr)
+    print("comicc: this is a bug in comicc; rerun with --debug for details", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
