@@ -14,7 +14,6 @@ import pytest
 
 from comicc.build.pipeline import BuildRequest, build
 from comicc.manifest.load import load_project
-from comicc.starter import write_starter_comic
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,17 +91,3 @@ def test_separate_processes_with_different_hash_seeds_agree(tiny_comic: Path,
         books.append((copy / "book.pdf").read_bytes())
     assert books[0] == books[1]
     assert b"D:20231114221320+00'00'" in books[0]
-
-
-@pytest.mark.slow
-def test_restyled_book_is_byte_identical_across_folders(tmp_path: Path) -> None:
-    """The ML path on CPU: classifiers and a U-Net trained for 2 steps at 64 px, twice."""
-    project = tmp_path / "starter"
-    project.mkdir()
-    write_starter_comic(project, "Tiny")
-    manifest = project / "comic.toml"
-    manifest.write_text(manifest.read_text().replace("seed = 1", "seed = 1\nsize = 64"))
-    request = BuildRequest(backend="gram", stylenet="unet", steps=2, device="cpu", report=False,
-                           quiet=True)
-    first, second = build_copies(project, tmp_path, request)
-    assert first == second
