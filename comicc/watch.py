@@ -125,7 +125,8 @@ class Watcher:
         self.err = err or (lambda line: print(line, file=sys.stderr, flush=True))
         self.on_build = on_build
         self.debug = debug
-        self.rebuilds: list[Rebuild] = []
+        self.builds = 0  # how many builds have finished, the first one included
+        self.last: Rebuild | None = None
         self._shown_warnings: set[str] = set()
 
     def _show(self, diagnostics: list[Diagnostic], complete: bool) -> None:
@@ -145,7 +146,7 @@ class Watcher:
 
     def build_once(self, changed: list[Path]) -> Rebuild:
         """Load the project anew and build it; errors are reported, not raised."""
-        number = len(self.rebuilds)
+        number = self.builds
         started = time.perf_counter()
         log = None if self.request.quiet else self.err
         try:
@@ -166,7 +167,7 @@ class Watcher:
             rebuild = Rebuild(number, changed, None, [], time.perf_counter() - started, failure)
             self.err(f"comicc: internal error: {failure}")
             self.out("build failed (internal error); waiting for the next save")
-        self.rebuilds.append(rebuild)
+        self.builds, self.last = number + 1, rebuild
         if self.on_build is not None:
             self.on_build(rebuild)
         return rebuild
@@ -182,7 +183,7 @@ class Watcher:
             for changes in watchfiles.watch(self.root, watch_filter=relevant, step=debounce_ms,
                                             debounce=MAX_GROUPING_MS, stop_event=stop_event,
                                             rust_timeout=POLL_MS, yield_on_timeout=True):
-                if not self.rebuilds:
+                if not self.builds:
                     # The watcher is armed now, so a save during this first build is not lost.
                     self.build_once([])
                     self.out(f"watching {display_path(self.root)} for changes to "

@@ -21,7 +21,7 @@ from PIL import Image
 
 from comicc.build.cache import CACHE_DIR
 from comicc.build.engine import StageReport
-from comicc.build.pipeline import BuildRequest, build
+from comicc.build.pipeline import BuildRequest, BuildResult, build
 from comicc.git.changes import Change, manifest_changes
 from comicc.git.revisions import Repo, Revision, export_revision, find_repo, resolve_revision
 from comicc.git.visual import Box, changed_boxes, render_pages, side_by_side
@@ -122,29 +122,33 @@ def diff_revisions(path: str | Path = ".", old: str = "HEAD", new: str | None = 
     options = replace(request or BuildRequest(), report=False, format="pdf", explain=False)
     out_dir = Path(out_dir) if out_dir is not None else root / CACHE_DIR / "diff"
     with tempfile.TemporaryDirectory(prefix="comicc-diff-") as tmp:
-        projects, builds = [], []
+        projects: dict[int, Project] = {}
+        results: dict[int, BuildResult] = {}
         # The working tree is built last so `comicc build --explain` keeps comparing with it.
         for k in sorted(range(2), key=lambda k: sides[k].commit is None):
-            scratch = Path(tmp) / "ab"[k]
-            project, origin = _project_at(sides[k], repo, root, scratch)
             if log:
                 log(f"building {sides[k].label}")
-            try:
-                result = build(project, replace(options, path=project.manifest_path,
-                                                output=Path(tmp) / f"{'ab'[k]}.pdf"),
-                               log=log, cache_root=root)
-            except AuthorError as exc:
-                raise (exc if origin == root else _in_revision(exc, sides[k], origin)) from None
-            projects.append((k, project))
-            builds.append((k, result))
-        projects.sort(key=lambda item: item[0])
-        builds.sort(key=lambda item: item[0])
-        changes = manifest_changes(projects[0][1], projects[1][1])
-        renders = (render_pages(builds[0][1].output, dpi), render_pages(builds[1][1].output, dpi))
+            projects[k], results[k] = _build_side(sides[k], repo, root, Path(tmp) / "ab"[k],
+                                                  options, log)
+        changes = manifest_changes(projects[0], projects[1])
+        renders = (render_pages(results[0].output, dpi), render_pages(results[1].output, dpi))
     pages = _page_pictures(renders, sides, out_dir)
     index = write_index(out_dir, sides, changes, pages)
-    reports = (builds[0][1].engine.reports, builds[1][1].engine.reports)
+    reports = (results[0].engine.reports, results[1].engine.reports)
     return DiffResult(sides[0], sides[1], changes, pages, index, reports, renders)
+
+
+def _build_side(revision: Revision, repo: Repo, root: Path, scratch: Path,
+                options: BuildRequest,
+                log: Callable[[str], None] | None) -> tuple[Project, BuildResult]:
+    """Load and build one side into `scratch`, with the working copy's cache."""
+    project, origin = _project_at(revision, repo, root, scratch / "tree")
+    try:
+        result = build(project, replace(options, path=project.manifest_path,
+                                        output=scratch / "book.pdf"), log=log, cache_root=root)
+    except AuthorError as exc:
+        raise (exc if origin == root else _in_revision(exc, revision, origin)) from None
+    return project, result
 
 
 def _page_pictures(renders: tuple[list[Image.Image], list[Image.Image]],
