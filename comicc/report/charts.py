@@ -14,6 +14,8 @@ CHART_WIDTH = 300
 CHART_HEIGHT = 120
 # Room for the axis labels around the plotting area.
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 52, 8, 10, 20
+# A positive series spanning more than this ratio is drawn on a log scale.
+LOG_RATIO = 100.0
 # History keys that are bookkeeping, not loss terms.
 NOT_TERMS = ("step", "seconds")
 
@@ -30,6 +32,7 @@ class LineChart:
     high: float
     first_step: int
     last_step: int
+    log: bool = False
     width: int = CHART_WIDTH
     height: int = CHART_HEIGHT
 
@@ -68,6 +71,9 @@ def line_chart(name: str, steps: Sequence[int], values: Sequence[float]) -> Line
         return None
     xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
     low, high = min(ys), max(ys)
+    # A loss that falls by orders of magnitude would be a flat line after its first steps.
+    log = low > 0 and high / low > LOG_RATIO
+    scale = math.log10 if log else float
     x0, x1 = min(xs), max(xs)
     width = CHART_WIDTH - PAD_LEFT - PAD_RIGHT
     height = CHART_HEIGHT - PAD_TOP - PAD_BOTTOM
@@ -77,12 +83,13 @@ def line_chart(name: str, steps: Sequence[int], values: Sequence[float]) -> Line
 
     def y_of(value: float) -> float:
         # A constant series sits mid-height rather than dividing by zero.
-        fraction = (value - low) / (high - low) if high > low else 0.5
+        fraction = ((scale(value) - scale(low)) / (scale(high) - scale(low))
+                    if high > low else 0.5)
         return PAD_TOP + height * (1 - fraction)
 
     points = " ".join(f"{x_of(s):.1f},{y_of(v):.1f}" for s, v in pairs)
     return LineChart(name=name, points=points, first=ys[0], last=ys[-1], low=low, high=high,
-                     first_step=int(x0), last_step=int(x1))
+                     first_step=int(x0), last_step=int(x1), log=log)
 
 
 def loss_charts(history: Sequence[Mapping[str, float]]) -> list[LineChart]:

@@ -27,32 +27,44 @@ from comicc.manifest.models import Comic
 from comicc.report.pictures import CropSpec, crop_fraction
 
 TAP = 13
-LONG_SIDE = 224
+SIZE = 160
+# Crops per forward pass: one call per batch keeps the overhead low on a busy CPU.
+BATCH = 16
 # Panels without the element sampled for the contrast figure (evenly spaced, deterministic).
 MAX_CONTRAST = 12
 MEASURE = (
     f"Mean pairwise cosine similarity of the element's crops in the frozen EfficientNet-Lite0 "
-    f"backbone's block-{TAP} features (mean-pooled, crops resized to {LONG_SIDE} px on the long "
-    f"side). This layer is used neither by the element classifiers nor by the Gram style loss. "
+    f"backbone's block-{TAP} features (mean-pooled, crops resized to {SIZE}x{SIZE} px). "
+    f"This layer is used neither by the element classifiers nor by the Gram style loss. "
     f"'Contrast' compares the crops with the same boxes cut from panels where the element is "
     f"absent; 'margin' = consistency - contrast. Higher margin: the element is more "
     f"recognisably itself. The same figures on the concept art are shown for comparison."
 )
 
 
-def crop_feature(image: Image.Image, device: str) -> np.ndarray:
-    """The mean-pooled block-TAP feature of one image, L2-normalised."""
+def crop_features(images: Sequence[Image.Image], device: str) -> np.ndarray:
+    """[N, C] mean-pooled block-TAP features of `images`, L2-normalised, in batches."""
     import torch
 
-    from comicc.ml.backbone import load_backbone, resize_long_side
+    from comicc.ml.backbone import load_backbone, resize
 
     backbone = load_backbone(device)
-    array = np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    x = torch.from_numpy(array).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    rows = []
     with torch.no_grad():
-        x = resize_long_side(x.to(backbone.mean.device), LONG_SIDE)
-        feature = backbone.features(x, taps=(TAP,))[0].mean(dim=(2, 3))[0]
-        return torch.nn.functional.normalize(feature, dim=0).cpu().numpy()
+        for start in range(0, len(images), BATCH):
+            batch = torch.stack([
+                resize(_tensor(image).unsqueeze(0), (SIZE, SIZE))[0]
+                for image in images[start:start + BATCH]]).to(backbone.mean.device)
+            feature = backbone.features(batch, taps=(TAP,))[0].mean(dim=(2, 3))
+            rows.append(torch.nn.functional.normalize(feature, dim=1).cpu().numpy())
+    return np.concatenate(rows) if rows else np.zeros((0, 1), dtype=np.float32)
+
+
+def _tensor(image: Image.Image):
+    import torch
+
+    array = np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    return torch.from_numpy(array).permute(2, 0, 1).float().div(255)
 
 
 class _Features:
@@ -63,15 +75,20 @@ class _Features:
         self.device = device
         self._seen: dict[tuple[int, Any], np.ndarray] = {}
 
+    def prepare(self, crops: Sequence[CropSpec]) -> None:
+        """Compute the features of all these crops together (few, full batches)."""
+        self(crops)
+
     def __call__(self, crops: Sequence[CropSpec]) -> np.ndarray:
-        rows = []
-        for c in crops:
-            key = (c.panel, c.box)
-            if key not in self._seen:
-                self._seen[key] = crop_feature(crop_fraction(self.images[c.panel], c.box),
-                                               self.device)
-            rows.append(self._seen[key])
-        return np.stack(rows) if rows else np.zeros((0, 1), dtype=np.float32)
+        missing = list(dict.fromkeys((c.panel, c.box) for c in crops
+                                     if (c.panel, c.box) not in self._seen))
+        if missing:
+            new = crop_features([crop_fraction(self.images[panel], box) for panel, box in missing],
+                                self.device)
+            self._seen.update(zip(missing, new, strict=True))
+        if not crops:
+            return np.zeros((0, 1), dtype=np.float32)
+        return np.stack([self._seen[(c.panel, c.box)] for c in crops])
 
 
 def mean_pairwise(features: np.ndarray) -> float | None:
@@ -125,12 +142,18 @@ def element_consistency(comic: Comic, specs: dict[str, list[CropSpec]],
                         device: str = "cpu") -> dict[str, dict[str, Any]]:
     """Consistency figures per element, on the styled panels and on the concept art."""
     panels = comic.panels()
-    styled_features, raw_features = _Features(styled, device), _Features(raw, device)
-    out = {}
+    plans = {}
     for name, crops in specs.items():
         absent = [i for i, (_, _, panel) in enumerate(panels) if name not in panel.elements]
-        contrast = contrast_specs(crops, absent)
-        out[name] = {"panels": len(crops), "contrast_panels": len(contrast),
-                     "styled": _figures(crops, contrast, styled_features),
-                     "raw": _figures(crops, contrast, raw_features)}
+        plans[name] = (crops, contrast_specs(crops, absent))
+    everything = [c for crops, contrast in plans.values() for c in (*crops, *contrast)]
+    out = {}
+    figures: dict[str, dict[str, Any]] = {name: {} for name in plans}
+    for which, images in (("styled", styled), ("raw", raw)):
+        features = _Features(images, device)
+        features.prepare(everything)
+        for name, (crops, contrast) in plans.items():
+            figures[name][which] = _figures(crops, contrast, features)
+    for name, (crops, contrast) in plans.items():
+        out[name] = {"panels": len(crops), "contrast_panels": len(contrast), **figures[name]}
     return out

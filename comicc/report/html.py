@@ -156,6 +156,7 @@ def _environment():
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["anchor"] = panel_anchor
     env.filters["num"] = _number
+    env.filters["fixed"] = _fixed
     env.filters["heat"] = _heat_style
     return env
 
@@ -167,6 +168,11 @@ def _number(value: float | None, digits: int = 2) -> str:
     if value != 0 and (abs(value) >= 1e4 or abs(value) < 10 ** -digits):
         return f"{value:.{digits}e}"
     return f"{value:.{digits}f}"
+
+
+def _fixed(value: float | None, digits: int = 2) -> str:
+    """A probability or similarity in fixed notation ("0.00", never "1.6e-03")."""
+    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def _heat_style(value: float | None) -> str:

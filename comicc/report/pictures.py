@@ -21,7 +21,7 @@ PANEL_LONG_SIDE = 320
 CROP_LONG_SIDE = 128
 JPEG_QUALITY = 82
 # Bump when what this module draws or measures changes, so cached pictures are redrawn.
-PICTURES_VERSION = 1
+PICTURES_VERSION = 3
 
 Box = tuple[float, float, float, float]
 

@@ -99,7 +99,9 @@ def test_author_text_stays_text(tmp_path: Path) -> None:
     manifest = (BASE_MANIFEST
                 .replace('title = "Test Comic"', 'title = "<b>Bold</b> & Sons"')
                 .replace('direction = "stormy night"', f"direction = '{HOSTILE}'")
-                .replace('text = "KRAKOOM"', "text = '</li><img src=x onerror=alert(1)>'"))
+                .replace('text = "KRAKOOM"', "text = '</li><img src=x onerror=alert(1)>'")
+                .replace("[elements.mara]\n",
+                         '[elements.mara]\nname = "Mara <svg onload=alert(2)>"\n'))
     fake = fake_build(tmp_path, manifest)
     html = fake.write().read_text(encoding="utf-8")
     page = read_page(html)
@@ -108,6 +110,7 @@ def test_author_text_stays_text(tmp_path: Path) -> None:
     assert HOSTILE in page.all_text
     assert "</li><img src=x onerror=alert(1)>" in page.all_text
     assert "<b>Bold</b> & Sons" in page.all_text
+    assert "Mara <svg onload=alert(2)>" in page.all_text and "<svg onload" not in html
     assert all(src.startswith("data:image/jpeg;base64,") for src in page.images)
     assert fake.json()["panels"][0]["direction"] == HOSTILE
 

@@ -123,3 +123,14 @@ def test_similarity_figures() -> None:
     scores = per_crop(a)
     assert scores[2] == pytest.approx(math.sqrt(0.5)) and scores[0] == pytest.approx(
         math.sqrt(0.5) / 2)
+
+
+def test_a_loss_falling_by_orders_of_magnitude_is_drawn_on_a_log_scale() -> None:
+    history = [{"step": s, "total": 10.0 ** (3 - s)} for s in range(5)]
+    [chart] = loss_charts(history)
+    assert chart.log
+    ys = [float(p.split(",")[1]) for p in chart.points.split()]
+    steps = [b - a for a, b in zip(ys, ys[1:], strict=False)]
+    assert all(d == pytest.approx(steps[0]) for d in steps)  # equal steps per decade
+    [linear] = loss_charts([{"step": s, "total": 5.0 - s} for s in range(5)])
+    assert not linear.log
