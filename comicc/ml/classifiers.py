@@ -2,11 +2,11 @@
 
 Each classifier is a linear head on the frozen backbone's pooled embedding. Training data
 per element: its reference drawings and the panels where it is present (positives, the
-region crop when the manifest gives one), the panels where it is absent and the other
-elements' reference drawings (negatives),
-each seen through augmented views that imitate what a stylisation does to a drawing
-(posterise, blur, hue shift, ink lines, noise), so a restyled panel is still recognised.
-The backbone is frozen, so view embeddings are computed once and the heads train on them.
+region crop when the manifest gives one); the panels where it is absent and the other
+elements' reference drawings (negatives). Each is seen through augmented views that
+imitate what a stylisation does to a drawing (posterise, blur, hue shift, ink lines,
+noise), so a restyled panel is still recognised. The backbone is frozen, so the views'
+embeddings are computed once and the heads train on them.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ WEAK_ACCURACY = 0.75
 HOLDOUT_FRACTION = 0.25
 VIEWS_PER_IMAGE = 8
 HEAD_LR = 1e-2
+# L2 penalty on head weights: keeps logits moderate, so the style loop gets smooth gradients.
 HEAD_L2 = 0.1
 EMBED_BATCH = 32
 # Probability that a view also gets one or two stylisation-like perturbations.
@@ -109,7 +110,9 @@ class ClassifierBank:
         for name in ("weight", "bias", "embed_mean", "embed_std"):
             current = getattr(self, name)
             if state[name].shape != current.shape:
-                raise ValueError(f"{name}: expected shape {tuple(current.shape)}, got {tuple(state[name].shape)}")
+                raise ValueError(
+                    f"{name}: expected shape {tuple(current.shape)}, got {tuple(state[name].shape)}"
+                )
             setattr(self, name, state[name].detach().to(device))
 
     def save(self, path: str | Path) -> None:
@@ -285,7 +288,9 @@ def _sources(
 
     Other elements' reference drawings count as negatives: a reference shows its own element.
     """
-    positives = [_Source(f"ref:{element}:{k}", r) for k, r in enumerate(references.get(element, []))]
+    positives = [
+        _Source(f"ref:{element}:{k}", r) for k, r in enumerate(references.get(element, []))
+    ]
     negatives = [
         _Source(f"ref:{other}:{k}", r)
         for other, drawings in references.items()
@@ -330,7 +335,6 @@ def _fit_head(features: Tensor, labels: Tensor, steps: int) -> tuple[Tensor, Ten
     for _ in range(steps):
         logits = features @ weight + bias
         loss = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pos_weight)
-        # An L2 penalty keeps logits moderate: a smooth classifier the style loop can follow.
         loss = loss + HEAD_L2 * weight.pow(2).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -427,7 +431,7 @@ def train_classifiers(
     embed_std = everything.std(dim=0).nan_to_num(1.0).clamp(min=1e-4)
 
     weights, biases, accuracy, weak = [], [], {}, []
-    for i, (element, (positives, negatives)) in enumerate(zip(element_ids, per_element)):
+    for element, (positives, negatives) in zip(element_ids, per_element, strict=True):
         held = _holdout(positives, gen) | _holdout(negatives, gen)
         standardised = {
             s.key: (embeddings[s.key] - embed_mean) / embed_std for s in positives + negatives

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from comicc.ml.backbone import Backbone, resize_long_side
@@ -33,7 +32,9 @@ class StyleObjective(Protocol):
     looked up. The terms' sum is sum_j S_j over the batch.
     """
 
-    def __call__(self, styled: Tensor, source: Tensor, panel_index: Tensor) -> dict[str, Tensor]: ...
+    def __call__(
+        self, styled: Tensor, source: Tensor, panel_index: Tensor
+    ) -> dict[str, Tensor]: ...
 
 
 def gram_matrix(f: Tensor) -> Tensor:
@@ -51,7 +52,7 @@ def gram_style_loss(features_styled: Sequence[Tensor], grams_target: Sequence[Te
     """
     per_layer = [
         (gram_matrix(f) - g).pow(2).mean(dim=(1, 2)) / (g.pow(2).mean(dim=(1, 2)) + SCALE_EPS)
-        for f, g in zip(features_styled, grams_target)
+        for f, g in zip(features_styled, grams_target, strict=True)
     ]
     return torch.stack(per_layer).sum(dim=0)
 
@@ -60,7 +61,7 @@ def content_loss(features_styled: Sequence[Tensor], features_source: Sequence[Te
     """Per-image content loss [B]: sum over layers of the relative squared feature error."""
     per_layer = [
         (fs - fx).pow(2).flatten(1).mean(dim=1) / (fx.pow(2).flatten(1).mean(dim=1) + SCALE_EPS)
-        for fs, fx in zip(features_styled, features_source)
+        for fs, fx in zip(features_styled, features_source, strict=True)
     ]
     return torch.stack(per_layer).sum(dim=0)
 
@@ -79,7 +80,10 @@ def tv_loss(x: Tensor) -> Tensor:
 
 def consistency_bce(probs: Tensor, targets: Tensor) -> Tensor:
     """Mean binary cross-entropy between classifier probabilities and p_hat, both [E,B]."""
-    return F.binary_cross_entropy(probs.clamp(PROB_EPS, 1 - PROB_EPS), targets.to(probs.dtype))
+    # Written out rather than F.binary_cross_entropy, which CUDA autocast refuses to run.
+    p = probs.float().clamp(PROB_EPS, 1 - PROB_EPS)
+    t = targets.to(p.dtype)
+    return -(t * p.log() + (1 - t) * (1 - p).log()).mean()
 
 
 class GramObjective:
@@ -123,7 +127,7 @@ class GramObjective:
             if size is not None:
                 x = resize_long_side(x, size)
             per_image.append([gram_matrix(f) for f in self.backbone.features(x)])
-        return [torch.cat(layer) for layer in zip(*per_image)]
+        return [torch.cat(layer) for layer in zip(*per_image, strict=True)]
 
     def __call__(self, styled: Tensor, source: Tensor, panel_index: Tensor) -> dict[str, Tensor]:
         """Weighted {"style", "content", "tv"} terms, each summed over the batch."""

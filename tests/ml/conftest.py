@@ -43,7 +43,12 @@ def draw_panel(
         cy, r = size // 2, size // 5
         mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
         image[:, mask] = torch.tensor([0.9, 0.1, 0.1]).view(3, 1)
-        regions["ball"] = ((cx - r - 2) / size, (cy - r - 2) / size, (2 * r + 4) / size, (2 * r + 4) / size)
+        regions["ball"] = (
+            (cx - r - 2) / size,
+            (cy - r - 2) / size,
+            (2 * r + 4) / size,
+            (2 * r + 4) / size,
+        )
     if box:
         side = size // 3
         x0 = int(size * 0.58)

@@ -40,7 +40,9 @@ def test_content_loss_known_value():
     source = torch.ones(2, 1, 2, 2)
     styled = torch.full((2, 1, 2, 2), 3.0)
     # mean((3 - 1)^2) / mean(1^2) = 4 per layer, two layers.
-    assert torch.allclose(content_loss([styled, styled], [source, source]), torch.tensor([8.0, 8.0]))
+    assert torch.allclose(
+        content_loss([styled, styled], [source, source]), torch.tensor([8.0, 8.0])
+    )
 
 
 def test_tv_of_constant_image_is_zero_and_of_checkerboard_is_known():
@@ -58,7 +60,9 @@ def test_consistency_bce_matches_hand_computation_and_stays_finite():
     expected = -(math.log(0.9) + math.log(0.8) + math.log(0.5) + math.log(0.3)) / 4
     assert consistency_bce(probs, targets).item() == pytest.approx(expected, rel=1e-5)
     extreme = consistency_bce(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]]))
-    assert math.isfinite(extreme.item()) and extreme.item() == pytest.approx(-math.log(1e-6), rel=1e-3)
+    assert math.isfinite(extreme.item()) and extreme.item() == pytest.approx(
+        -math.log(1e-6), rel=1e-3
+    )
 
 
 def test_gram_objective_is_zero_for_the_style_image_itself(backbone):

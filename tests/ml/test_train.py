@@ -46,12 +46,25 @@ def test_classifier_term_keeps_elements_recognisable(backbone, bank, comic):
     for lam in (0.0, 1.0):
         torch.manual_seed(0)
         net = UNetStyleNet(width=8)
-        result = fit_comic(net, comic.panels, torch.zeros(4, 0), objective, bank, comic.targets,
-                           comic.regions, preset=TINY, lam=lam, steps=20, seed=0, device="cpu")
+        result = fit_comic(
+            net,
+            comic.panels,
+            torch.zeros(4, 0),
+            objective,
+            bank,
+            comic.targets,
+            comic.regions,
+            preset=TINY,
+            lam=lam,
+            steps=20,
+            seed=0,
+            device="cpu",
+        )
         agreement[lam] = styled_agreement(net, bank, comic, result.conds)
         assert ("consistency" in result.history[0].terms) == (lam > 0)
     raw = matrix_agreement(bank.probabilities(torch.stack(comic.panels)).detach(), comic.targets)
-    print(f"mean BCE vs p_hat: raw {raw:.3f}, lambda=0 {agreement[0.0]:.3f}, lambda=1 {agreement[1.0]:.3f}")
+    print(f"mean BCE vs p_hat: raw {raw:.3f}, lambda=0 {agreement[0.0]:.3f}, ", end="")
+    print(f"lambda=1 {agreement[1.0]:.3f}")
     assert agreement[0.0] > raw + 0.1, "the style target should damage recognition on its own"
     assert agreement[1.0] < 0.6 * agreement[0.0]
 
@@ -62,12 +75,26 @@ def test_per_panel_conditions_let_one_network_style_panels_differently(comic):
     colours = torch.tensor([[0.9, 0.3, 0.1], [0.1, 0.3, 0.9]])
     objective = MeanColourObjective(colours)
     outputs, errors = {}, {}
-    for name, conds in {"own": torch.eye(2), "shared": torch.tensor([[1.0, 0.0], [1.0, 0.0]])}.items():
+    for name, conds in {
+        "own": torch.eye(2),
+        "shared": torch.tensor([[1.0, 0.0], [1.0, 0.0]]),
+    }.items():
         torch.manual_seed(0)
         net = UNetStyleNet(width=8, cond_dim=2)
-        result = fit_comic(net, panels, conds, objective, None, torch.zeros(0, 2), [{}, {}],
-                           preset=TINY.with_overrides(size=32, lr=3e-2), lam=0.0, steps=25, seed=0,
-                           device="cpu")
+        result = fit_comic(
+            net,
+            panels,
+            conds,
+            objective,
+            None,
+            torch.zeros(0, 2),
+            [{}, {}],
+            preset=TINY.with_overrides(size=32, lr=3e-2),
+            lam=0.0,
+            steps=25,
+            seed=0,
+            device="cpu",
+        )
         out = torch.stack(render_panels(net, panels, result.conds, 32, "cpu"))
         outputs[name] = out
         errors[name] = (out.mean(dim=(2, 3)) - colours).abs().sum(dim=1)
@@ -77,9 +104,21 @@ def test_per_panel_conditions_let_one_network_style_panels_differently(comic):
 
 
 def fit(net, comic, objective, bank, *, steps=4, seed=0, batch=2, **kwargs):
-    return fit_comic(net, comic.panels, kwargs.pop("conds", torch.zeros(4, 0)), objective, bank,
-                     comic.targets, comic.regions, preset=TINY.with_overrides(panels_per_step=batch),
-                     lam=1.0, steps=steps, seed=seed, device="cpu", **kwargs)
+    return fit_comic(
+        net,
+        comic.panels,
+        kwargs.pop("conds", torch.zeros(4, 0)),
+        objective,
+        bank,
+        comic.targets,
+        comic.regions,
+        preset=TINY.with_overrides(panels_per_step=batch),
+        lam=1.0,
+        steps=steps,
+        seed=seed,
+        device="cpu",
+        **kwargs,
+    )
 
 
 def test_same_seed_and_inputs_give_identical_results(backbone, bank, comic):
@@ -94,7 +133,7 @@ def test_same_seed_and_inputs_give_identical_results(backbone, bank, comic):
         runs.append((result, render_panels(net, comic.panels, result.conds, 48, "cpu")))
     (first, out1), (second, out2) = runs
     assert [h.terms for h in first.history] == [h.terms for h in second.history]
-    assert all(torch.equal(a, b) for a, b in zip(out1, out2))
+    assert all(torch.equal(a, b) for a, b in zip(out1, out2, strict=True))
     assert all(torch.equal(first.net_state[k], second.net_state[k]) for k in first.net_state)
     assert torch.equal(first.conds, second.conds)
 
@@ -124,16 +163,25 @@ def test_warm_start_resumes_instead_of_starting_over(comic):
     torch.manual_seed(5)  # a different fresh network: the warm start must replace it
     resumed = fit(UNetStyleNet(width=4), comic, objective, None, steps=1, batch=4, init=init)
     assert resumed.history[0].total == pytest.approx(runs[9].history[8].total, rel=1e-5)
-    assert all(torch.allclose(resumed.net_state[k], runs[9].net_state[k], atol=1e-6)
-               for k in resumed.net_state)
+    assert all(
+        torch.allclose(resumed.net_state[k], runs[9].net_state[k], atol=1e-6)
+        for k in resumed.net_state
+    )
     assert resumed.history[0].total < 0.5 * runs[9].history[0].total
 
 
 def test_progress_is_reported_and_should_stop_ends_early(comic):
     objective = MeanColourObjective(torch.zeros(4, 3))
     logs = []
-    result = fit(UNetStyleNet(width=4), comic, objective, None, steps=10,
-                 progress=logs.append, should_stop=lambda: len(logs) >= 3)
+    result = fit(
+        UNetStyleNet(width=4),
+        comic,
+        objective,
+        None,
+        steps=10,
+        progress=logs.append,
+        should_stop=lambda: len(logs) >= 3,
+    )
     assert [log.step for log in logs] == [0, 1, 2]
     assert result.stopped_early and len(result.history) == 3
     assert set(logs[0].terms) == {"style"} and logs[0].seconds > 0
