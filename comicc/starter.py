@@ -684,7 +684,7 @@ STARTER_WIDE = (600, 400)
 STARTER_TALL = (300, 400)
 STARTER_REFERENCE = 256
 
-GITIGNORE = ".comicc/\n*.pdf\n*.cbz\n*.report.html\n*.report/\n"
+GITIGNORE = ".comicc/\n*.pdf\n*.cbz\n*.report.html\n*.report.json\n*.report/\n"
 
 README = """\
 # {title}

@@ -300,11 +300,13 @@ def provenance_text(comic: Comic, settings: StyleSettings, model: str) -> str:
 
 
 def build(project: Project, request: BuildRequest, log: Any = None,
-          cache_root: Path | None = None) -> BuildResult:
+          cache_root: Path | None = None, record: bool = True) -> BuildResult:
     """Build a loaded project; returns what was produced. Raises AuthorError on bad input.
 
     `cache_root` shares another project's cache (e.g. building an old git revision in a
     temporary checkout reuses the working copy's results; the cache is content-addressed).
+    `record=False` leaves the build out of the eviction log, so side builds (a diff's old
+    revision) never push the author's own results out of the cache.
     """
     started = time.perf_counter()
     say = log or (lambda message: None)
@@ -390,7 +392,8 @@ def build(project: Project, request: BuildRequest, log: Any = None,
         if request.report:
             report_path = _write_report(project, output, engine, summary, sink, styled_blobs,
                                         cache, settings)
-        cache.record_build()
+        if record:
+            cache.record_build()
     return BuildResult(output, report_path, engine, sink.items, time.perf_counter() - started)
 
 

@@ -145,7 +145,8 @@ def _build_side(revision: Revision, repo: Repo, root: Path, scratch: Path,
     project, origin = _project_at(revision, repo, root, scratch / "tree")
     try:
         result = build(project, replace(options, path=project.manifest_path,
-                                        output=scratch / "book.pdf"), log=log, cache_root=root)
+                                        output=scratch / "book.pdf"), log=log, cache_root=root,
+                       record=False)
     except AuthorError as exc:
         raise (exc if origin == root else _in_revision(exc, revision, origin)) from None
     return project, result

@@ -31,9 +31,6 @@ def test_cache_pdf_cbz_and_diff_pictures_are_ignored(started: Path) -> None:
     assert git(started, "status", "--porcelain") == ""
 
 
-@pytest.mark.xfail(strict=True, reason="the starter's .gitignore (comicc/starter.py GITIGNORE) "
-                   "lists *.report.html but not *.report.json, which comicc/report/html.py "
-                   "writes next to the PDF")
 def test_build_report_is_ignored(started: Path) -> None:
     assert main(["build", str(started), "--backend", "none", "-q"]) == 0
     assert git(started, "status", "--porcelain") == ""
