@@ -54,7 +54,7 @@ def crop_features(images: Sequence[Image.Image], device: str) -> np.ndarray:
         for start in range(0, len(images), BATCH):
             batch = torch.stack([
                 resize(_tensor(image).unsqueeze(0), (SIZE, SIZE))[0]
-                for image in images[start:start + BATCH]]).to(backbone.mean.device)
+                for image in images[start:start + BATCH]]).to(device)
             feature = backbone.features(batch, taps=(TAP,))[0].mean(dim=(2, 3))
             rows.append(torch.nn.functional.normalize(feature, dim=1).cpu().numpy())
     return np.concatenate(rows) if rows else np.zeros((0, 1), dtype=np.float32)

@@ -94,7 +94,7 @@ def collect_sections(project: Project, output: Path, engine: Engine, summary: di
 
 
 def _settings_dict(settings: Any) -> dict[str, Any]:
-    if settings is None or not dataclasses.is_dataclass(settings):
+    if not dataclasses.is_dataclass(settings) or isinstance(settings, type):
         return {}
     return {k: v for k, v in dataclasses.asdict(settings).items() if v not in (None, "")}
 

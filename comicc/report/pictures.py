@@ -63,9 +63,9 @@ def element_crops(comic: Comic) -> dict[str, list[CropSpec]]:
     crops: dict[str, list[CropSpec]] = {name: [] for name in comic.element_ids()}
     for index, (p, j, panel) in enumerate(comic.panels()):
         for name in panel.elements:
-            box = panel.regions.get(name)
-            crops.setdefault(name, []).append(
-                CropSpec(index, f"{p + 1}.{j + 1}", tuple(box) if box is not None else None))
+            region = panel.regions.get(name)
+            box = (region[0], region[1], region[2], region[3]) if region is not None else None
+            crops.setdefault(name, []).append(CropSpec(index, f"{p + 1}.{j + 1}", box))
     return crops
 
 
