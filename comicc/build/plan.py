@@ -30,7 +30,7 @@ class TargetMatrix:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["element", *self.panels])
-        for name, row in zip(self.elements, self.values):
+        for name, row in zip(self.elements, self.values, strict=True):
             writer.writerow([name, *row])
         return out.getvalue()
 
@@ -39,13 +39,13 @@ class TargetMatrix:
         width = max([len("element"), *(len(e) for e in self.elements)])
         cells = [max(len(p), 1) for p in self.panels]
         header = "element".ljust(width) + "  " + "  ".join(
-            p.rjust(w) for p, w in zip(self.panels, cells)
+            p.rjust(w) for p, w in zip(self.panels, cells, strict=True)
         )
         lines = [header, "-" * len(header)]
-        for name, row in zip(self.elements, self.values):
+        for name, row in zip(self.elements, self.values, strict=True):
             marks = ("●" if v else "·" for v in row)
             lines.append(
-                name.ljust(width) + "  " + "  ".join(m.rjust(w) for m, w in zip(marks, cells))
+                name.ljust(width) + "  " + "  ".join(m.rjust(w) for m, w in zip(marks, cells, strict=True))
             )
         return "\n".join(lines)
 

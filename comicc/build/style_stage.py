@@ -306,7 +306,7 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
         "device": device.type,
         "directions": texts,
     }
-    blobs = {f"panel-{label}.png": to_png(image) for label, image in zip(labels, styled)}
+    blobs = {f"panel-{label}.png": to_png(image) for label, image in zip(labels, styled, strict=True)}
     blobs["net.safetensors"] = save_tensors({k: v.detach().cpu().contiguous()
                                              for k, v in result.net_state.items()})
     blobs["conds.safetensors"] = save_tensors({"conds": result.conds.detach().cpu().contiguous()})

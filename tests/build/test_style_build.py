@@ -21,10 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = BASE_MANIFEST.replace('backend = "none"', 'backend = "gram"\nstylenet = "unet"\nsize = 64\nsteps = 3')
 
 
-def _summary(root: Path) -> dict:
-    return json.loads((root / "out.report.json").read_text()) if (root / "out.report.json").exists() else {}
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("styled")
