@@ -211,18 +211,42 @@ def _warm_start(cache: Cache, inputs: dict[str, str], net: Any, conds: torch.Ten
     previous = cache.latest("style", {k: inputs[k] for k in
                                       ("options", "panel count", "style image", "comic style")})
     if previous is None or "net.safetensors" not in previous.outputs:
-        return None, []
+        return None, [], None
     from safetensors.torch import load as load_tensors
 
     state = load_tensors(cache.get_blob(previous.outputs["net.safetensors"]))
     saved = load_tensors(cache.get_blob(previous.outputs["conds.safetensors"]))["conds"]
     if saved.shape != conds.shape or set(state) != set(net.state_dict()):
-        return None, []
+        return None, [], None
     optimizer = torch.load(io.BytesIO(cache.get_blob(previous.outputs["optimizer.pt"])),
                            weights_only=True)
     changed = sorted({name.split(" ")[1] for name, value in inputs.items()
                       if name.startswith("panel ") and previous.inputs.get(name) != value})
-    return WarmStart(net_state=state, conds=saved, optimizer_state=optimizer), changed
+    return WarmStart(net_state=state, conds=saved, optimizer_state=optimizer), changed, previous
+
+
+def _render(net: Any, panels: list[torch.Tensor], conds: torch.Tensor, long_side: int,
+            device: torch.device, labels: list[str], changed: list[str] | None,
+            previous: Entry | None, cache: Cache) -> list[torch.Tensor]:
+    """Render every panel, or after a warm start only the changed ones.
+
+    Untouched panels keep the previous build's pixels, so an edit to one panel never shifts
+    the look of the others (the fine-tuned network moves only a little, but it does move).
+    """
+    from comicc.ml.train import render_panels
+
+    if changed is None or previous is None:
+        return render_panels(net, panels, conds, long_side, device)
+    redo = [i for i, label in enumerate(labels) if label in changed]
+    fresh = render_panels(net, [panels[i] for i in redo], conds[redo], long_side, device)
+    out = []
+    for i, label in enumerate(labels):
+        if i in redo:
+            out.append(fresh[redo.index(i)])
+        else:
+            data = cache.get_blob(previous.outputs[f"panel-{label}.png"])
+            out.append(to_tensor(Image.open(io.BytesIO(data)).convert("RGB")))
+    return out
 
 
 def _progress(total: int, quiet: bool):
@@ -248,7 +272,7 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     from safetensors.torch import save as save_tensors
 
     from comicc.ml.backbone import resize
-    from comicc.ml.train import fit_comic, matrix_agreement, render_panels
+    from comicc.ml.train import fit_comic, matrix_agreement
 
     device = _setup(settings)
     preset = preset_for(settings)
@@ -262,7 +286,7 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
                      "directions cannot steer it and are used only to tell panels apart")
     net, conds, learn_conds, model = _network(project, settings, preset, device, texts, notes)
     objective = _objective(project, settings, preset, device, net, panels, conds, texts, backbone)
-    init, changed = _warm_start(cache, inputs, net, conds)
+    init, changed, previous = _warm_start(cache, inputs, net, conds)
     steps = preset.steps if init is None else preset.warm_steps()
     if init is not None:
         notes.append(f"style: warm start from the last build ({steps} steps; changed panels: "
@@ -279,14 +303,15 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     finally:
         if bar is not None:
             bar.stop()
-    styled = render_panels(net, panels, result.conds, preset.long_side, device)
+    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
+    styled = _render(net, panels, result.conds, preset.long_side, device, labels,
+                     changed if previous is not None else None, previous, cache)
 
     with torch.no_grad():
         small = lambda images: torch.stack(  # noqa: E731
             [resize(x.unsqueeze(0), (preset.size, preset.size))[0] for x in images]).to(device)
         raw_p = bank.probabilities(small(panels), regions).cpu()
         styled_p = bank.probabilities(small(styled), regions).cpu()
-    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
     summary = {
         "elements": bank.element_ids,
         "panels": labels,
