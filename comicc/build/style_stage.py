@@ -220,8 +220,12 @@ def _warm_start(cache: Cache, inputs: dict[str, str], net: Any, conds: torch.Ten
         return None, [], None
     optimizer = torch.load(io.BytesIO(cache.get_blob(previous.outputs["optimizer.pt"])),
                            weights_only=True)
-    changed = sorted({name.split(" ")[1] for name, value in inputs.items()
-                      if name.startswith("panel ") and previous.inputs.get(name) != value})
+    differs = [name for name, value in inputs.items() if previous.inputs.get(name) != value]
+    if any(not name.startswith("panel ") for name in differs):
+        # e.g. the global direction or a reference drawing: every panel is affected
+        changed = sorted({name.split(" ")[1] for name in inputs if name.startswith("panel ")})
+    else:
+        changed = sorted({name.split(" ")[1] for name in differs})
     return WarmStart(net_state=state, conds=saved, optimizer_state=optimizer), changed, previous
 
 
