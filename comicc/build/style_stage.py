@@ -220,12 +220,16 @@ def _warm_start(cache: Cache, inputs: dict[str, str], net: Any, conds: torch.Ten
         return None, [], None
     optimizer = torch.load(io.BytesIO(cache.get_blob(previous.outputs["optimizer.pt"])),
                            weights_only=True)
+    def panel_of(name: str) -> str | None:  # "panel 1.2 art" -> "1.2"
+        parts = name.split(" ")
+        return parts[1] if len(parts) == 3 and parts[0] == "panel" else None
+
     differs = [name for name, value in inputs.items() if previous.inputs.get(name) != value]
-    if any(not name.startswith("panel ") for name in differs):
+    if any(panel_of(name) is None for name in differs):
         # e.g. the global direction or a reference drawing: every panel is affected
-        changed = sorted({name.split(" ")[1] for name in inputs if name.startswith("panel ")})
+        changed = sorted({p for p in map(panel_of, inputs) if p is not None})
     else:
-        changed = sorted({name.split(" ")[1] for name in differs})
+        changed = sorted({p for p in map(panel_of, differs) if p is not None})
     return WarmStart(net_state=state, conds=saved, optimizer_state=optimizer), changed, previous
 
 
