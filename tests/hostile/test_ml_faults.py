@@ -1,0 +1,158 @@
+"""Faults in the ML stages: Ctrl-C / SIGTERM while styling, hostile CLIP checkpoints in a build.
+
+One tiny project (one element, one panel, 32 px) is built once; each test copies it with its
+warm cache, so the classifiers are reused and only the stage under test runs.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from comicc.cli import main
+from tests.conftest import draw_art
+from tests.hostile.conftest import (
+    assert_cache_consistent,
+    comicc_process,
+    line_of,
+    temporaries,
+)
+
+pytestmark = pytest.mark.slow
+
+TINY = """\
+[comic]
+title = "Tiny"
+direction = "ink wash"
+style_image = "art/style.png"
+
+[build]
+backend = "gram"
+size = 32
+
+[elements.mara]
+kind = "character"
+references = ["art/mara.png"]
+
+[[page]]
+layout = "splash"
+
+  [[page.panel]]
+  art = "art/p1.png"
+  elements = ["mara"]
+"""
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny project after one finished one-step build (classifiers in the cache)."""
+    root = tmp_path_factory.mktemp("warm") / "tiny"
+    draw_art(root / "art/style.png", "teal")
+    draw_art(root / "art/mara.png", "skyblue", shape="figure")
+    draw_art(root / "art/p1.png", "grey", shape="figure")
+    (root / "comic.toml").write_text(TINY, encoding="utf-8")
+    assert main(["build", str(root), "--preset", "draft", "--steps", "1", "--no-report",
+                 "-q"]) == 0
+    return root
+
+
+def _copy(warm: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "tiny"
+    shutil.copytree(warm, root, symlinks=True)
+    return root
+
+
+def _interrupt_while_styling(root: Path, signum: int) -> str:
+    """Start a long style run, send `signum` once it is styling; returns its stderr."""
+    process = comicc_process("build", root, "--preset", "draft", "--steps", "200",
+                             "--no-report")
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:  # wait until it is styling
+        seen.append(line)
+        if line.startswith("style:"):
+            break
+    assert seen and seen[-1].startswith("style:"), "".join(seen)
+    time.sleep(0.5)
+    started = time.monotonic()
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert time.monotonic() - started < 10, "comicc must stop promptly"
+    assert process.returncode == 130, "".join(seen) + err
+    return "".join(seen) + err
+
+
+def test_sigint_and_sigterm_while_styling_stop_promptly_and_keep_the_classifiers(
+        warm, tmp_path, capsys) -> None:
+    root = _copy(warm, tmp_path)
+    book = root / "tiny.pdf"
+    old = book.read_bytes()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        err = _interrupt_while_styling(root, signum)
+        assert "comicc: interrupted; the cache is consistent, rerun to resume" in err
+        assert "Traceback" not in err, err
+        assert book.read_bytes() == old
+        assert not temporaries(root), temporaries(root)
+        assert_cache_consistent(root)
+
+    assert main(["build", str(root), "--preset", "draft", "--steps", "2", "--no-report",
+                 "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "classify         reused" in out, out
+    assert "style            ran" in out, out
+    assert book.read_bytes() != old
+
+
+class _Payload:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _clip_project(warm: Path, tmp_path: Path, checkpoint: str) -> tuple[Path, str]:
+    root = _copy(warm, tmp_path)
+    manifest = TINY.replace('backend = "gram"', 'backend = "clip"\nclip_model = '
+                            f'"comicc-tiny-clip"\nclip_checkpoint = "{checkpoint}"')
+    (root / "comic.toml").write_text(manifest, encoding="utf-8")
+    return root, manifest
+
+
+def test_malicious_pickle_checkpoint_in_a_build_is_refused_unexecuted(warm, tmp_path,
+                                                                      cli) -> None:
+    root, manifest = _clip_project(warm, tmp_path, "weights/evil.pt")
+    marker = tmp_path / "PWNED"
+    (root / "weights").mkdir()
+    (root / "weights/evil.pt").write_bytes(pickle.dumps({"state_dict": _Payload(marker)},
+                                                        protocol=2))
+    old = (root / "tiny.pdf").read_bytes()
+    result = cli("build", root, "--no-report")
+    assert result.code == 2, result.err
+    assert not marker.exists(), "unpickling ran the payload"
+    assert result.located() == [(line_of(manifest, '"weights/evil.pt"'), 19)], result.err
+    assert "error[clip]: refusing to load" in result.err and "evil.pt" in result.err
+    assert "at build.clip_checkpoint" in result.err
+    assert (root / "tiny.pdf").read_bytes() == old
+    assert_cache_consistent(root)
+
+
+def test_checkpoint_of_the_wrong_architecture_names_its_keys(warm, tmp_path, cli) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    root, manifest = _clip_project(warm, tmp_path, "other.safetensors")
+    save_file({"visual.conv1.weight": torch.zeros(8, 3, 4, 4), "logit_scale": torch.zeros(())},
+              str(root / "other.safetensors"))
+    result = cli("build", root, "--no-report")
+    assert result.code == 2, result.err
+    assert result.located() == [(line_of(manifest, '"other.safetensors"'), 19)], result.err
+    assert "does not fit the open_clip architecture comicc-tiny-clip" in result.err
+    assert "wrong shape" in result.err or "missing" in result.err
+    assert_cache_consistent(root)
