@@ -179,6 +179,17 @@ def _clip(settings: Any, project: Project, device: torch.device):
     return _CLIP[key]
 
 
+def _own_look(project: Project, settings: Any) -> bool:
+    """Whether the pretrained network's named styles, not the style image, set the look.
+
+    A `style` the author names (in [comic] or any panel) is the look they asked for; the
+    style image is the target only when no style is named or the network is the U-Net.
+    """
+    comic = project.comic
+    return settings.stylenet == "pretrained" and (
+        comic.comic.style is not None or any(p.style is not None for _, _, p in comic.panels()))
+
+
 def _objective(project: Project, settings: Any, preset: Preset, device: torch.device, net: Any,
                panels: list[torch.Tensor], conds: torch.Tensor, texts: list[str], backbone: Any):
     from comicc.ml.backbone import resize
@@ -195,10 +206,10 @@ def _objective(project: Project, settings: Any, preset: Preset, device: torch.de
                                       "content": preset.content_weight, "tv": preset.tv_weight})
     weights = dict(style_weight=preset.style_weight, content_weight=preset.content_weight,
                    tv_weight=preset.tv_weight)
-    if comic.comic.style_image:
+    if comic.comic.style_image and not _own_look(project, settings):
         style = _load(project, comic.comic.style_image, preset.size * 2).to(device)
         return GramObjective(backbone, style, style_size=preset.size, **weights)
-    # No style image: the target look of each panel is the pretrained network's own rendering.
+    # The target look of each panel is the pretrained network's own rendering of its style.
     with torch.no_grad():
         targets = [net(resize(p.unsqueeze(0).to(device), (preset.size, preset.size)),
                        conds[i:i + 1].to(device))[0] for i, p in enumerate(panels)]
@@ -290,7 +301,8 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     texts = panel_texts(project)
     notes: list[str] = []
     if settings.backend == "gram" and any(t for t in texts):
-        notes.append("note: the gram backend takes its look from the style image; text "
+        source = "named styles" if _own_look(project, settings) else "style image"
+        notes.append(f"note: the gram backend takes its look from the {source}; text "
                      "directions cannot steer it and are used only to tell panels apart")
     net, conds, learn_conds, model = _network(project, settings, preset, device, texts, notes)
     objective = _objective(project, settings, preset, device, net, panels, conds, texts, backbone)
