@@ -4,12 +4,17 @@
 
 S_j comes from a style objective (Gram or CLIP backend), C_i are the frozen element
 classifiers, c_j is panel j's condition row. Each step draws a mini-batch of panels.
+An objective may offer `prepare_sources(sources [M,3,s,s], panel_index [M])`: fit_comic
+calls it once with the training-size sources it trains on, so fixed features of them
+(e.g. content features) can be computed once instead of every step.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,13 +23,27 @@ from torch import Tensor, nn
 
 from comicc.ml.backbone import resize, resize_long_side
 from comicc.ml.classifiers import ClassifierBank, Regions
+from comicc.ml.distributed import (
+    all_reduce_sum,
+    any_rank,
+    is_distributed,
+    rank_batch,
+    shard,
+    wrap_module,
+)
 from comicc.ml.losses import StyleObjective, consistency_bce
 from comicc.ml.presets import Preset
+
+# On CUDA the losses are read back to the host every this many steps: each read waits for
+# the GPU to finish, and the loop should keep it fed.
+LOG_EVERY_CUDA = 25
+COMPILE_VARIABLE = "COMICC_COMPILE"
 
 
 @dataclass(frozen=True)
 class StepLog:
-    """One optimisation step: the total loss, each weighted term, wall time."""
+    """One optimisation step: the total loss, each weighted term, wall time (averaged over
+    the steps read back together, see fit_comic's log_every)."""
 
     step: int
     total: float
@@ -53,6 +72,26 @@ class StyleResult:
     stopped_early: bool = field(default=False)
 
 
+class PanelStyler(nn.Module):
+    """The style network with the comic's per-panel condition rows: f(x_j, c_j).
+
+    Keeping the conditions in the module lets one DistributedDataParallel wrapper carry
+    both: learned conditions are then averaged across ranks like any other parameter.
+    """
+
+    def __init__(self, net: nn.Module, conds: Tensor, learn_conds: bool) -> None:
+        super().__init__()
+        self.net = net
+        if learn_conds:
+            self.conds = nn.Parameter(conds)
+        else:
+            self.register_buffer("conds", conds)
+
+    def forward(self, x: Tensor, panel_index: Tensor) -> Tensor:
+        """Style x [B,3,H,W], row b being panel panel_index[b] of the comic."""
+        return self.net(x, self.conds[panel_index] if self.conds.shape[1] else None)
+
+
 def fit_comic(
     net: nn.Module,
     panels: Sequence[Tensor],
@@ -72,86 +111,222 @@ def fit_comic(
     panels_per_step: int | None = None,
     progress: Callable[[StepLog], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    mixed_precision: bool | None = None,
+    compile: bool | None = None,
+    log_every: int | None = None,
+    distributed: bool = False,
 ) -> StyleResult:
     """Fine-tune `net` on all panels under the Comic Book Loss.
 
-    panels: N images [3,h,w] in [0,1], resized to preset.size square for training.
+    panels: N images [3,h,w] in [0,1] (any Sequence: they are read once, one at a time,
+    and kept on the host at preset.size square; each step moves only its mini-batch to
+    `device`, so device memory depends on the batch, not on N).
     conds: [N, D] per-panel condition rows (D may be 0 for an unconditioned network);
     learned along with the network when learn_conds. targets: p_hat [E, N].
     regions[j]: element id -> (x, y, w, h) box in panel j, for location-aware
     consistency. init: resume a previous build (its conds, when given, replace `conds`).
     The classifier term is skipped when classifiers is None or lam is 0.
+
+    mixed_precision: bf16 autocast (default: on CUDA). compile: torch.compile the network
+    (default: the COMICC_COMPILE environment variable; falls back to eager on failure).
+    log_every: steps between reading the losses back to the host (default 1 on CPU,
+    LOG_EVERY_CUDA on CUDA, where each read waits for the GPU); `progress` then receives
+    the steps in bursts. distributed: this process is one rank of an initialised
+    torch.distributed group (see `comicc.ml.distributed`); it trains on its shard of the
+    panels and every rank returns the same network.
     """
     device = torch.device(device)
-    torch.manual_seed(seed)  # the objective's own randomness (e.g. CLIP crops) follows it
-    batches = torch.Generator().manual_seed(seed)
+    rank, world = _rank_and_world(distributed)
+    torch.manual_seed(seed + rank)  # the objective's own randomness (e.g. CLIP crops) follows it
+    batches = torch.Generator().manual_seed(seed + rank)
     n = len(panels)
-    batch_size = min(n, panels_per_step or preset.panels_per_step)
+    if n < world:
+        raise ValueError(f"{n} panel(s) cannot be shared between {world} processes")
+    mine = shard(n, rank, world)
+    global_batch = min(n, panels_per_step or preset.panels_per_step)
+    batch_size = min(len(mine), rank_batch(global_batch, world))
 
     net.to(device).train()
     if init is not None:
         net.load_state_dict(init.net_state)
         if init.conds is not None:
             conds = init.conds
-    conds = conds.detach().to(device, torch.float32).clone().requires_grad_(learn_conds)
-    params = list(net.parameters()) + ([conds] if learn_conds else [])
-    optimizer = torch.optim.Adam(params, lr=preset.lr)
+    conds = conds.detach().to(device, torch.float32).clone()
+    styler = PanelStyler(net, conds, learn_conds)
+    on_cuda = device.type == "cuda"
+    if on_cuda:
+        styler.to(memory_format=torch.channels_last)  # cuDNN's fast layout for convolutions
+    # The same order as before conditions moved into PanelStyler: saved Adam states still fit.
+    params = list(net.parameters()) + ([styler.conds] if learn_conds else [])
+    optimizer = torch.optim.Adam(params, lr=preset.lr, fused=on_cuda)
     if init is not None and init.optimizer_state is not None:
         try:
             optimizer.load_state_dict(init.optimizer_state)
         except ValueError:
             pass  # the parameter set changed (e.g. learn_conds toggled): restart Adam's moments
+    model: nn.Module = wrap_module(styler, device) if distributed else styler
+    forward = _compiled(model) if _want_compile(compile) else model
 
     size = (preset.size, preset.size)
-    sources = torch.cat([resize(p[None].float(), size) for p in panels]).to(device)
+    # Training-size sources stay on the host (pinned for asynchronous copies on CUDA).
+    sources = torch.cat([resize(panels[j][None].float().cpu(), size) for j in mine])
+    if on_cuda:
+        sources = sources.pin_memory()
+    panel_ids = torch.tensor(mine)
+    prepare = getattr(objective, "prepare_sources", None)
+    if prepare is not None:
+        prepare(sources, panel_ids)  # an objective may precompute fixed features of the sources
     targets = targets.to(device, torch.float32)
     use_classifiers = classifiers is not None and lam > 0
-    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
+    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
+    every = max(1, log_every or (LOG_EVERY_CUDA if on_cuda else 1))
 
     history: list[StepLog] = []
+    pending: list[Tensor] = []  # per step: [total, *terms], still on the device
+    names: list[str] = []
     stopped = False
+    started = window = time.perf_counter()
+
+    def flush() -> None:
+        nonlocal window
+        if not pending:
+            return
+        values = torch.stack(pending)
+        if distributed:
+            all_reduce_sum(values)  # each rank logged its own panels: the comic's loss is the sum
+        rows = values.tolist()  # the one host-device sync of the window
+        seconds = (time.perf_counter() - window) / len(rows)
+        for row in rows:
+            log = StepLog(len(history), row[0], dict(zip(names, row[1:], strict=True)), seconds)
+            history.append(log)
+            if progress is not None:
+                progress(log)
+        pending.clear()
+        window = time.perf_counter()  # the next window does not pay for the progress display
+
+    def backward(
+        run: Callable[[Tensor, Tensor], Tensor], x: Tensor, on_device: Tensor, index: Tensor
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        total, terms = _loss(
+            run,
+            objective,
+            x,
+            on_device,
+            index,
+            classifiers,
+            targets,
+            regions,
+            lam if use_classifiers else 0.0,
+            amp,
+        )
+        optimizer.zero_grad(set_to_none=True)
+        (total * world).backward()  # DDP averages over ranks; the loss is a sum over panels
+        return total, terms
+
     for step in range(steps):
-        if should_stop is not None and should_stop():
+        stop = should_stop is not None and should_stop()
+        if distributed and should_stop is not None:
+            stop = any_rank(stop, device)  # every rank must leave the loop at the same step
+        if stop:
             stopped = True
             break
-        started = time.perf_counter()
-        if batch_size == n:
-            index = torch.arange(n)
+        if batch_size == len(mine):
+            rows = torch.arange(len(mine))
         else:
-            index = torch.randperm(n, generator=batches)[:batch_size]
-        on_device = index.to(device)
-        x = sources[on_device]
-        with amp:
-            styled = net(x, conds[on_device] if conds.shape[1] else None)
-            terms = dict(objective(styled, x, on_device))
-            if use_classifiers:
-                batch_regions = [regions[j] if j < len(regions) else {} for j in index.tolist()]
-                probs = classifiers.probabilities(styled.float(), batch_regions)
-                # lambda * sum over (element, panel) pairs of the BCE, as the loss is defined
-                bce = consistency_bce(probs, targets[:, on_device])
-                terms["consistency"] = lam * bce * probs.numel()
-        total = torch.stack([t.float() for t in terms.values()]).sum()
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
+            rows = torch.randperm(len(mine), generator=batches)[:batch_size]
+        index = panel_ids[rows]
+        x = sources[rows]
+        if on_cuda:
+            x = x.pin_memory().to(device, non_blocking=True)
+            x = x.contiguous(memory_format=torch.channels_last)
+            on_device = index.pin_memory().to(device, non_blocking=True)
+        else:
+            on_device = index
+        try:
+            total, terms = backward(forward, x, on_device, index)
+        except Exception as exc:
+            if forward is model or step > 0:
+                raise
+            _compile_failed(exc)
+            forward = model
+            total, terms = backward(forward, x, on_device, index)
         optimizer.step()
 
-        log = StepLog(
-            step=step,
-            total=total.item(),
-            terms={name: t.item() for name, t in terms.items()},
-            seconds=time.perf_counter() - started,
-        )
-        history.append(log)
-        if progress is not None:
-            progress(log)
+        names = list(terms)
+        pending.append(torch.stack([total.detach(), *(t.detach().float() for t in terms.values())]))
+        if len(pending) >= every:
+            flush()
+    flush()
+    seconds = time.perf_counter() - started
 
     return StyleResult(
         history=history,
-        net_state={k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
-        conds=conds.detach().cpu().clone(),
+        net_state={k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()},
+        conds=styler.conds.detach().cpu().clone(),
         optimizer_state=optimizer.state_dict(),
-        seconds_per_step=sum(h.seconds for h in history) / max(1, len(history)),
+        seconds_per_step=seconds / max(1, len(history)),
         stopped_early=stopped,
+    )
+
+
+def _loss(
+    forward: Callable[[Tensor, Tensor], Tensor],
+    objective: StyleObjective,
+    x: Tensor,
+    index_on_device: Tensor,
+    index: Tensor,
+    classifiers: ClassifierBank | None,
+    targets: Tensor,
+    regions: Sequence[Regions],
+    lam: float,
+    amp: torch.autocast,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """One mini-batch's Comic Book Loss: its total and its named, weighted terms."""
+    with amp:
+        styled = forward(x, index_on_device)
+        terms = dict(objective(styled, x, index_on_device))
+        if lam > 0 and classifiers is not None:
+            batch_regions = [regions[j] if j < len(regions) else {} for j in index.tolist()]
+            probs = classifiers.probabilities(styled.float(), batch_regions)
+            # lambda * sum over (element, panel) pairs of the BCE, as the loss is defined
+            bce = consistency_bce(probs, targets[:, index_on_device])
+            terms["consistency"] = lam * bce * probs.numel()
+    total = torch.stack([t.float() for t in terms.values()]).sum()
+    return total, terms
+
+
+def _rank_and_world(distributed: bool) -> tuple[int, int]:
+    if not distributed:
+        return 0, 1
+    if not is_distributed():
+        raise RuntimeError("distributed=True needs an initialised torch.distributed group")
+    import torch.distributed as dist
+
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _want_compile(flag: bool | None) -> bool:
+    if flag is not None:
+        return flag
+    return os.environ.get(COMPILE_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _compiled(model: nn.Module) -> Callable[[Tensor, Tensor], Tensor]:
+    """torch.compile(model), or the model itself where this platform cannot compile."""
+    try:
+        return torch.compile(model)  # type: ignore[return-value]
+    except Exception as exc:  # e.g. no compiler backend for this Python or platform
+        _compile_failed(exc)
+        return model
+
+
+def _compile_failed(exc: Exception) -> None:
+    reason = str(exc).splitlines()[0] if str(exc) else ""
+    warnings.warn(
+        f"torch.compile failed ({type(exc).__name__}: {reason}); training without it",
+        RuntimeWarning,
+        stacklevel=3,
     )
 
 
@@ -166,17 +341,31 @@ def render_panels(
 
     Returns CPU tensors [3,H,W] in [0,1] whose longer side is `long_side`.
     """
+    return list(iter_rendered(net, panels_full_res, conds, long_side, device))
+
+
+def iter_rendered(
+    net: nn.Module,
+    panels_full_res: Sequence[Tensor],
+    conds: Tensor,
+    long_side: int,
+    device: torch.device | str,
+) -> Iterator[Tensor]:
+    """`render_panels` one panel at a time: only one output-size panel is alive at once
+    when the caller encodes or stores each before asking for the next."""
     device = torch.device(device)
     was_training = net.training
     net.to(device).eval()
-    out = []
-    with torch.inference_mode():
-        for j, panel in enumerate(panels_full_res):
-            x = resize_long_side(panel[None].float().to(device), long_side)
-            cond = conds[j : j + 1].to(device) if conds.shape[1] else None
-            out.append(net(x, cond).clamp(0, 1)[0].cpu())
-    net.train(was_training)
-    return out
+    try:
+        for j in range(len(panels_full_res)):
+            # Entered per panel: inference mode must not leak into the caller between yields.
+            with torch.inference_mode():
+                x = resize_long_side(panels_full_res[j][None].float().to(device), long_side)
+                cond = conds[j : j + 1].to(device) if conds.shape[1] else None
+                out = net(x, cond).clamp(0, 1)[0].cpu()
+            yield out
+    finally:
+        net.train(was_training)
 
 
 def matrix_agreement(probs: Tensor, targets: Tensor) -> float:
