@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,10 @@ def preset_for(settings: Any) -> Preset:
 
 
 def _setup(settings: Any) -> torch.device:
+    from comicc.ml.distributed import configure_threads, launch_from_environ
+
+    launch = launch_from_environ()
+    configure_threads(launch.local_world_size if launch is not None else 1)
     torch.manual_seed(settings.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
@@ -76,9 +80,28 @@ def _load(project: Project, relative: str, long_side: int) -> torch.Tensor:
     return to_tensor(load_image(project.path(relative)), long_side)
 
 
-def _training_data(project: Project, long_side: int):
+class PanelArt(Sequence[torch.Tensor]):
+    """The panels' art as tensors, each read from its file when it is asked for.
+
+    The style stage reads a panel a few times (training sources, rendering, the summary)
+    but never holds a long comic's panels at output resolution all at once.
+    """
+
+    def __init__(self, project: Project, files: list[str], long_side: int) -> None:
+        self.project, self.files, self.long_side = project, files, long_side
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> torch.Tensor:  # type: ignore[override]
+        return _load(self.project, self.files[index], self.long_side)
+
+
+def _training_data(project: Project, long_side: int, lazy: bool = False):
     comic = project.comic
-    panels = [_load(project, panel.art, long_side) for _, _, panel in comic.panels()]
+    files = [panel.art for _, _, panel in comic.panels()]
+    panels = PanelArt(project, files, long_side) if lazy else \
+        [_load(project, art, long_side) for art in files]
     references = {name: [_load(project, r, long_side) for r in element.references]
                   for name, element in comic.elements.items()}
     matrix = target_matrix(comic)
@@ -212,7 +235,7 @@ def _objective(project: Project, settings: Any, preset: Preset, device: torch.de
     # The target look of each panel is the pretrained network's own rendering of its style.
     with torch.no_grad():
         targets = [net(resize(p.unsqueeze(0).to(device), (preset.size, preset.size)),
-                       conds[i:i + 1].to(device))[0] for i, p in enumerate(panels)]
+                       conds[i:i + 1].to(device))[0].cpu() for i, p in enumerate(panels)]
     return GramObjective(backbone, panel_styles=targets, **weights)
 
 
@@ -244,28 +267,22 @@ def _warm_start(cache: Cache, inputs: dict[str, str], net: Any, conds: torch.Ten
     return WarmStart(net_state=state, conds=saved, optimizer_state=optimizer), changed, previous
 
 
-def _render(net: Any, panels: list[torch.Tensor], conds: torch.Tensor, long_side: int,
+def _render(net: Any, panels: Sequence[torch.Tensor], conds: torch.Tensor, long_side: int,
             device: torch.device, labels: list[str], changed: list[str] | None,
-            previous: Entry | None, cache: Cache) -> list[torch.Tensor]:
-    """Render every panel, or after a warm start only the changed ones.
+            previous: Entry | None, cache: Cache) -> Iterator[torch.Tensor]:
+    """Render every panel, or after a warm start only the changed ones, one at a time.
 
     Untouched panels keep the previous build's pixels, so an edit to one panel never shifts
     the look of the others (the fine-tuned network moves only a little, but it does move).
     """
     from comicc.ml.train import render_panels
 
-    if changed is None or previous is None:
-        return render_panels(net, panels, conds, long_side, device)
-    redo = [i for i, label in enumerate(labels) if label in changed]
-    fresh = render_panels(net, [panels[i] for i in redo], conds[redo], long_side, device)
-    out = []
     for i, label in enumerate(labels):
-        if i in redo:
-            out.append(fresh[redo.index(i)])
+        if changed is None or previous is None or label in changed:
+            yield render_panels(net, [panels[i]], conds[i:i + 1], long_side, device)[0]
         else:
             data = cache.get_blob(previous.outputs[f"panel-{label}.png"])
-            out.append(to_tensor(Image.open(io.BytesIO(data)).convert("RGB")))
-    return out
+            yield to_tensor(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 def _progress(total: int, quiet: bool):
@@ -297,7 +314,7 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     preset = preset_for(settings)
     backbone = load_backbone(device)
     bank = load_bank(cache, classify, backbone)
-    panels, _, targets, regions = _training_data(project, preset.long_side)
+    panels, _, targets, regions = _training_data(project, preset.long_side, lazy=True)
     texts = panel_texts(project)
     notes: list[str] = []
     if settings.backend == "gram" and any(t for t in texts):
@@ -324,14 +341,22 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
         if bar is not None:
             bar.stop()
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
-    styled = _render(net, panels, result.conds, preset.long_side, device, labels,
-                     changed if previous is not None else None, previous, cache)
+    blobs: dict[str, bytes] = {}
+    sizes: list[list[int]] = []
+    small = lambda image: resize(image.unsqueeze(0), (preset.size, preset.size))[0]  # noqa: E731
+    small_styled = []
+    # Each panel is encoded as it is rendered: only one is held at output resolution.
+    for label, image in zip(labels, _render(net, panels, result.conds, preset.long_side, device,
+                                            labels, changed if previous is not None else None,
+                                            previous, cache), strict=True):
+        blobs[f"panel-{label}.png"] = to_png(image)
+        sizes.append([image.shape[2], image.shape[1]])
+        small_styled.append(small(image))
 
     with torch.no_grad():
-        small = lambda images: torch.stack(  # noqa: E731
-            [resize(x.unsqueeze(0), (preset.size, preset.size))[0] for x in images]).to(device)
-        raw_p = bank.probabilities(small(panels), regions).cpu()
-        styled_p = bank.probabilities(small(styled), regions).cpu()
+        raw_p = bank.probabilities(torch.stack([small(x) for x in panels]).to(device),
+                                   regions).cpu()
+        styled_p = bank.probabilities(torch.stack(small_styled).to(device), regions).cpu()
     summary = {
         "elements": bank.element_ids,
         "panels": labels,
@@ -351,7 +376,6 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
         "device": device.type,
         "directions": texts,
     }
-    blobs = {f"panel-{label}.png": to_png(image) for label, image in zip(labels, styled, strict=True)}
     blobs["net.safetensors"] = save_tensors({k: v.detach().cpu().contiguous()
                                              for k, v in result.net_state.items()})
     blobs["conds.safetensors"] = save_tensors({"conds": result.conds.detach().cpu().contiguous()})
@@ -359,5 +383,4 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     torch.save(result.optimizer_state, buffer)
     blobs["optimizer.pt"] = buffer.getvalue()
     blobs["summary.json"] = json.dumps(summary, indent=1).encode()
-    sizes = [[image.shape[2], image.shape[1]] for image in styled]
     return blobs, {"sizes": sizes, "model": model, "notes": notes}
