@@ -29,6 +29,13 @@ from comicc.manifest.load import Project
 from comicc.ml.backbone import load_backbone
 from comicc.ml.classifiers import ClassifierBank, train_classifiers
 from comicc.ml.device import resolve_device
+from comicc.ml.distributed import (
+    BuildGroup,
+    Launch,
+    StyleJob,
+    configure_threads,
+    launch_from_environ,
+)
 from comicc.ml.presets import PRESETS, Preset
 
 DEFAULT_STYLE = "ink-wash"
@@ -45,8 +52,6 @@ def preset_for(settings: Any) -> Preset:
 
 
 def _setup(settings: Any) -> torch.device:
-    from comicc.ml.distributed import configure_threads, launch_from_environ
-
     launch = launch_from_environ()
     configure_threads(launch.local_world_size if launch is not None else 1)
     torch.manual_seed(settings.seed)
@@ -303,8 +308,13 @@ def _progress(total: int, quiet: bool):
 
 
 def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
-              inputs: dict[str, str], say: Log) -> tuple[dict[str, bytes], dict]:
-    """Fine-tune the style network over all panels with the Comic Book Loss."""
+              inputs: dict[str, str], say: Log,
+              group: BuildGroup | None = None) -> tuple[dict[str, bytes], dict]:
+    """Fine-tune the style network over all panels with the Comic Book Loss.
+
+    group: rank 0 of a distributed build; the other ranks, in `serve_style`, receive the
+    classifiers and warm start from here and train on their shares of the panels.
+    """
     from safetensors.torch import save as save_tensors
 
     from comicc.ml.backbone import resize
@@ -330,13 +340,19 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
                      f"{', '.join(changed) or 'none'})")
     say(f"style: {model} with the {settings.backend} backend, {steps} steps at "
         f"{preset.size}px on {device.type}")
+    if group is not None:
+        _check_shares(len(panels), group.launch.world_size)
+        say(f"style: {len(panels)} panels shared by {group.launch.world_size} processes")
+        group.send(StyleJob(cache.get_blob(classify.outputs["classifiers.safetensors"]), init,
+                            steps))
     bar, update = _progress(steps, getattr(settings, "quiet", False))
     if bar is not None:
         bar.start()
     try:
         result = fit_comic(net, panels, conds, objective, bank, targets, regions, preset=preset,
                            lam=preset.lam, steps=steps, seed=settings.seed, device=device,
-                           learn_conds=learn_conds, init=init, progress=update)
+                           learn_conds=learn_conds, init=init, progress=update,
+                           distributed=group is not None)
     finally:
         if bar is not None:
             bar.stop()
@@ -384,3 +400,44 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     blobs["optimizer.pt"] = buffer.getvalue()
     blobs["summary.json"] = json.dumps(summary, indent=1).encode()
     return blobs, {"sizes": sizes, "model": model, "notes": notes}
+
+
+def join_group(settings: Any, launch: Launch) -> BuildGroup:
+    """Join this torchrun launch's process group on the build's device (gloo or NCCL)."""
+    return BuildGroup(launch, _setup(settings))
+
+
+def serve_style(project: Project, settings: Any, group: BuildGroup) -> None:
+    """Ranks > 0 of a distributed build: when rank 0 runs the style stage, train with it.
+
+    The network, conditions and objective are built here as on rank 0 (same code, same
+    seed; DDP also copies rank 0's weights); the classifiers and the warm start are rank
+    0's. Nothing is rendered or written here.
+    """
+    from comicc.ml.train import fit_comic
+
+    job = group.receive()
+    if job is None:
+        return
+    device = _setup(settings)
+    preset = preset_for(settings)
+    backbone = load_backbone(device)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "classifiers.safetensors"
+        path.write_bytes(job.classifiers)
+        bank = ClassifierBank.load(path, backbone)
+    panels, _, targets, regions = _training_data(project, preset.long_side, lazy=True)
+    texts = panel_texts(project)
+    net, conds, learn_conds, _ = _network(project, settings, preset, device, texts, [])
+    objective = _objective(project, settings, preset, device, net, panels, conds, texts, backbone)
+    fit_comic(net, panels, conds, objective, bank, targets, regions, preset=preset,
+              lam=preset.lam, steps=job.steps, seed=settings.seed, device=device,
+              learn_conds=learn_conds, init=job.init, distributed=True)
+
+
+def _check_shares(panels: int, processes: int) -> None:
+    if panels < processes:
+        raise AuthorError(Diagnostic(
+            "error", f"{processes} processes cannot share {panels} panel(s): each trains on "
+            "at least one", code="distributed",
+            hint=f"start torchrun with --nproc-per-node {panels} or fewer"))
