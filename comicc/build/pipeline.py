@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from comicc import __version__
 from comicc.build.cache import Cache, sha256_file, write_atomic
@@ -27,6 +27,9 @@ from comicc.build.plan import panel_label, target_matrix
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.load import Project, load_project
 from comicc.manifest.models import Comic
+
+if TYPE_CHECKING:
+    from comicc.ml.distributed import BuildGroup, Launch
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "page" / "fonts"
 
@@ -300,13 +303,16 @@ def provenance_text(comic: Comic, settings: StyleSettings, model: str) -> str:
 
 
 def build(project: Project, request: BuildRequest, log: Any = None,
-          cache_root: Path | None = None, record: bool = True) -> BuildResult:
+          cache_root: Path | None = None, record: bool = True,
+          group: BuildGroup | None = None) -> BuildResult:
     """Build a loaded project; returns what was produced. Raises AuthorError on bad input.
 
     `cache_root` shares another project's cache (e.g. building an old git revision in a
     temporary checkout reuses the working copy's results; the cache is content-addressed).
     `record=False` leaves the build out of the eviction log, so side builds (a diff's old
     revision) never push the author's own results out of the cache.
+    `group`: rank 0's `comicc.ml.distributed.BuildGroup` in a torchrun build; the style
+    stage then trains together with the other ranks.
     """
     started = time.perf_counter()
     say = log or (lambda message: None)
@@ -333,7 +339,7 @@ def build(project: Project, request: BuildRequest, log: Any = None,
             inputs = style_inputs(comic, files, settings, classify.key)
             style = engine.run("style", "style", inputs,
                                lambda: _style_stage().run_style(project, settings, cache, classify,
-                                                                inputs, say))
+                                                                inputs, say, group=group))
             styled_blobs = [style.outputs[f"panel-{panel_label(p, j)}.png"] for p, j, _ in panels]
             sizes = [tuple(s) for s in style.meta["sizes"]]
             model_name = style.meta.get("model", settings.stylenet)
@@ -481,7 +487,47 @@ def run_build(request: BuildRequest) -> int:
 
     with _terminate_as_interrupt():
         project = load_project(request.path)
+        launch = _launch(request)
+        if launch is not None:
+            return _run_distributed(project, request, launch, say)
         result = build(project, request, log=say)
+    return _finish(request, result)
+
+
+def _launch(request: BuildRequest) -> Launch | None:
+    """The torchrun launch of several processes this build runs in (None: a plain build)."""
+    if "WORLD_SIZE" not in os.environ:
+        if request.distributed:
+            raise AuthorError(Diagnostic(
+                "error", "--distributed needs processes started by torchrun", code="distributed",
+                hint="torchrun --nproc-per-node 2 -m comicc build [PATH] (or leave out "
+                     "--distributed)"))
+        return None  # asked without importing anything: a plain build stays torch-free
+    from comicc.ml.distributed import launch_from_environ
+
+    return launch_from_environ()
+
+
+def _run_distributed(project: Project, request: BuildRequest, launch: Launch, say: Any) -> int:
+    """One rank of a torchrun build: rank 0 builds and writes, the others help it train."""
+    stage = _style_stage()
+    settings = resolve_settings(project, request)
+    group = stage.join_group(settings, launch)
+    failed = True
+    try:
+        if not launch.is_main:
+            stage.serve_style(project, settings, group)
+            failed = False
+            return 0
+        result = build(project, request, log=say, group=group)
+        failed = False
+    finally:
+        group.close(failed=failed)
+    return _finish(request, result)
+
+
+def _finish(request: BuildRequest, result: BuildResult) -> int:
+    """Print the diagnostics, the --explain lines and what was written."""
     for diagnostic in result.diagnostics:
         print(diagnostic.render(), file=sys.stderr)
     if request.explain:
