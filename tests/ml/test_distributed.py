@@ -3,9 +3,14 @@ processes (gloo) matching one process, and a torchrun build matching a plain bui
 
 from __future__ import annotations
 
+import io
+import os
+import subprocess
+import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import torch
@@ -19,6 +24,9 @@ from comicc.ml.distributed import (
     shard,
 )
 from comicc.ml.presets import PRESETS
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 # Full-batch (every panel each step) so one process and two ranks make the same updates.
@@ -353,3 +361,96 @@ def test_two_gloo_ranks_make_the_single_process_update(tmp_path, comic, bank):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
     first, second = (r["result"]["net_state"] for r in ranks)
     assert all(torch.equal(first[name], second[name]) for name in first)
+
+
+# -- a torchrun build vs a plain build -----------------------------------------------------
+
+TINY_BUILD = 'backend = "gram"\nstylenet = "unet"\nsize = 64\nsteps = 3'
+
+
+def _styled_panels(root: Path) -> dict[str, np.ndarray]:
+    import numpy as np
+    from PIL import Image
+
+    from comicc.build.cache import Cache
+
+    cache = Cache(root)
+    entry = cache.latest("style", {})
+    return {
+        name: np.asarray(Image.open(io.BytesIO(cache.get_blob(blob))), dtype=np.float64)
+        for name, blob in entry.outputs.items()
+        if name.startswith("panel-")
+    }
+
+
+@pytest.mark.slow
+def test_torchrun_build_writes_the_plain_builds_pdf(tmp_path):
+    """2 gloo ranks: exit 0 everywhere, one cache and one PDF, the same styled panels.
+
+    From the identity start the panels agree to a few levels of 255 (see the gloo test
+    above for why they are not bit-equal); a rank training alone would be far off."""
+    import numpy as np
+    from pypdf import PdfReader
+
+    from comicc.build.pipeline import BuildRequest, build
+    from comicc.manifest.load import load_project
+    from tests.conftest import BASE_MANIFEST, write_project
+
+    manifest = BASE_MANIFEST.replace('backend = "none"', TINY_BUILD)
+    plain, ranked = tmp_path / "plain", tmp_path / "ranked"
+    for root in (plain, ranked):
+        write_project(root, manifest)
+    build(load_project(plain), BuildRequest(output=plain / "out.pdf", report=False))
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env.pop("WORLD_SIZE", None)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "comicc",
+        "build",
+        str(ranked),
+        "--no-report",
+        "-o",
+        str(ranked / "out.pdf"),
+    ]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 panels shared by 2 processes" in done.stderr
+    assert done.stdout.count("wrote ") == 1  # rank 0 alone writes and reports
+
+    assert len(PdfReader(ranked / "out.pdf").pages) == len(PdfReader(plain / "out.pdf").pages)
+    ours, theirs = _styled_panels(ranked), _styled_panels(plain)
+    assert set(ours) == set(theirs) == {"panel-1.1.png", "panel-1.2.png"}
+    for name, art in (("panel-1.1.png", "art/p1.png"), ("panel-1.2.png", "art/p2.png")):
+        difference = np.abs(ours[name] - theirs[name])
+        assert difference.max() <= 8 and difference.mean() <= 0.5, (difference.max(), difference.mean())
+        restyled = np.abs(theirs[name] - _unstyled(plain, art)).mean()
+        assert restyled > 10 * difference.mean()  # styling moved the pixels far more than that
+
+
+def _unstyled(root: Path, art: str) -> np.ndarray:
+    """The panel's art at output size, as the identity network would render it."""
+    import numpy as np
+
+    from comicc.build.images import load_image
+    from comicc.build.style_stage import to_tensor
+    from comicc.ml.backbone import resize_long_side
+
+    image = resize_long_side(to_tensor(load_image(root / art))[None], 768)[0].clamp(0, 1)
+    return np.asarray(image.mul(255).round().permute(1, 2, 0), dtype=np.float64)
+
+
+def test_distributed_flag_outside_torchrun_is_an_author_error(tmp_path, monkeypatch, capsys):
+    from comicc.cli import main
+    from tests.conftest import write_project
+
+    write_project(tmp_path)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert main(["build", str(tmp_path), "-q", "--distributed"]) == 2
+    assert "--distributed needs processes started by torchrun" in capsys.readouterr().err
