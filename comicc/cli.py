@@ -232,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_AUTHOR
     except KeyboardInterrupt:
         print("comicc: interrupted; the cache is consistent, rerun to resume", file=sys.stderr)
+        # CPython remembers a KeyboardInterrupt that passed through any exec of a string
+        # (dataclasses and namedtuples make those) and then ends `python -m comicc` by SIGINT
+        # whatever we return; evaluating a string clears that memory, so the exit is 130.
+        exec("")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
