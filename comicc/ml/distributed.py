@@ -1,7 +1,8 @@
 """Spreading the style stage over CPU cores, processes and machines.
 
 Threads: `configure_threads` gives torch every physical core of this process's CPU
-affinity, shared out between the processes torchrun starts on one machine.
+affinity (one per core: hyper-threads share a core's arithmetic units), shared out between the processes
+torchrun starts on one machine; COMICC_THREADS overrides it.
 
 Processes: `torchrun --nproc-per-node N -m comicc build ...` starts N ranks (RANK,
 WORLD_SIZE, LOCAL_RANK come from torchrun). One distributed build works like this:
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 # The other ranks wait at the final barrier while rank 0 renders, lays out and writes.
 CONTROL_TIMEOUT = timedelta(hours=6)
 THREADS_VARIABLE = "COMICC_THREADS"
+_OWNS_THREADS = False
 
 
 @dataclass(frozen=True)
@@ -107,10 +109,23 @@ def default_threads(local_world_size: int = 1, environ: Mapping[str, str] = os.e
     return max(1, physical_cores() // max(1, local_world_size))
 
 
-def configure_threads(local_world_size: int = 1) -> int:
-    """Set torch's intra-op threads to `default_threads` and return the number."""
+def own_threads() -> None:
+    """Let comicc choose torch's CPU threads in this process (its command line does; a
+    program that uses comicc as a library keeps its own choice)."""
+    global _OWNS_THREADS
+    _OWNS_THREADS = True
+
+
+def configure_threads(local_world_size: int = 1) -> int | None:
+    """Set torch's intra-op threads for the ML stages; returns the number, None if left alone.
+
+    COMICC_THREADS always applies. Otherwise, in a process comicc owns (`own_threads`) and
+    without OMP_NUM_THREADS (which torch already follows), its share of the physical cores.
+    """
     import torch
 
+    if THREADS_VARIABLE not in os.environ and (not _OWNS_THREADS or "OMP_NUM_THREADS" in os.environ):
+        return None
     threads = default_threads(local_world_size)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)

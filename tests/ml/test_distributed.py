@@ -64,6 +64,26 @@ def test_threads_default_to_the_share_of_physical_cores(tmp_path):
         default_threads(1, {"COMICC_THREADS": "0"})
 
 
+def test_comicc_sets_threads_only_where_it_owns_the_process(monkeypatch):
+    from comicc.ml import distributed
+
+    before = torch.get_num_threads()
+    try:
+        for name in ("COMICC_THREADS", "OMP_NUM_THREADS"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setattr(distributed, "_OWNS_THREADS", False)
+        assert distributed.configure_threads() is None  # a library caller keeps its choice
+        monkeypatch.setenv("COMICC_THREADS", "1")
+        assert distributed.configure_threads() == 1 == torch.get_num_threads()
+        monkeypatch.delenv("COMICC_THREADS")
+        distributed.own_threads()  # as `comicc build` does
+        assert distributed.configure_threads() == physical_cores() == torch.get_num_threads()
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        assert distributed.configure_threads() is None  # torch already follows OMP_NUM_THREADS
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_shards_cover_every_panel_once_and_batches_add_up():
     for n in (1, 5, 8):
         for world in range(1, n + 1):
