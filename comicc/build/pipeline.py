@@ -485,6 +485,9 @@ def run_build(request: BuildRequest) -> int:
         if not request.quiet:
             print(message, file=sys.stderr)
 
+    from comicc.ml.distributed import own_threads
+
+    own_threads()  # the command line picks torch's CPU threads (torch is not imported here)
     with _terminate_as_interrupt():
         project = load_project(request.path)
         launch = _launch(request)
