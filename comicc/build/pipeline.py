@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from comicc import __version__
-from comicc.build.cache import Cache, sha256_file, write_atomic
+from comicc.build.cache import CACHE_DIR, Cache, sha256_file, write_atomic
 from comicc.build.engine import Engine, digest
 from comicc.build.images import upright_size
 from comicc.build.plan import panel_label, target_matrix
@@ -168,6 +168,9 @@ def resolve_output(project: Project, request: BuildRequest) -> tuple[Path, str]:
         fmt = fmt or "pdf"
         output = project.root / f"{project.root.name}.{fmt}"
     resolved = output.resolve()
+    if resolved.is_relative_to((project.root / CACHE_DIR).resolve()):
+        raise AuthorError(Diagnostic("error", "the output path is inside the build cache (.comicc/)",
+                                     file=output, code="output", hint="choose another folder with -o"))
     inputs = {project.manifest_path.resolve()} | {p.resolve() for p in input_files(project)}
     if resolved in inputs:
         raise AuthorError(Diagnostic("error", "the output path is one of the comic's own input "
@@ -176,6 +179,10 @@ def resolve_output(project: Project, request: BuildRequest) -> tuple[Path, str]:
     if resolved.is_dir():
         raise AuthorError(Diagnostic("error", "the output path is a directory", file=output,
                                      code="output", hint="give a file name, e.g. -o out/book.pdf"))
+    if resolved.suffix.lower() not in (".pdf", ".cbz"):
+        raise AuthorError(Diagnostic("error", f"cannot write `{output.name}`: the output must end "
+                                     "in .pdf or .cbz", file=output, code="output",
+                                     hint="e.g. -o book.pdf or -o book.cbz"))
     return output, fmt
 
 

@@ -204,6 +204,20 @@ class Balloon(Strict):
         description="Preferred balloon centre [x, y] as fractions of the panel.",
     )
 
+    @field_validator("at")
+    @classmethod
+    def _at_in_unit_square(cls, at: list[float] | None) -> list[float] | None:
+        if at is not None and not all(0 <= v <= 1 for v in at):
+            raise ValueError("at must be [x, y] fractions of the panel, between 0 and 1")
+        return at
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("balloon text is blank; write the words, or remove the balloon")
+        return text
+
     @model_validator(mode="after")
     def _speaker_fits_kind(self) -> Balloon:
         if self.kind in ("caption", "sfx") and self.speaker is not None:

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -329,7 +330,9 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
             raise ClipCheckpointError(f"{path} is not a readable safetensors file: {exc}") from exc
     else:
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's own pickle warnings are not for authors
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as exc:
             raise ClipCheckpointError(
                 f"refusing to load {path}: it is not a weights-only file (it holds pickled "

@@ -70,8 +70,11 @@ def covers(key: str, char: str) -> bool:
 
 
 def _ignorable(char: str) -> bool:
-    # Variation selectors, joiners and other format characters draw nothing on their own.
-    return unicodedata.category(char) in ("Cf", "Mn") and not any(
+    # Variation selectors, joiners and other format characters draw nothing on their own;
+    # other combining marks do, so a font missing them is reported, not silently skipped.
+    code = ord(char)
+    selector = 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF
+    return (selector or unicodedata.category(char) == "Cf") and not any(
         covers(key, char) for key in SHIPPED
     )
 

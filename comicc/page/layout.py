@@ -219,9 +219,30 @@ def _context(geometry: PageGeometry, count: int) -> dict[str, object]:
     }
 
 
+# A layout needs small numbers and short strings; anything bigger is a template gone wrong.
+MAX_REPEAT = 100_000
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, plus a bound on `*` and `**` so a template cannot ask for gigabytes."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: object, operator: str, left: object, right: object) -> object:
+        if operator == "*" and (isinstance(left, (str, list, tuple)) or
+                                isinstance(right, (str, list, tuple))):
+            count = right if isinstance(left, (str, list, tuple)) else left
+            size = len(left if isinstance(left, (str, list, tuple)) else right)  # type: ignore[arg-type]
+            if isinstance(count, int) and count * size > MAX_REPEAT:
+                raise jinja2.exceptions.SecurityError("a repeated string or list is too long")
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 64:
+            raise jinja2.exceptions.SecurityError("an exponent is too large")
+        return super().call_binop(context, operator, left, right)  # type: ignore[arg-type]
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
     # StrictUndefined: a misspelt variable is an error, not a silent empty string.
-    env = ImmutableSandboxedEnvironment(
+    env = _BoundedSandbox(
         undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
     env.globals.update(min=min, max=max, floor=math.floor, ceil=math.ceil)
@@ -284,7 +305,7 @@ def _render(path: Path, context: dict[str, object]) -> dict[str, object]:
             _jinja_line(exc),
             hint="available: " + ", ".join(sorted(context)),
         ) from None
-    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError) as exc:
+    except (jinja2.TemplateError, ArithmeticError, TypeError, ValueError, MemoryError) as exc:
         raise _template_error(path, f"layout template failed: {exc}", _jinja_line(exc)) from None
     try:
         return tomllib.loads(text)

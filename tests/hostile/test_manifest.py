@@ -193,8 +193,6 @@ def test_style_weights_must_be_finite(cli, tmp_path, style) -> None:
     assert "not a finite number" in result.err
 
 
-@pytest.mark.xfail(strict=True, reason="models.Balloon.at has no range check: a balloon at "
-                   "[nan, nan] or [50, -3] is accepted and placed off the panel")
 @pytest.mark.parametrize("at", ["[nan, nan]", "[50.0, -3.0]"])
 def test_balloon_position_must_be_inside_the_panel(cli, tmp_path, at) -> None:
     manifest = edit('{ kind = "sfx", text = "KRAKOOM" }',

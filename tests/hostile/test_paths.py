@@ -118,8 +118,6 @@ def test_output_under_a_file_is_a_clear_error(cli, tmp_path) -> None:
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline.resolve_output does not refuse an output inside "
-                   "the build cache (.comicc/): `-o .comicc/lock` overwrites the lock file")
 def test_output_inside_the_build_cache_is_refused(cli, tmp_path) -> None:
     write_project(tmp_path)
     result = cli("build", tmp_path, "--backend", "none", "-o", tmp_path / ".comicc/lock")
