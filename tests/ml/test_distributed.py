@@ -76,7 +76,10 @@ def test_comicc_sets_threads_only_where_it_owns_the_process(monkeypatch):
         monkeypatch.setenv("COMICC_THREADS", "1")
         assert distributed.configure_threads() == 1 == torch.get_num_threads()
         monkeypatch.delenv("COMICC_THREADS")
+        monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # restored (unset) after the test
+        monkeypatch.delenv("OMP_WAIT_POLICY")
         distributed.own_threads()  # as `comicc build` does
+        assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"  # idle threads sleep, not spin
         assert distributed.configure_threads() == physical_cores() == torch.get_num_threads()
         monkeypatch.setenv("OMP_NUM_THREADS", "1")
         assert distributed.configure_threads() is None  # torch already follows OMP_NUM_THREADS
