@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.utils.deterministic
 from PIL import Image
 
 from comicc.build.cache import Cache, Entry
@@ -56,6 +57,9 @@ def _setup(settings: Any) -> torch.device:
     configure_threads(launch.local_world_size if launch is not None else 1)
     torch.manual_seed(settings.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    # ...without first filling every new tensor with NaN, a check for kernels that read
+    # memory they never wrote (none here): it cost 10-14% of a draft step on CPU.
+    torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
     try:
         return resolve_device(settings.device)
     except ValueError as exc:
