@@ -94,7 +94,7 @@ def main() -> None:
         base = styled_panels(project)
 
         noop, explain = run_build(project, extra)
-        ran = [line.split()[0] for line in explain.splitlines() if " ran" in line]
+        ran = [line.split()[0] for line in explain.splitlines() if re.search(r" ran( in|$)", line)]
         print(f"no-op rebuild            {noop:7.2f} s   = {noop / cold * 100:.1f} % of cold; "
               f"stages ran: {ran or 'none'}")
 
@@ -102,7 +102,7 @@ def main() -> None:
         balloon = re.search(r'text = "([^"]+)"', text).group(1)
         edit_manifest(project, balloon, balloon + " (edited)")
         seconds, explain = run_build(project, extra)
-        ran = [line.strip() for line in explain.splitlines() if " ran" in line]
+        ran = [line.strip() for line in explain.splitlines() if re.search(r" ran in ", line)]
         print(f"one balloon edited       {seconds:7.2f} s   ran: {'; '.join(ran)}")
 
         first_art = re.search(r'art = "([^"]+)"', text).group(1)

@@ -37,11 +37,14 @@ from comicc.ml.distributed import (
     configure_threads,
     launch_from_environ,
 )
+from comicc.ml.multistyle import MultiStyleNet
 from comicc.ml.presets import PRESETS, Preset
 
 DEFAULT_STYLE = "ink-wash"
 # Text the CLIP directional loss measures the restyling *from*.
 SOURCE_TEXT = "a rough drawing"
+# Below this total weight a learnt style row has no mix left in it.
+MIX_EPS = 1e-6
 
 Log = Callable[[str], None]
 
@@ -166,6 +169,29 @@ def _style_conds(project: Project) -> torch.Tensor:
     return torch.stack(vectors)
 
 
+def as_style_mix(weights: torch.Tensor) -> torch.Tensor:
+    """Rows of 26 style weights as mixes: non-negative and summing to 1, like named mixes.
+
+    The clamp at 0 passes gradients straight through, so a style at weight 0 can still be
+    mixed in while the conditions learn; a row with no positive weight becomes uniform.
+    """
+    clamped = weights + (weights.clamp(min=0) - weights).detach()
+    total = clamped.sum(dim=-1, keepdim=True)
+    return torch.where(total > MIX_EPS, clamped / total.clamp(min=MIX_EPS),
+                       torch.full_like(clamped, 1 / clamped.shape[-1]))
+
+
+class StyleMixNet(MultiStyleNet):
+    """The 26-style network whose per-panel style weights are always a valid mix.
+
+    Learnt conditions are free parameters; the network sees them through `as_style_mix`,
+    so fine-tuning can move a panel towards other styles but never off the simplex.
+    """
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor) -> torch.Tensor:
+        return super().forward(x, as_style_mix(style_weights))
+
+
 def _one_hot_directions(texts: list[str]) -> torch.Tensor:
     distinct = sorted(set(texts))
     conds = torch.zeros(len(texts), max(len(distinct), 1))
@@ -180,7 +206,9 @@ def _network(project: Project, settings: Any, preset: Preset, device: torch.devi
     if settings.stylenet == "pretrained":
         from comicc.ml.multistyle import load_multistyle26
 
-        return load_multistyle26().to(device), _style_conds(project), True, "multistyle26"
+        net = StyleMixNet()
+        net.load_state_dict(load_multistyle26().state_dict())
+        return net.to(device), _style_conds(project), preset.learn_conds, "multistyle26"
     from comicc.ml.stylenet import UNetStyleNet
 
     if settings.backend == "clip":
@@ -268,11 +296,15 @@ def _warm_start(cache: Cache, inputs: dict[str, str], net: Any, conds: torch.Ten
         return parts[1] if len(parts) == 3 and parts[0] == "panel" else None
 
     differs = [name for name, value in inputs.items() if previous.inputs.get(name) != value]
-    if any(panel_of(name) is None for name in differs):
-        # e.g. the global direction or a reference drawing: every panel is affected
+    edited = {p for p in map(panel_of, differs) if p is not None}
+    # New classifiers follow from edited panels; with no panel edited they come from a
+    # reference drawing, and that (like the global direction) affects every panel.
+    shared = [name for name in differs if panel_of(name) is None
+              and not (name == "classifiers" and edited)]
+    if shared:
         changed = sorted({p for p in map(panel_of, inputs) if p is not None})
     else:
-        changed = sorted({p for p in map(panel_of, differs) if p is not None})
+        changed = sorted(edited)
     return WarmStart(net_state=state, conds=saved, optimizer_state=optimizer), changed, previous
 
 
@@ -360,13 +392,15 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     finally:
         if bar is not None:
             bar.stop()
+    # Learnt style rows are kept as the mixes the network saw (the same pixels, valid weights).
+    conds = as_style_mix(result.conds) if isinstance(net, StyleMixNet) else result.conds
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
     blobs: dict[str, bytes] = {}
     sizes: list[list[int]] = []
     small = lambda image: resize(image.unsqueeze(0), (preset.size, preset.size))[0]  # noqa: E731
     small_styled = []
     # Each panel is encoded as it is rendered: only one is held at output resolution.
-    for label, image in zip(labels, _render(net, panels, result.conds, preset.long_side, device,
+    for label, image in zip(labels, _render(net, panels, conds, preset.long_side, device,
                                             labels, changed if previous is not None else None,
                                             previous, cache), strict=True):
         blobs[f"panel-{label}.png"] = to_png(image)
@@ -398,7 +432,7 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     }
     blobs["net.safetensors"] = save_tensors({k: v.detach().cpu().contiguous()
                                              for k, v in result.net_state.items()})
-    blobs["conds.safetensors"] = save_tensors({"conds": result.conds.detach().cpu().contiguous()})
+    blobs["conds.safetensors"] = save_tensors({"conds": conds.detach().cpu().contiguous()})
     buffer = io.BytesIO()
     torch.save(result.optimizer_state, buffer)
     blobs["optimizer.pt"] = buffer.getvalue()

@@ -28,6 +28,7 @@ class Preset:
     patch_threshold: float  # patches whose directional loss is below this are rejected
     panels_per_step: int  # mini-batch of panels per optimisation step
     unet_width: int  # base channel width of the U-Net style network
+    learn_conds: bool  # pretrained network: per-panel style mixes learn with the network
     warm_start_fraction: float  # fraction of steps run when resuming from a previous build
 
     def warm_steps(self) -> int:
@@ -63,7 +64,8 @@ PRESETS: dict[str, Preset] = {
         patch_threshold=0.7,
         panels_per_step=4,
         unet_width=8,
-        warm_start_fraction=0.3,
+        learn_conds=True,
+        warm_start_fraction=0.2,
     ),
     # A laptop GPU, or a patient CPU.
     "standard": Preset(
@@ -86,6 +88,7 @@ PRESETS: dict[str, Preset] = {
         patch_threshold=0.7,
         panels_per_step=8,
         unet_width=16,
+        learn_conds=True,
         warm_start_fraction=0.3,
     ),
     # CLIPstyler scale, for one GPU.
@@ -109,6 +112,7 @@ PRESETS: dict[str, Preset] = {
         patch_threshold=0.7,
         panels_per_step=8,
         unet_width=16,
+        learn_conds=True,
         warm_start_fraction=0.3,
     ),
 }
