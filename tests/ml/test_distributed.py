@@ -377,9 +377,11 @@ def test_two_gloo_ranks_make_the_single_process_update(tmp_path, comic, bank):
         assert [h.step for h in result["history"]] == list(range(STEPS))
         for mine, theirs in zip(result["history"], single.history, strict=True):
             assert set(mine.terms) == {"style", "content", "tv", "consistency"}
-            assert mine.total == pytest.approx(theirs.total, rel=1e-5)
-            assert mine.terms == pytest.approx(theirs.terms, rel=1e-5)
-        torch.testing.assert_close(result["conds"], single.conds, atol=1e-5, rtol=0)
+            # all-reduced shard gradients sum in another order than one full batch: float noise
+            # of ~1e-5 relative after a few Adam steps (seen under load); 1e-4 still pins the update
+            assert mine.total == pytest.approx(theirs.total, rel=1e-4)
+            assert mine.terms == pytest.approx(theirs.terms, rel=1e-4)
+        torch.testing.assert_close(result["conds"], single.conds, atol=1e-4, rtol=0)
         for a, b in zip(got["rendered"], single_rendered, strict=True):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=0)
     first, second = (r["result"]["net_state"] for r in ranks)
