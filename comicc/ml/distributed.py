@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import torch
@@ -168,7 +168,8 @@ def wrap_module(module: nn.Module, device: torch.device) -> nn.Module:
     # once at wrapping and not before every forward (the option's name changed in torch 2.14).
     options = inspect.signature(DistributedDataParallel).parameters
     sync = "forward_sync_buffers" if "forward_sync_buffers" in options else "broadcast_buffers"
-    return DistributedDataParallel(module, device_ids=ids, **{sync: False})
+    extra: dict[str, Any] = {sync: False}
+    return DistributedDataParallel(module, device_ids=ids, **extra)
 
 
 def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
@@ -215,7 +216,8 @@ class BuildGroup:
             self.device = device
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend, rank=launch.rank, world_size=launch.world_size)
-        self.control = dist.new_group(backend="gloo", timeout=CONTROL_TIMEOUT)
+        # Every rank is a member, so this is a real group (not the non-member marker).
+        self.control = cast("dist.ProcessGroup", dist.new_group(backend="gloo", timeout=CONTROL_TIMEOUT))
         self.sent = False
 
     def send(self, job: StyleJob | None) -> None:
