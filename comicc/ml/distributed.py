@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 CONTROL_TIMEOUT = timedelta(hours=6)
 THREADS_VARIABLE = "COMICC_THREADS"
 _OWNS_THREADS = False
+_THREADS_BEFORE: int | None = None  # torch's thread count before an owned build changed it
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,8 @@ def default_threads(local_world_size: int = 1, environ: Mapping[str, str] = os.e
 
 
 def own_threads() -> None:
-    """Let comicc choose torch's CPU threads in this process (its command line does; a
-    program that uses comicc as a library keeps its own choice).
+    """Let comicc choose torch's CPU threads in this process until `release_threads` (its
+    command line does; a program that uses comicc as a library keeps its own choice).
 
     Called before torch is imported, it also makes idle threads sleep rather than spin
     (OMP_WAIT_POLICY=PASSIVE, unless set): on a machine shared with other programs,
@@ -123,6 +124,18 @@ def own_threads() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def release_threads() -> None:
+    """End `own_threads`: torch's thread count goes back to what it was before comicc set it
+    (a program or test that runs the command line in-process keeps its own setting)."""
+    global _OWNS_THREADS, _THREADS_BEFORE
+    _OWNS_THREADS = False
+    if _THREADS_BEFORE is not None:
+        import torch
+
+        torch.set_num_threads(_THREADS_BEFORE)
+        _THREADS_BEFORE = None
+
+
 def configure_threads(local_world_size: int = 1) -> int | None:
     """Set torch's intra-op threads for the ML stages; returns the number, None if left alone.
 
@@ -131,10 +144,13 @@ def configure_threads(local_world_size: int = 1) -> int | None:
     """
     import torch
 
+    global _THREADS_BEFORE
     if THREADS_VARIABLE not in os.environ and (not _OWNS_THREADS or "OMP_NUM_THREADS" in os.environ):
         return None
     threads = default_threads(local_world_size)
     if torch.get_num_threads() != threads:
+        if _OWNS_THREADS and _THREADS_BEFORE is None:
+            _THREADS_BEFORE = torch.get_num_threads()
         torch.set_num_threads(threads)
     return threads
 

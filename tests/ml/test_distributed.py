@@ -83,6 +83,10 @@ def test_comicc_sets_threads_only_where_it_owns_the_process(monkeypatch):
         assert distributed.configure_threads() == physical_cores() == torch.get_num_threads()
         monkeypatch.setenv("OMP_NUM_THREADS", "1")
         assert distributed.configure_threads() is None  # torch already follows OMP_NUM_THREADS
+        distributed.release_threads()  # the build is over: the caller's count comes back
+        assert torch.get_num_threads() == before
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert distributed.configure_threads() is None  # not owned any more
     finally:
         torch.set_num_threads(before)
 
