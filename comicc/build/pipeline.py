@@ -492,15 +492,18 @@ def run_build(request: BuildRequest) -> int:
         if not request.quiet:
             print(message, file=sys.stderr)
 
-    from comicc.ml.distributed import own_threads
+    from comicc.ml.distributed import own_threads, release_threads
 
     own_threads()  # the command line picks torch's CPU threads (torch is not imported here)
-    with _terminate_as_interrupt():
-        project = load_project(request.path)
-        launch = _launch(request)
-        if launch is not None:
-            return _run_distributed(project, request, launch, say)
-        result = build(project, request, log=say)
+    try:
+        with _terminate_as_interrupt():
+            project = load_project(request.path)
+            launch = _launch(request)
+            if launch is not None:
+                return _run_distributed(project, request, launch, say)
+            result = build(project, request, log=say)
+    finally:
+        release_threads()
     return _finish(request, result)
 
 
