@@ -20,7 +20,7 @@ STAGE_VERSIONS = {
     "classify": 1,
     "style": 1,
     "page": 1,
-    "pdf": 1,
+    "pdf": 2,
     "cbz": 1,
     "report": 1,
 }
