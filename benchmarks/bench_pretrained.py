@@ -10,8 +10,9 @@ p_ij for
   untuned    the pretrained 26-style network as it comes (each panel's named style)
   lambda=0   fine-tuned with the style/content/TV loss only
   lambda>0   fine-tuned with the full Comic Book Loss
-then each variant's figures, twice: on the panels as the build renders them (long side
-`long_side`, shrunk to the training size for the classifiers) and on the network's output at
+then each variant's figures, twice: on the panels as the build renders them (the pretrained
+network at the training geometry, upscaled to long side `long_side` with the manifest's
+`detail`; shrunk to the training size for the classifiers) and on the network's output at
 the training size (`size` square, what the loop optimised):
   agreement  mean BCE of the classifiers against p̂ (lower is better)
   judge      the same with a second set of heads (another seed and view size) that the
@@ -56,6 +57,7 @@ from comicc.build.style_stage import (
     as_style_mix,
     panel_texts,
     preset_for,
+    render_options,
 )
 from comicc.manifest.load import Project, load_project
 from comicc.ml.backbone import load_backbone, resize
@@ -171,6 +173,13 @@ def prepare(args: argparse.Namespace) -> Bench:
                  labels)
 
 
+def render(bench: Bench, net: Any, conds: Tensor) -> list[Tensor]:
+    """The panels as the build renders them (for the pretrained network: at the training
+    geometry, upscaled to the long side, with the manifest's share of the art's detail)."""
+    return render_panels(net, bench.panels, conds, bench.preset.long_side, bench.device,
+                         **render_options(bench.settings, bench.preset))
+
+
 def small(bench: Bench, images: list[Tensor]) -> Tensor:
     """Panels at the training resolution, as the loop and the build summary see them."""
     size = (bench.preset.size, bench.preset.size)
@@ -238,7 +247,7 @@ def survey(bench: Bench, out: Path) -> None:
     rows = []
     for index in range(NUM_STYLES):
         conds = style_vector(index).expand(len(bench.panels), -1)
-        rendered = render_panels(net, bench.panels, conds, bench.preset.long_side, bench.device)
+        rendered = render(bench, net, conds)
         figures = measure(bench, None, rendered, at_training_size(bench, net, conds))
         rows.append((STYLE_NAMES[index], index, *figures.present_absent(bench.targets), figures))
         sheet(rendered, height=120).save(out / f"style-{index:02d}-{STYLE_NAMES[index]}.jpg",
@@ -262,7 +271,7 @@ def by_side(bench: Bench, net: Any, conds: Tensor, sides: list[int]) -> dict[int
     """Agreement (trained heads, judge) of the panels rendered at each long side."""
     figures = {}
     for side in sides:
-        images = small(bench, render_panels(net, bench.panels, conds, side, bench.device))
+        images = small(bench, render_panels(net, bench.panels, conds, side, bench.device))  # full res
         with torch.no_grad():
             figures[side] = tuple(
                 matrix_agreement(bank.probabilities(images, bench.regions).cpu(), bench.targets)
@@ -282,7 +291,7 @@ def compare(bench: Bench, out: Path, sides: list[int]) -> None:
     # One target look for both networks: the pretrained network's rendering of the style.
     objective = _objective(bench.project, pretrained_settings, preset, bench.device, look_net,
                            bench.panels, look_conds, texts, bench.backbone)
-    untuned = render_panels(look_net, bench.panels, look_conds, preset.long_side, bench.device)
+    untuned = render(bench, look_net, look_conds)
     untuned_small = at_training_size(bench, look_net, look_conds)
     looks = {"render": style_targets(bench, small(bench, untuned)),
              "train": style_targets(bench, untuned_small)}
@@ -304,7 +313,7 @@ def compare(bench: Bench, out: Path, sides: list[int]) -> None:
                            seed=bench.settings.seed, device=bench.device, learn_conds=learn_conds)
         seconds[name] = time.perf_counter() - started
         final = as_style_mix(result.conds) if learn_conds else result.conds
-        renders[name] = render_panels(net, bench.panels, final, preset.long_side, bench.device)
+        renders[name] = render(bench, net, final)
         trained[name] = at_training_size(bench, net, final)
         figures[name] = measure(bench, looks, renders[name], trained[name])
         scaled[name] = by_side(bench, net, final, sides)
@@ -335,7 +344,7 @@ def compare(bench: Bench, out: Path, sides: list[int]) -> None:
         print(f"{name:<14} {r.agreement:9.3f} {r.judge:6.3f} {r.style:7.1f} {present:11.2f} "
               f"{absent:9.2f}   {t.agreement:9.3f} {t.judge:6.3f} {t.style:7.1f}")
     if sides:
-        print("\nagreement (judge) of the panels rendered at other long sides (px)")
+        print("\nagreement (judge) with the network run at full resolution at these long sides (px)")
         print("variant       " + "".join(f"{side:>15}" for side in sides))
         for name, row in scaled.items():
             print(f"{name:<14}" + "".join(f"{a:8.3f} ({j:.3f})" for a, j in row.values()))
@@ -379,7 +388,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, help="training resolution (px)")
     parser.add_argument("--long-side", type=int, help="rendering resolution (px, long side)")
     parser.add_argument("--fixed-conds", action="store_true", help="do not learn the style mixes")
-    parser.add_argument("--sides", default="", help="also render at these long sides: 128,256")
+    parser.add_argument("--sides", default="",
+                        help="also run the network at full resolution at these long sides")
     parser.add_argument("--threads", type=int, help="torch threads (default: 1 when busy)")
     parser.add_argument("--out", default="out/bench_pretrained")
     args = parser.parse_args()

@@ -18,7 +18,7 @@ from comicc.build.cache import Cache, Entry, sha256_bytes, stable_json
 # Bump a stage's version when its code changes what it produces.
 STAGE_VERSIONS = {
     "classify": 1,
-    "style": 1,
+    "style": 2,
     "page": 1,
     "pdf": 2,
     "cbz": 1,

@@ -64,6 +64,7 @@ class StyleSettings:
     steps: int | None
     size: int | None
     consistency_weight: float | None
+    detail: float
     seed: int
     clip_model: str
     clip_pretrained: str | None
@@ -121,6 +122,7 @@ def resolve_settings(project: Project, request: BuildRequest) -> StyleSettings:
         steps=request.steps if request.steps is not None else build.steps,
         size=build.size,
         consistency_weight=build.consistency_weight,
+        detail=build.detail,
         seed=request.seed if request.seed is not None else build.seed,
         clip_model=build.clip_model,
         clip_pretrained=build.clip_pretrained,

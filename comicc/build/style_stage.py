@@ -308,9 +308,23 @@ def _warm_start(cache: Cache, inputs: dict[str, str], net: Any, conds: torch.Ten
     return WarmStart(net_state=state, conds=saved, optimizer_state=optimizer), changed, previous
 
 
+def render_options(settings: Any, preset: Preset) -> dict[str, Any]:
+    """How the fine-tuned network is run for print (`iter_rendered`'s work_size, detail).
+
+    The pretrained network styles each panel at the geometry it was fine-tuned on (its
+    strokes have a fixed size in pixels, so at print resolution it would draw a different
+    picture from the one the Comic Book Loss optimised); the U-Net, which starts from the
+    identity and keeps the art's own pixels, runs at print resolution.
+    """
+    if settings.stylenet == "pretrained":
+        return {"work_size": preset.size, "detail": settings.detail}
+    return {}
+
+
 def _render(net: Any, panels: Sequence[torch.Tensor], conds: torch.Tensor, long_side: int,
             device: torch.device, labels: list[str], changed: list[str] | None,
-            previous: Entry | None, cache: Cache) -> Iterator[torch.Tensor]:
+            previous: Entry | None, cache: Cache,
+            options: dict[str, Any]) -> Iterator[torch.Tensor]:
     """Render every panel, or after a warm start only the changed ones, one at a time.
 
     Untouched panels keep the previous build's pixels, so an edit to one panel never shifts
@@ -320,7 +334,8 @@ def _render(net: Any, panels: Sequence[torch.Tensor], conds: torch.Tensor, long_
 
     for i, label in enumerate(labels):
         if changed is None or previous is None or label in changed:
-            yield render_panels(net, [panels[i]], conds[i:i + 1], long_side, device)[0]
+            yield render_panels(net, [panels[i]], conds[i:i + 1], long_side, device,
+                                **options)[0]
         else:
             data = cache.get_blob(previous.outputs[f"panel-{label}.png"])
             yield to_tensor(Image.open(io.BytesIO(data)).convert("RGB"))
@@ -402,7 +417,8 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     # Each panel is encoded as it is rendered: only one is held at output resolution.
     for label, image in zip(labels, _render(net, panels, conds, preset.long_side, device,
                                             labels, changed if previous is not None else None,
-                                            previous, cache), strict=True):
+                                            previous, cache,
+                                            render_options(settings, preset)), strict=True):
         blobs[f"panel-{label}.png"] = to_png(image)
         sizes.append([image.shape[2], image.shape[1]])
         small_styled.append(small(image))

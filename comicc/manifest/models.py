@@ -150,6 +150,13 @@ class BuildOptions(Strict):
     consistency_weight: float | None = Field(
         default=None, ge=0, le=1e6, description="Override λ, the weight of the classifier term."
     )
+    detail: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of the art's own fine detail laid over the pretrained network's "
+        "output in print (0: the network's look alone, 1: every line of the art).",
+    )
     clip_model: str = Field(default="ViT-B-32", description="open_clip architecture name.")
     clip_pretrained: str | None = Field(
         default=None, description="open_clip pretrained tag, loaded from the local cache."

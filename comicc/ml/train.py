@@ -336,12 +336,12 @@ def render_panels(
     conds: Tensor,
     long_side: int,
     device: torch.device | str,
+    work_size: int | None = None,
+    detail: float = 0.0,
 ) -> list[Tensor]:
-    """Run the trained network on each panel at output resolution (aspect kept).
-
-    Returns CPU tensors [3,H,W] in [0,1] whose longer side is `long_side`.
-    """
-    return list(iter_rendered(net, panels_full_res, conds, long_side, device))
+    """Run the trained network on each panel; CPU tensors [3,H,W] in [0,1], long side
+    `long_side`, aspect kept. See `iter_rendered` for work_size and detail."""
+    return list(iter_rendered(net, panels_full_res, conds, long_side, device, work_size, detail))
 
 
 def iter_rendered(
@@ -350,9 +350,21 @@ def iter_rendered(
     conds: Tensor,
     long_side: int,
     device: torch.device | str,
+    work_size: int | None = None,
+    detail: float = 0.0,
 ) -> Iterator[Tensor]:
     """`render_panels` one panel at a time: only one output-size panel is alive at once
-    when the caller encodes or stores each before asking for the next."""
+    when the caller encodes or stores each before asking for the next.
+
+    work_size None: the network runs on the panel at output resolution. work_size s: it
+    runs on the panel at s x s, exactly the geometry it was fine-tuned on, and its output
+    is upscaled (bicubic) to the output size, so what is printed is what the Comic Book
+    Loss optimised: a network with fixed-size strokes behaves differently at another
+    scale (at 6x the pixels, classifier gains at the training size are lost). detail in
+    [0, 1] then adds back that share of the art's own fine detail, the part of the
+    output-resolution panel that the s x s view cannot hold: the artist's lines stay sharp
+    in print while colour and texture come from the network.
+    """
     device = torch.device(device)
     was_training = net.training
     net.to(device).eval()
@@ -362,10 +374,21 @@ def iter_rendered(
             with torch.inference_mode():
                 x = resize_long_side(panels_full_res[j][None].float().to(device), long_side)
                 cond = conds[j : j + 1].to(device) if conds.shape[1] else None
-                out = net(x, cond).clamp(0, 1)[0].cpu()
-            yield out
+                if work_size is None:
+                    out = net(x, cond).clamp(0, 1)
+                else:
+                    small = resize(x, (work_size, work_size))
+                    out = _upscale(net(small, cond).clamp(0, 1), x.shape[-2:])
+                    if detail:
+                        out = (out + detail * (x - _upscale(small, x.shape[-2:]))).clamp(0, 1)
+            yield out[0].cpu()
     finally:
         net.train(was_training)
+
+
+def _upscale(x: Tensor, size: Sequence[int]) -> Tensor:
+    return nn.functional.interpolate(x, size=tuple(size), mode="bicubic",
+                                     align_corners=False).clamp(0, 1)
 
 
 def matrix_agreement(probs: Tensor, targets: Tensor) -> float:

@@ -214,3 +214,44 @@ def test_presets():
     assert draft.with_overrides(steps=7, size=None).steps == 7
     assert draft.with_overrides(size=None).size == draft.size
     assert isinstance(draft, Preset) and 1 <= draft.warm_steps() < draft.steps
+
+
+class _Identity(torch.nn.Module):
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        return x
+
+
+def test_work_size_rendering_prints_what_the_loop_trained_on():
+    """At a work size the network sees exactly its training geometry; the print is that
+    output upscaled, so shrinking it back gives the training-size output again."""
+    torch.manual_seed(0)
+    net = UNetStyleNet(width=4)
+    for p in net.parameters():  # far from the identity: a picture that depends on scale
+        p.data.normal_(0, 0.3)
+    panel = torch.rand(3, 90, 120)
+    out = render_panels(net, [panel], torch.zeros(1, 0), 96, "cpu", work_size=32)[0]
+    assert tuple(out.shape) == (3, 72, 96)
+    with torch.no_grad():
+        hi = torch.nn.functional.interpolate(panel[None], size=(72, 96), mode="bilinear",
+                                             antialias=True)
+        trained = net(torch.nn.functional.interpolate(hi, size=(32, 32), mode="bilinear",
+                                                      antialias=True), None).clamp(0, 1)
+        back = torch.nn.functional.interpolate(out[None], size=(32, 32), mode="bilinear",
+                                               antialias=True)
+        full_res = render_panels(net, [panel], torch.zeros(1, 0), 96, "cpu")[0]
+        full_back = torch.nn.functional.interpolate(full_res[None], size=(32, 32),
+                                                    mode="bilinear", antialias=True)
+    near = (back - trained).abs().mean().item()
+    assert near < 0.03
+    assert (full_back - trained).abs().mean().item() > 2 * near  # full res draws another picture
+
+
+def test_detail_restores_the_art_at_print_resolution():
+    panel = torch.rand(3, 60, 80)  # all fine detail: the 16 x 16 view cannot hold it
+    plain, full = (render_panels(_Identity(), [panel], torch.zeros(1, 0), 80, "cpu",
+                                 work_size=16, detail=d)[0] for d in (0.0, 1.0))
+    half = render_panels(_Identity(), [panel], torch.zeros(1, 0), 80, "cpu", work_size=16,
+                         detail=0.5)[0]
+    assert torch.allclose(full, panel, atol=1e-5)  # every line of the art is back
+    assert (plain - panel).abs().mean() > 0.1
+    assert (half - panel).abs().mean() < (plain - panel).abs().mean()
