@@ -55,11 +55,23 @@ def preset_for(settings: Any) -> Preset:
                                  lam=settings.consistency_weight)
 
 
+def _deterministic() -> None:
+    """torch.use_deterministic_algorithms(True, warn_only=True), without its import of
+    torch._inductor (3 s on the draft machine, a tenth of a warm-started style stage) when
+    nothing will compile; torch.compile (COMICC_COMPILE) gets the public call."""
+    from comicc.ml.train import _want_compile
+
+    if _want_compile(None):
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch._C._set_deterministic_algorithms(True, warn_only=True)
+
+
 def _setup(settings: Any) -> torch.device:
     launch = launch_from_environ()
     configure_threads(launch.local_world_size if launch is not None else 1)
     torch.manual_seed(settings.seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    _deterministic()
     # ...without first filling every new tensor with NaN, a check for kernels that read
     # memory they never wrote (none here): it cost 10-14% of a draft step on CPU.
     torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
@@ -324,21 +336,24 @@ def render_options(settings: Any, preset: Preset) -> dict[str, Any]:
 def _render(net: Any, panels: Sequence[torch.Tensor], conds: torch.Tensor, long_side: int,
             device: torch.device, labels: list[str], changed: list[str] | None,
             previous: Entry | None, cache: Cache,
-            options: dict[str, Any]) -> Iterator[torch.Tensor]:
-    """Render every panel, or after a warm start only the changed ones, one at a time.
+            options: dict[str, Any]) -> Iterator[tuple[torch.Tensor, bytes]]:
+    """Render every panel, or after a warm start only the changed ones, one at a time;
+    yields each panel and its PNG.
 
-    Untouched panels keep the previous build's pixels, so an edit to one panel never shifts
-    the look of the others (the fine-tuned network moves only a little, but it does move).
+    Untouched panels keep the previous build's pixels (and PNG bytes), so an edit to one
+    panel never shifts the look of the others (the fine-tuned network moves only a little,
+    but it does move).
     """
     from comicc.ml.train import render_panels
 
     for i, label in enumerate(labels):
         if changed is None or previous is None or label in changed:
-            yield render_panels(net, [panels[i]], conds[i:i + 1], long_side, device,
-                                **options)[0]
+            image = render_panels(net, [panels[i]], conds[i:i + 1], long_side, device,
+                                  **options)[0]
+            yield image, to_png(image)
         else:
             data = cache.get_blob(previous.outputs[f"panel-{label}.png"])
-            yield to_tensor(Image.open(io.BytesIO(data)).convert("RGB"))
+            yield to_tensor(Image.open(io.BytesIO(data)).convert("RGB")), data
 
 
 def _progress(total: int, quiet: bool):
@@ -386,6 +401,9 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     objective = _objective(project, settings, preset, device, net, panels, conds, texts, backbone)
     init, changed, previous = _warm_start(cache, inputs, net, conds)
     steps = preset.steps if init is None else preset.warm_steps()
+    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
+    # A warm start puts the edited panels in every step: they are what the steps are for.
+    focus = tuple(labels.index(c) for c in changed) if init is not None else ()
     if init is not None:
         notes.append(f"style: warm start from the last build ({steps} steps; changed panels: "
                      f"{', '.join(changed) or 'none'})")
@@ -395,7 +413,7 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
         _check_shares(len(panels), group.launch.world_size)
         say(f"style: {len(panels)} panels shared by {group.launch.world_size} processes")
         group.send(StyleJob(cache.get_blob(classify.outputs["classifiers.safetensors"]), init,
-                            steps))
+                            steps, focus))
     bar, update = _progress(steps, getattr(settings, "quiet", False))
     if bar is not None:
         bar.start()
@@ -403,23 +421,22 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
         result = fit_comic(net, panels, conds, objective, bank, targets, regions, preset=preset,
                            lam=preset.lam, steps=steps, seed=settings.seed, device=device,
                            learn_conds=learn_conds, init=init, progress=update,
-                           distributed=group is not None)
+                           distributed=group is not None, focus=focus)
     finally:
         if bar is not None:
             bar.stop()
     # Learnt style rows are kept as the mixes the network saw (the same pixels, valid weights).
     conds = as_style_mix(result.conds) if isinstance(net, StyleMixNet) else result.conds
-    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
     blobs: dict[str, bytes] = {}
     sizes: list[list[int]] = []
     small = lambda image: resize(image.unsqueeze(0), (preset.size, preset.size))[0]  # noqa: E731
     small_styled = []
     # Each panel is encoded as it is rendered: only one is held at output resolution.
-    for label, image in zip(labels, _render(net, panels, conds, preset.long_side, device,
-                                            labels, changed if previous is not None else None,
-                                            previous, cache,
-                                            render_options(settings, preset)), strict=True):
-        blobs[f"panel-{label}.png"] = to_png(image)
+    rendered = _render(net, panels, conds, preset.long_side, device, labels,
+                       changed if previous is not None else None, previous, cache,
+                       render_options(settings, preset))
+    for label, (image, png) in zip(labels, rendered, strict=True):
+        blobs[f"panel-{label}.png"] = png
         sizes.append([image.shape[2], image.shape[1]])
         small_styled.append(small(image))
 
@@ -486,7 +503,7 @@ def serve_style(project: Project, settings: Any, group: BuildGroup) -> None:
     objective = _objective(project, settings, preset, device, net, panels, conds, texts, backbone)
     fit_comic(net, panels, conds, objective, bank, targets, regions, preset=preset,
               lam=preset.lam, steps=job.steps, seed=settings.seed, device=device,
-              learn_conds=learn_conds, init=job.init, distributed=True)
+              learn_conds=learn_conds, init=job.init, distributed=True, focus=job.focus)
 
 
 def _check_shares(panels: int, processes: int) -> None:

@@ -211,6 +211,7 @@ class StyleJob:
     classifiers: bytes  # the bank trained on rank 0, as safetensors bytes
     init: WarmStart | None  # the previous build's network, conditions and optimizer
     steps: int
+    focus: tuple[int, ...] = ()  # panels in every step's batch (fit_comic's focus)
 
 
 class BuildGroup:

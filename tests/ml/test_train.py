@@ -255,3 +255,24 @@ def test_detail_restores_the_art_at_print_resolution():
     assert torch.allclose(full, panel, atol=1e-5)  # every line of the art is back
     assert (plain - panel).abs().mean() > 0.1
     assert (half - panel).abs().mean() < (plain - panel).abs().mean()
+
+
+def test_focus_puts_the_edited_panels_in_every_batch():
+    seen: list[list[int]] = []
+
+    class Recording(MeanColourObjective):
+        def __call__(self, styled, source, panel_index):
+            seen.append(sorted(panel_index.tolist()))
+            return super().__call__(styled, source, panel_index)
+
+    panels = [torch.rand(3, 24, 24) for _ in range(6)]
+    preset = TINY.with_overrides(size=16, panels_per_step=3)
+    for focus in ((), (4,)):
+        seen.clear()
+        fit_comic(UNetStyleNet(width=4), panels, torch.zeros(6, 0), Recording(torch.rand(6, 3)),
+                  None, torch.zeros(0, 6), [{}] * 6, preset=preset, lam=0.0, steps=8, seed=0,
+                  device="cpu", focus=focus)
+        assert all(len(batch) == 3 == len(set(batch)) for batch in seen)
+        in_every = all(4 in batch for batch in seen)
+        assert in_every if focus else not in_every
+        assert len({j for batch in seen for j in batch}) > 3  # the others still take turns
