@@ -67,7 +67,7 @@ PRESETS: dict[str, Preset] = {
         panels_per_step=4,
         unet_width=8,
         learn_conds=True,
-        warm_start_fraction=0.2,
+        warm_start_fraction=0.15,
     ),
     # A laptop GPU, or a patient CPU.
     "standard": Preset(
