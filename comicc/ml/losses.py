@@ -116,6 +116,23 @@ class GramObjective:
         images = [style_image] if style_image is not None else list(panel_styles or [])
         self.per_panel = panel_styles is not None
         self.grams = self._target_grams(images, style_size)
+        # Content features of the fixed training sources, by panel (see prepare_sources).
+        self._source_taps: dict[int, list[Tensor]] = {}
+        self._source_shape: tuple[int, ...] | None = None
+
+    @torch.no_grad()
+    def prepare_sources(self, sources: Tensor, panel_index: Tensor) -> None:
+        """Compute the content features of the training sources [M,3,s,s] once (fit_comic
+        calls this); each step then looks them up instead of running the backbone on
+        sources that never change."""
+        device = self.backbone.mean.device
+        self._source_taps.clear()
+        for start in range(0, len(sources), 16):
+            batch = sources[start : start + 16].to(device)
+            taps = [self.backbone.features(batch)[k] for k in CONTENT_TAPS]
+            for row, j in enumerate(panel_index[start : start + 16].tolist()):
+                self._source_taps[j] = [t[row] for t in taps]
+        self._source_shape = tuple(sources.shape[1:])
 
     @torch.no_grad()
     def _target_grams(self, images: Sequence[Tensor], size: int | None) -> list[Tensor]:
@@ -132,16 +149,28 @@ class GramObjective:
     def __call__(self, styled: Tensor, source: Tensor, panel_index: Tensor) -> dict[str, Tensor]:
         """Weighted {"style", "content", "tv"} terms, each summed over the batch."""
         feats = self.backbone.features(styled)
-        with torch.no_grad():
-            source_feats = self.backbone.features(source)
+        source_taps = self._prepared(source, panel_index)
+        if source_taps is None:
+            with torch.no_grad():
+                source_feats = self.backbone.features(source)
+            source_taps = [source_feats[k] for k in CONTENT_TAPS]
         if self.per_panel:
             targets = [g[panel_index.to(g.device)] for g in self.grams]
         else:
             targets = self.grams
         content_taps = [feats[k] for k in CONTENT_TAPS]
-        source_taps = [source_feats[k] for k in CONTENT_TAPS]
         return {
             "style": self.style_weight * gram_style_loss(feats, targets).sum(),
             "content": self.content_weight * content_loss(content_taps, source_taps).sum(),
             "tv": self.tv_weight * tv_loss(styled).sum(),
         }
+
+    def _prepared(self, source: Tensor, panel_index: Tensor) -> list[Tensor] | None:
+        """The prepared content features of this batch's sources, or None if a panel was
+        not prepared or the sources are not the prepared ones' size."""
+        if self._source_shape != tuple(source.shape[1:]):
+            return None
+        rows = [self._source_taps.get(j) for j in panel_index.tolist()]
+        if any(r is None for r in rows):
+            return None
+        return [torch.stack([r[k] for r in rows]) for k in range(len(CONTENT_TAPS))]

@@ -11,6 +11,7 @@ calls it once with the training-size sources it trains on, so fixed features of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
@@ -292,7 +293,9 @@ def _loss(
     amp: torch.autocast,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """One mini-batch's Comic Book Loss: its total and its named, weighted terms."""
-    with amp:
+    sharing = classifiers.backbone.sharing() if lam > 0 and classifiers is not None else \
+        contextlib.nullcontext()
+    with amp, sharing:
         styled = forward(x, index_on_device)
         terms = dict(objective(styled, x, index_on_device))
         if lam > 0 and classifiers is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +73,42 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="cuda"):
             resolve_device("cuda")
+
+
+def _counting_stem(backbone):
+    calls = []
+    handle = backbone.net._conv_stem.register_forward_hook(lambda *a: calls.append(1))
+    return calls, handle
+
+
+def test_sharing_resumes_embed_from_the_features_pass(backbone):
+    """Inside `sharing()` the classifiers' embedding reuses the Gram pass's activations:
+    the same values and gradients, one stem pass instead of two."""
+    torch.manual_seed(0)
+    x0 = torch.rand(2, 3, 64, 64)
+    results = []
+    for share in (False, True):
+        x = x0.clone().requires_grad_(True)
+        calls, handle = _counting_stem(backbone)
+        with backbone.sharing() if share else contextlib.nullcontext():
+            feats = backbone.features(x)
+            with torch.no_grad():
+                backbone.features(torch.rand(2, 3, 64, 64))  # another tensor: never reused
+            embedding = backbone.embed(x)
+        handle.remove()
+        (sum(f.mean() for f in feats) + embedding.square().mean()).backward()
+        results.append((embedding.detach(), x.grad, len(calls)))
+    (plain, plain_grad, plain_calls), (shared, shared_grad, shared_calls) = results
+    assert torch.allclose(plain, shared, atol=1e-6)
+    assert torch.allclose(plain_grad, shared_grad, atol=1e-7)
+    assert (plain_calls, shared_calls) == (3, 2)
+    assert backbone._shared is None  # nothing is kept after the block
+
+
+def test_sharing_never_lends_a_no_grad_pass_to_a_grad_one(backbone):
+    x = torch.rand(1, 3, 64, 64, requires_grad=True)
+    with backbone.sharing():
+        with torch.no_grad():
+            backbone.features(x)
+        embedding = backbone.embed(x)
+    assert embedding.requires_grad

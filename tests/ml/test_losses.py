@@ -111,3 +111,23 @@ def test_gradients_reach_the_style_network_through_each_loss(term, backbone, ban
     assert all(g is not None for g in grads)
     assert sum(g.abs().sum().item() for g in grads) > 0
     assert net.out.weight.grad.abs().sum() > 0
+
+
+def test_prepared_sources_give_the_same_terms_without_the_backbone(backbone):
+    torch.manual_seed(0)
+    sources = torch.rand(3, 3, 48, 48)
+    styled = torch.rand(2, 3, 48, 48)
+    index = torch.tensor([2, 0])
+    objective = GramObjective(backbone, torch.rand(3, 64, 64), content_weight=1.0)
+    plain = objective(styled, sources[index], index)
+    objective.prepare_sources(sources, torch.arange(3))
+    calls = []
+    handle = backbone.net._conv_stem.register_forward_hook(lambda *a: calls.append(1))
+    prepared = objective(styled, sources[index], index)
+    handle.remove()
+    assert len(calls) == 1  # the styled batch only
+    for name in plain:
+        assert torch.allclose(plain[name], prepared[name], rtol=1e-5), name
+    # A batch of another size is not the prepared sources: computed as before.
+    other = objective(styled[:, :, :32, :32], sources[index][:, :, :32, :32], index)
+    assert torch.isfinite(other["content"])
