@@ -210,7 +210,8 @@ def test_presets():
     assert (final.patch_weight, final.direction_weight, final.content_weight) == (9000, 500, 150)
     assert (final.tv_weight, final.lr) == (2e-3, 5e-4) and final.steps >= 200
     draft = PRESETS["draft"]
-    assert draft.size <= 160 and draft.steps <= 80
+    # CPU-sized: smaller than the standard preset, which a laptop GPU runs.
+    assert draft.size < PRESETS["standard"].size and draft.steps <= 80
     assert draft.with_overrides(steps=7, size=None).steps == 7
     assert draft.with_overrides(size=None).size == draft.size
     assert isinstance(draft, Preset) and 1 <= draft.warm_steps() < draft.steps
