@@ -48,6 +48,8 @@ PRESETS: dict[str, Preset] = {
     # CPU minutes: 8 panels and their classifiers in one to two minutes on 2 cores. The
     # pretrained network prints at its training size (upscaled), so `size` sets how fine its
     # strokes are against the panel: 192 keeps the sample's figures legible, 128 did not.
+    # Classifier views at the training size: the classifier term then reads the styled
+    # batch as it is and resumes from the Gram objective's backbone pass (Backbone.sharing).
     "draft": Preset(
         name="draft",
         size=192,
@@ -61,7 +63,7 @@ PRESETS: dict[str, Preset] = {
         patch_weight=9000.0,
         direction_weight=500.0,
         classifier_steps=150,
-        classifier_size=128,
+        classifier_size=192,
         classifier_views=8,
         crops=16,
         crop_size=64,
