@@ -55,13 +55,14 @@ from comicc.build.style_stage import (
     _setup,
     _training_data,
     as_style_mix,
+    classify_side,
     panel_texts,
     preset_for,
     render_options,
 )
 from comicc.manifest.load import Project, load_project
 from comicc.ml.backbone import load_backbone, resize
-from comicc.ml.classifiers import ClassifierBank, train_classifiers
+from comicc.ml.classifiers import ClassifierBank, train_for_preset
 from comicc.ml.losses import GramObjective
 from comicc.ml.presets import Preset
 from comicc.ml.style_names import NUM_STYLES, STYLE_NAMES
@@ -157,13 +158,11 @@ def prepare(args: argparse.Namespace) -> Bench:
         content_weight=args.content_weight, tv_weight=args.tv_weight, size=args.size,
         long_side=args.long_side, learn_conds=False if args.fixed_conds else None)
     backbone = load_backbone(device)
-    # The classify stage trains on panels capped at max(2 * size, 256) px.
-    panels, references, targets, regions = _training_data(project, max(preset.size * 2, 256))
+    panels, references, targets, regions = _training_data(project, classify_side(preset))
     started = time.perf_counter()
-    banks = [train_classifiers(backbone, list(references), references, panels, targets, regions,
-                               seed=seed, steps=preset.classifier_steps, size=size,
-                               device=device, views_per_image=preset.classifier_views)
-             for seed, size in ((settings.seed, preset.classifier_size),
+    banks = [train_for_preset(backbone, references, panels, targets, regions, preset,
+                              seed=seed, device=device, size=size)
+             for seed, size in ((settings.seed, None),
                                 (settings.seed + JUDGE_SEED_OFFSET, JUDGE_SIZE))]
     print(f"classifiers (trained heads and judge): {time.perf_counter() - started:.1f}s, "
           "held-out accuracy " + ", ".join(f"{k} {v:.2f}" for k, v in banks[0].accuracy.items()))

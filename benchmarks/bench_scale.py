@@ -50,13 +50,14 @@ from comicc.build.style_stage import (  # noqa: E402
     _objective,
     _setup,
     _training_data,
+    classify_side,
     panel_texts,
     preset_for,
     to_png,
 )
 from comicc.manifest.load import load_project  # noqa: E402
 from comicc.ml.backbone import load_backbone  # noqa: E402
-from comicc.ml.classifiers import ClassifierBank, train_classifiers  # noqa: E402
+from comicc.ml.classifiers import ClassifierBank, train_for_preset  # noqa: E402
 from comicc.ml.distributed import (  # noqa: E402
     configure_threads,
     launch_from_environ,
@@ -200,20 +201,10 @@ def joint_vs_single(args: argparse.Namespace) -> dict:
     project, settings, device, preset, backbone = sample_setup(
         args.device, args.preset, args.stylenet, args.steps
     )
-    small, references, targets, regions = _training_data(project, max(preset.size * 2, 256))
+    small, references, targets, regions = _training_data(project, classify_side(preset))
     clock = Clock()
-    bank = train_classifiers(
-        backbone,
-        list(references),
-        references,
-        small,
-        targets,
-        regions,
-        seed=settings.seed,
-        steps=preset.classifier_steps,
-        size=preset.classifier_size,
-        device=device,
-        views_per_image=preset.classifier_views,
+    bank = train_for_preset(
+        backbone, references, small, targets, regions, preset, seed=settings.seed, device=device
     )
     sync(device)
     classifiers = clock.read()
@@ -292,18 +283,8 @@ def synthetic_bank(device: torch.device, preset_name: str | None, path: Path) ->
     """Element classifiers for the synthetic comics, trained once on 6 panels, saved."""
     preset = PRESETS[preset_name or "draft"]
     art, references, targets, _ = synthetic_comic(6, ELEMENTS)
-    bank = train_classifiers(
-        load_backbone(device),
-        list(references),
-        references,
-        art,
-        targets,
-        [{}] * 6,
-        seed=0,
-        steps=preset.classifier_steps,
-        size=preset.classifier_size,
-        device=device,
-        views_per_image=preset.classifier_views,
+    bank = train_for_preset(
+        load_backbone(device), references, art, targets, [{}] * 6, preset, seed=0, device=device
     )
     bank.save(path)
     return path
@@ -427,22 +408,12 @@ def gpu_phase(args: argparse.Namespace) -> dict:
     torch.cuda.reset_peak_memory_stats()
     if args.panels == 0:
         project, settings, device, preset, backbone = sample_setup("cuda", "final", None, args.steps)
-        small, references, targets, regions = _training_data(project, max(preset.size * 2, 256))
+        small, references, targets, regions = _training_data(project, classify_side(preset))
         panels, _, _, _ = _training_data(project, preset.long_side, lazy=True)
         texts = panel_texts(project)
         started = time.perf_counter()
-        bank = train_classifiers(
-            backbone,
-            list(references),
-            references,
-            small,
-            targets,
-            regions,
-            seed=settings.seed,
-            steps=preset.classifier_steps,
-            size=preset.classifier_size,
-            device=device,
-            views_per_image=preset.classifier_views,
+        bank = train_for_preset(
+            backbone, references, small, targets, regions, preset, seed=settings.seed, device=device
         )
         sync(device)
         classifier_seconds = time.perf_counter() - started
@@ -456,18 +427,8 @@ def gpu_phase(args: argparse.Namespace) -> dict:
         panels = SyntheticPanels(args.panels)
         targets, regions = panels.targets, [{}] * args.panels
         started = time.perf_counter()
-        bank = train_classifiers(
-            backbone,
-            list(references),
-            references,
-            art,
-            art_targets,
-            [{}] * 6,
-            seed=0,
-            steps=preset.classifier_steps,
-            size=preset.classifier_size,
-            device=device,
-            views_per_image=preset.classifier_views,
+        bank = train_for_preset(
+            backbone, references, art, art_targets, [{}] * 6, preset, seed=0, device=device
         )
         sync(device)
         classifier_seconds = time.perf_counter() - started

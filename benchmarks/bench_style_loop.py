@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from comicc.ml.backbone import load_backbone  # noqa: E402
-from comicc.ml.classifiers import train_classifiers  # noqa: E402
+from comicc.ml.classifiers import train_for_preset  # noqa: E402
 from comicc.ml.device import resolve_device  # noqa: E402
 from comicc.ml.losses import GramObjective  # noqa: E402
 from comicc.ml.presets import PRESETS, Preset  # noqa: E402
@@ -118,7 +118,6 @@ def run_phase(args) -> dict:
     preset = PRESETS[args.preset].with_overrides(steps=args.steps)
     art, references, targets, style = synthetic_comic(args.panels, args.elements)
     backbone = load_backbone(device)
-    ids = list(references)
     conds = torch.eye(args.panels)[:, : args.directions]  # a few distinct directions, one-hot
     conds[args.directions :, 0] = 1.0
     regions = [{} for _ in art]
@@ -129,18 +128,8 @@ def run_phase(args) -> dict:
     bank = None
     if args.phase in ("joint", "end-to-end"):
         started = time.perf_counter()
-        bank = train_classifiers(
-            backbone,
-            ids,
-            references,
-            art,
-            targets,
-            regions,
-            seed=0,
-            steps=preset.classifier_steps,
-            size=preset.classifier_size,
-            device=device,
-            views_per_image=preset.classifier_views,
+        bank = train_for_preset(
+            backbone, references, art, targets, regions, preset, seed=0, device=device
         )
         sync(device)
         result["classifier_seconds"] = time.perf_counter() - started

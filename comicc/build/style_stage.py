@@ -28,7 +28,7 @@ from comicc.build.plan import panel_label, target_matrix
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.load import Project
 from comicc.ml.backbone import load_backbone
-from comicc.ml.classifiers import ClassifierBank, train_classifiers
+from comicc.ml.classifiers import ClassifierBank, train_for_preset
 from comicc.ml.device import resolve_device
 from comicc.ml.distributed import (
     BuildGroup,
@@ -135,17 +135,20 @@ def _training_data(project: Project, long_side: int, lazy: bool = False):
     return panels, references, targets, regions
 
 
+def classify_side(preset: Preset) -> int:
+    """Long side (px) of the panels and references the classify stage trains on."""
+    return max(preset.size * 2, 256)
+
+
 def run_classify(project: Project, settings: Any, say: Log) -> tuple[dict[str, bytes], dict]:
     """Train one head per element; returns the bank as safetensors plus accuracy figures."""
     device = _setup(settings)
     preset = preset_for(settings)
     backbone = load_backbone(device)
-    panels, references, targets, regions = _training_data(project, max(preset.size * 2, 256))
+    panels, references, targets, regions = _training_data(project, classify_side(preset))
     say(f"classify: training {len(references)} element classifier(s) on {device.type}")
-    bank = train_classifiers(backbone, list(references), references, panels, targets, regions,
-                             seed=settings.seed, steps=preset.classifier_steps,
-                             size=preset.classifier_size, device=device,
-                             views_per_image=preset.classifier_views)
+    bank = train_for_preset(backbone, references, panels, targets, regions, preset,
+                            seed=settings.seed, device=device)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "classifiers.safetensors"
         bank.save(path)

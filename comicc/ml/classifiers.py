@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from comicc.ml.backbone import Backbone, resize
+from comicc.ml.presets import Preset
 
 Box = tuple[float, float, float, float]  # (x, y, w, h) as fractions of the image
 Regions = Mapping[str, Box]
@@ -460,6 +461,26 @@ def train_classifiers(
         accuracy,
         weak,
     )
+
+
+def train_for_preset(
+    backbone: Backbone,
+    references: Mapping[str, Sequence[Tensor]],
+    panels: Sequence[Tensor],
+    targets: Tensor,
+    regions: Sequence[Regions],
+    preset: Preset,
+    *,
+    seed: int,
+    device: torch.device | str,
+    size: int | None = None,
+) -> ClassifierBank:
+    """`train_classifiers` as the classify stage runs it: one head per element of
+    `references` (in its order), with the preset's steps, view size (or `size`) and views."""
+    return train_classifiers(backbone, list(references), references, panels, targets, regions,
+                             seed=seed, steps=preset.classifier_steps,
+                             size=size or preset.classifier_size, device=device,
+                             views_per_image=preset.classifier_views)
 
 
 @torch.no_grad()
