@@ -135,9 +135,10 @@ def fit_comic(
     LOG_EVERY_CUDA on CUDA, where each read waits for the GPU); `progress` then receives
     the steps in bursts. distributed: this process is one rank of an initialised
     torch.distributed group (see `comicc.ml.distributed`); it trains on its shard of the
-    panels and every rank returns the same network. focus: panels that are in every step's
-    mini-batch (those of this rank's share, up to the batch size), the others drawn at
-    random around them; a warm start after an edit focuses on the edited panels.
+    panels and every rank returns the same network. focus: panels (of this rank's share)
+    that fill each step's mini-batch first, the others drawn at random around them; more
+    focused panels than the batch holds take turns. A warm start after an edit focuses on
+    the edited panels.
     """
     device = torch.device(device)
     rank, world = _rank_and_world(distributed)
@@ -178,7 +179,7 @@ def fit_comic(
         sources = sources.pin_memory()
     panel_ids = torch.tensor(mine)
     wanted = set(focus)
-    focused = [r for r, j in enumerate(mine) if j in wanted][:batch_size]
+    focused = {r for r, j in enumerate(mine) if j in wanted}
     prepare = getattr(objective, "prepare_sources", None)
     if prepare is not None:
         prepare(sources, panel_ids)  # an objective may precompute fixed features of the sources
@@ -240,9 +241,11 @@ def fit_comic(
         if batch_size == len(mine):
             rows = torch.arange(len(mine))
         elif focused:
-            others = [r for r in torch.randperm(len(mine), generator=batches).tolist()
-                      if r not in focused]
-            rows = torch.tensor(focused + others[: batch_size - len(focused)])
+            # The focused rows first (in random order: more of them than the batch take
+            # turns), then the others.
+            order = torch.randperm(len(mine), generator=batches).tolist()
+            order.sort(key=lambda r: r not in focused)
+            rows = torch.tensor(order[:batch_size])
         else:
             rows = torch.randperm(len(mine), generator=batches)[:batch_size]
         index = panel_ids[rows]

@@ -277,3 +277,10 @@ def test_focus_puts_the_edited_panels_in_every_batch():
         in_every = all(4 in batch for batch in seen)
         assert in_every if focus else not in_every
         assert len({j for batch in seen for j in batch}) > 3  # the others still take turns
+
+    # More focused panels than a batch holds (an edit every panel shares): they take turns.
+    seen.clear()
+    fit_comic(UNetStyleNet(width=4), panels, torch.zeros(6, 0), Recording(torch.rand(6, 3)),
+              None, torch.zeros(0, 6), [{}] * 6, preset=preset, lam=0.0, steps=20, seed=0,
+              device="cpu", focus=range(6))
+    assert {j for batch in seen for j in batch} == set(range(6))
