@@ -1,4 +1,5 @@
-# Two commands for a newcomer: `make demo` (build the sample comic) and `make test`.
+# Two commands for a newcomer: `make demo` (build the sample comic) and `make test`
+# (`make test-all` adds the slow end-to-end checks).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -15,8 +16,13 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/comicc build $(SAMPLE) -o out/lighthouse.pdf
 	@echo "open out/lighthouse.pdf (and out/lighthouse.report.html)"
 
+# `make test`: the fast suite a developer runs often (a few minutes on two cores);
+# `make test-all`: the whole suite, slow end-to-end checks included (what CI runs).
 test: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(VENV)/.installed
+	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check comicc tests benchmarks

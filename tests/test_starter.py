@@ -241,6 +241,7 @@ def test_lighthouse_art_matches_its_target_matrix() -> None:
             assert signature_mask(root / reference, colour, tolerance).sum() >= 20, reference
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SAMPLE_NAMES)
 def test_sample_art_regenerates_byte_identically(name: str, tmp_path: Path) -> None:
     load_make_art(name).main(tmp_path)

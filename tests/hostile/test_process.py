@@ -37,6 +37,7 @@ def _wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 30.0)
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_during_a_layout_build_leaves_everything_consistent(tmp_path, signum) -> None:
     root = _many_pages(tmp_path)

@@ -342,6 +342,7 @@ def _fit_rank(rank: int, world: int, store: str, case_path: str, bank_path: str,
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_make_the_single_process_update(tmp_path, comic, bank):
     """DDP over shards of 2 and 1 panels, full batch: the same losses, conditions, network
     and styled panels as one process training on all 3 panels.
