@@ -113,15 +113,38 @@ def _start_cli(*args: str) -> subprocess.Popen[str]:
 
 
 def _wait_for_line(process: subprocess.Popen[str], start: str) -> str:
+    """The first stdout line starting with `start`, or an AssertionError after WAIT seconds.
+
+    A reader thread does the blocking readline(): a silent, hung watcher still reaches the
+    deadline. The thread stops at that line (or at EOF), so stdout is free for communicate()."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.put(line)
+            if line.startswith(start):
+                return
+        lines.put("")  # EOF
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()  # type: ignore[union-attr]
-        if line.startswith(start):
-            return line
-        if not line and process.poll() is not None:
+    seen: list[str] = []
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
             break
+        if line.startswith(start):
+            reader.join()
+            return line
+        if not line:
+            break
+        seen.append(line)
     process.kill()
-    raise AssertionError(f"no line starting {start!r}; stderr: {process.stderr.read()}")  # type: ignore[union-attr]
+    _, err = process.communicate()
+    reader.join()
+    raise AssertionError(f"no line starting {start!r}; stdout: {seen}; stderr: {err}")
 
 
 def test_ctrl_c_stops_cleanly(tiny_comic: Path) -> None:
@@ -141,3 +164,14 @@ def test_cli_stops_after_max_rebuilds(tiny_comic: Path) -> None:
     out, err = process.communicate(timeout=WAIT)
     assert process.returncode == 0, err
     assert "page 1 ran (balloon text on page 1 changed)" in out
+
+
+def test_wait_for_line_gives_up_on_a_silent_process(monkeypatch) -> None:
+    """A hung watcher prints nothing: the helper must still reach its deadline, not block."""
+    monkeypatch.setattr(sys.modules[__name__], "WAIT", 0.5)
+    silent = subprocess.Popen([sys.executable, "-c", "import time; print('hello', flush=True); "
+                               "time.sleep(120)"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    with pytest.raises(AssertionError, match="no line starting 'watching '.*hello"):
+        _wait_for_line(silent, "watching ")
+    assert silent.returncode is not None  # killed, not left running

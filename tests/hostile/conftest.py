@@ -108,3 +108,33 @@ def assert_cache_consistent(root: Path, allow_temporaries: bool = False) -> None
         for digest in body["outputs"].values():
             blob = cache / "objects" / digest[:2] / digest
             assert blob.is_file(), f"{path} names missing object {digest[:12]}"
+
+
+# Runs `setup`, then measures `body`: a fresh interpreter, so the peak resident size
+# (ru_maxrss, a lifetime maximum) is not already set by torch or an earlier test.
+_MEASURE = """
+import json, resource, sys, time
+namespace = {}
+exec(sys.argv[1], namespace)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+cpu = time.process_time()
+exec(sys.argv[2], namespace)
+cpu = time.process_time() - cpu
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps({"grown_mib": grown / 1024, "cpu_s": cpu}))
+"""
+
+
+@dataclass
+class Measured:
+    grown_mib: float  # growth of the peak resident size during the body
+    cpu_s: float  # CPU seconds the body took: immune to a busy machine, unlike a wall clock
+
+
+def measure_fresh(setup: str, body: str) -> Measured:
+    """Peak memory growth and CPU time of `body` (Python source) in a fresh interpreter."""
+    done = subprocess.run([sys.executable, "-c", _MEASURE, setup, body], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return Measured(**json.loads(done.stdout.splitlines()[-1]))

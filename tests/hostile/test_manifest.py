@@ -8,14 +8,13 @@ are not TOML text at all (huge, deeply nested, not UTF-8, NUL bytes, a BOM, not 
 from __future__ import annotations
 
 import os
-import resource
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BASE_MANIFEST, write_project
-from tests.hostile.conftest import comicc_process, edit, line_of, snapshot
+from tests.hostile.conftest import comicc_process, edit, line_of, measure_fresh, snapshot
 
 # (id, manifest, expected (line, column) or None for "some line", words the message must hold)
 WRONG_TYPES = [
@@ -207,9 +206,9 @@ def test_balloon_position_must_be_inside_the_panel(cli, tmp_path, at) -> None:
 def test_ten_megabyte_manifest_is_refused_quickly(cli, tmp_path) -> None:
     write_project(tmp_path)
     (tmp_path / "comic.toml").write_bytes(BASE_MANIFEST.encode() + b"#" * (10 << 20))
-    started = time.perf_counter()
+    cpu = time.process_time()  # CPU, not wall, time: the machine may be busy
     result = cli("check", tmp_path)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - cpu < 1.0
     assert result.code == 2
     assert "comic.toml: error[manifest]: manifest is 10" in result.err
     assert "up to 2 MiB" in result.err
@@ -222,9 +221,9 @@ def test_ten_megabyte_manifest_is_refused_quickly(cli, tmp_path) -> None:
 ], ids=["arrays", "inline-tables", "mixed"])
 def test_deep_nesting_is_refused_without_recursion_errors(cli, tmp_path, nesting) -> None:
     write_project(tmp_path, nesting + "\n" + BASE_MANIFEST)
-    started = time.perf_counter()
+    cpu = time.process_time()
     result = cli("check", tmp_path)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - cpu < 2.0
     assert result.code == 2
     assert "nested" in result.err and "comic.toml" in result.err
 
@@ -300,8 +299,8 @@ def test_manifest_that_is_not_a_regular_file_is_refused_not_read(tmp_path, kind)
 
 def test_rejecting_a_bomb_manifest_keeps_memory_low(cli, tmp_path) -> None:
     """Ten thousand nested arrays must not build ten thousand parser frames' worth of data."""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     write_project(tmp_path, "x = " + "[" * 100_000 + "\n")
     assert cli("check", tmp_path).code == 2
-    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    assert grown_kib < 100 * 1024
+    measured = measure_fresh("from comicc.cli import main",
+                             f"assert main(['check', {str(tmp_path)!r}]) == 2")
+    assert measured.grown_mib < 100, measured
