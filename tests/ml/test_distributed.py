@@ -296,8 +296,18 @@ def test_cuda_steps_do_not_wait_for_the_gpu():
 # -- fit_comic on 2 gloo ranks vs 1 process ----------------------------------------------
 
 
+class _PlainSGD(torch.optim.SGD):
+    """Stands in for Adam where the gradients' scale must show: SGD steps by lr x gradient,
+    while Adam's first steps are nearly the gradient's sign (a summed gradient looks the same)."""
+
+    def __init__(self, params, lr: float, fused: bool = False) -> None:
+        super().__init__(params, lr=lr)
+
+
 def _fit(case: dict, bank_path: str, distributed: bool, steps: int = STEPS, init=None):
     """The fit both sides run: 3 panels (shards of 2 and 1), learned conditions, regions."""
+    if case.get("sgd"):
+        torch.optim.Adam = _PlainSGD  # only in a spawned rank, or under monkeypatch
     from comicc.ml.backbone import load_backbone
     from comicc.ml.classifiers import ClassifierBank
     from comicc.ml.losses import GramObjective
@@ -336,7 +346,8 @@ def _fit_rank(rank: int, world: int, store: str, case_path: str, bank_path: str,
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
         case = torch.load(case_path, weights_only=False)
-        result, rendered = _fit(case, bank_path, distributed=True, init=case["init"])
+        result, rendered = _fit(case, bank_path, distributed=True, init=case.get("init"),
+                                steps=case.get("steps", STEPS))
         torch.save({"result": result.__dict__, "rendered": rendered}, f"{out}.{rank}")
     finally:
         dist.destroy_process_group()
@@ -376,7 +387,7 @@ def test_two_gloo_ranks_make_the_single_process_update(tmp_path, comic, bank):
     )
     ranks = [torch.load(tmp_path / f"out.{r}", weights_only=False) for r in range(2)]
     moved = max((a - b).abs().max().item() for a, b in zip(single_rendered, before, strict=True))
-    assert moved > 0.01  # the 3 steps being compared do change the panels
+    assert moved > 2 * 2e-2  # the 3 steps move the panels twice the tolerance used below
     for got in ranks:
         result = got["result"]
         assert [h.step for h in result["history"]] == list(range(STEPS))
@@ -392,6 +403,40 @@ def test_two_gloo_ranks_make_the_single_process_update(tmp_path, comic, bank):
             torch.testing.assert_close(a, b, atol=2e-2, rtol=0)
     first, second = (r["result"]["net_state"] for r in ranks)
     assert all(torch.equal(first[name], second[name]) for name in first)
+
+
+@pytest.mark.slow
+def test_two_gloo_ranks_average_gradients_as_one_process_would(tmp_path, comic, bank, monkeypatch):
+    """One plain-SGD step from the same start: each parameter moves as in one process on all
+    3 panels. A sum of the ranks' gradients instead of their mean moves it twice as far."""
+    from tests.ml.test_train import stripes
+
+    case = {
+        "panels": comic.panels[:3],
+        "targets": comic.targets[:, :3],
+        "regions": comic.regions[:3],
+        "style": stripes(48),
+        "sgd": True,
+        "steps": 1,
+    }
+    bank.save(tmp_path / "bank.safetensors")
+    bank_path = str(tmp_path / "bank.safetensors")
+    torch.save(case, tmp_path / "case.pt")
+    monkeypatch.setattr(torch.optim, "Adam", torch.optim.Adam)  # restored after _fit's swap
+    before, _ = _fit(case, bank_path, distributed=False, steps=0)
+    single, _ = _fit(case, bank_path, distributed=False, steps=1)
+    torch.multiprocessing.spawn(
+        _fit_rank,
+        args=(2, str(tmp_path / "store"), str(tmp_path / "case.pt"), bank_path, str(tmp_path / "out")),
+        nprocs=2,
+    )
+    ranked = torch.load(tmp_path / "out.0", weights_only=False)["result"]["net_state"]
+    steps = {name: single.net_state[name] - before.net_state[name] for name in before.net_state}
+    errors = {name: ranked[name] - before.net_state[name] - steps[name] for name in steps}
+    step = torch.cat([v.flatten().float() for v in steps.values()]).norm()
+    error = torch.cat([v.flatten().float() for v in errors.values()]).norm()
+    assert step > 1e-3, "the step must be large enough to compare"
+    assert error < 0.02 * step, (error.item(), step.item())
 
 
 # -- a torchrun build vs a plain build -----------------------------------------------------
