@@ -33,6 +33,9 @@ def manifest_schema(project_dir: Path | None = None) -> dict[str, Any]:
     """
     schema = Comic.model_json_schema(ref_template="#/definitions/{model}")
     definitions = schema.pop("$defs")
+    for model in definitions.values():
+        for name, prop in model.get("properties", {}).items():
+            model["properties"][name] = _for_editors(prop)
     definitions["Page"]["properties"]["layout"]["enum"] = layout_names(project_dir)
     return {
         "$schema": DRAFT_07,
@@ -40,6 +43,24 @@ def manifest_schema(project_dir: Path | None = None) -> dict[str, Any]:
         "title": "comicc manifest (comic.toml)",
         "definitions": definitions,
     }
+
+
+def _for_editors(prop: dict[str, Any]) -> dict[str, Any]:
+    """A key with several types, as editors show it best.
+
+    An optional key is left out in TOML, never null (TOML has no null), so null branches
+    go. Editors offer a completion per `anyOf` branch and show a branch's own description
+    only: one branch left is merged into the key, several each get the key's description.
+    """
+    if "anyOf" not in prop:
+        return prop
+    rest = {k: v for k, v in prop.items() if k != "anyOf" and not (k == "default" and v is None)}
+    branches = [b for b in prop["anyOf"] if b != {"type": "null"}]
+    if len(branches) == 1:
+        return {**branches[0], **rest}
+    described = [{"description": prop["description"], **b} if "description" in prop else b
+                 for b in branches]
+    return {**rest, "anyOf": described}
 
 
 def schema_text(project_dir: Path | None = None) -> str:

@@ -60,9 +60,10 @@ def test_init_comic_validates_in_the_editor(taplo: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("old", "new", "message"), [
     ('title = "', 'titel = "', "'titel' was unexpected"),
+    ("balloons = [", "baloons = [", "'baloons' was unexpected"),  # in a [[page.panel]]
     ("dpi = 300", 'dpi = "high"', '"high" is not of type "integer"'),
     ('layout = "grid-2x2"', 'layout = "grid-3x3"', '"grid-3x3" is not one of ['),
-], ids=["misspelt-key", "wrong-type", "unknown-layout"])
+], ids=["misspelt-key", "misspelt-panel-key", "wrong-type", "unknown-layout"])
 def test_editor_names_the_bad_key(taplo: str, tmp_path: Path, old: str, new: str,
                                   message: str) -> None:
     text = LIGHTHOUSE.read_text(encoding="utf-8")
@@ -76,7 +77,7 @@ def test_editor_names_the_bad_key(taplo: str, tmp_path: Path, old: str, new: str
     assert message in done.stderr
     key = new.split(" = ")[0]
     # taplo quotes the offending line under the message, so the key is on screen
-    assert re.search(rf"│ {key} = ", done.stderr), done.stderr
+    assert re.search(rf"│ +{key} = ", done.stderr), done.stderr
 
 
 def test_schema_is_draft_07_with_the_editor_features() -> None:
@@ -88,6 +89,8 @@ def test_schema_is_draft_07_with_the_editor_features() -> None:
     assert balloon["properties"]["kind"]["default"] == "speech"
     assert "whisper" in balloon["properties"]["kind"]["enum"]
     assert balloon["properties"]["text"]["description"]
+    speaker = balloon["properties"]["speaker"]  # optional: a string, never null in TOML
+    assert speaker["type"] == "string" and "default" not in speaker and speaker["description"]
     refs = re.findall(r'"\$ref": "([^"]+)"', SCHEMA_FILE.read_text(encoding="utf-8"))
     assert refs and all(r.startswith("#/definitions/") for r in refs)
 
