@@ -57,9 +57,11 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from comicc.manifest.load import find_manifest
     from comicc.manifest.schema import schema_text
 
-    text = schema_text()
+    project_dir = find_manifest(args.path).parent if args.path else None
+    text = schema_text(project_dir)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -163,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_matrix)
 
     p = sub.add_parser("schema", help="print the JSON Schema of comic.toml")
+    p.add_argument("path", nargs="?", help="a comic whose own layout templates the schema also "
+                   "accepts (default: the built-in layouts only)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_schema)
 

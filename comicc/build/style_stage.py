@@ -15,12 +15,23 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.utils.deterministic
 from PIL import Image
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column
+from rich.text import Text
 
 from comicc.build.cache import Cache, Entry
 from comicc.build.images import load_image
@@ -39,6 +50,9 @@ from comicc.ml.distributed import (
 )
 from comicc.ml.multistyle import MultiStyleNet
 from comicc.ml.presets import PRESETS, Preset
+
+if TYPE_CHECKING:
+    from comicc.ml.train import StepLog
 
 DEFAULT_STYLE = "ink-wash"
 # Text the CLIP directional loss measures the restyling *from*.
@@ -363,13 +377,38 @@ def _progress(total: int, quiet: bool):
     """A progress callback: a rich bar on a terminal, nothing otherwise."""
     if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
         return None, None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    return style_progress(total)
 
-    bar = Progress(TextColumn("style"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), transient=True)
+
+class LossColumn(ProgressColumn):
+    """The loss figures: the one column that gives way, cut short with an ellipsis."""
+
+    def __init__(self) -> None:
+        # The only wrapable column, so rich narrows it alone when the line is too long.
+        super().__init__(table_column=Column(no_wrap=False, overflow="ellipsis", min_width=1))
+
+    def render(self, task: Task) -> Text:
+        return Text(task.fields["losses"], no_wrap=True, overflow="ellipsis")
+
+
+def style_progress(total: int, console: Console | None = None,
+                   clock: Callable[[], float] | None = None
+                   ) -> tuple[Progress, Callable[[StepLog], None]]:
+    """The style stage's rich bar and the callback that feeds it each logged step.
+
+    The bar, the step count and the time left keep their widths; only the loss figures
+    give way on a narrow terminal, as every term is also charted in the report.
+    `console` and `clock` are rich's, for tests.
+    """
+    fixed = Column(no_wrap=True)
+    bar = Progress(TextColumn("style", table_column=fixed),
+                   BarColumn(bar_width=30, table_column=fixed),
+                   TextColumn("{task.completed}/{task.total}", table_column=fixed),
+                   TimeRemainingColumn(table_column=fixed), LossColumn(),
+                   console=console, transient=True, **({"get_time": clock} if clock else {}))
     task = bar.add_task("style", total=total, losses="")
 
-    def update(log: Any) -> None:
+    def update(log: StepLog) -> None:
         terms = " ".join(f"{k} {v:.3g}" for k, v in log.terms.items())
         bar.update(task, completed=log.step + 1, losses=f"loss {log.total:.3g} {terms}")
 

@@ -106,6 +106,41 @@ def test_summary_line_groups_stages_by_reason(running: Running) -> None:
     assert "page 1, page 2, pdf" in running.out[0] and "(first build); 0 reused" in running.out[0]
 
 
+@pytest.fixture
+def chatty_build(monkeypatch) -> None:
+    """Builds that talk like a styled one: the backend and a note each time, and a line
+    that differs from build to build (the warm start's changed panels)."""
+    import comicc.watch
+
+    real_build = comicc.watch.build
+    count = iter(range(1000))
+
+    def build(project, request, log=None, **kwargs):
+        log("backend: gram (auto: no CLIP weights configured; using the gram backend)")
+        log("note: the gram backend takes its look from the style image")
+        log(f"style: warm start from the last build (changed panels: {next(count)})")
+        return real_build(project, request, log=log, **kwargs)
+
+    monkeypatch.setattr(comicc.watch, "build", build)
+
+
+def test_one_line_per_rebuild_after_the_first(chatty_build: None, running: Running,
+                                              tiny_comic: Path) -> None:
+    assert running.next_build().ok
+    assert running.err.count("note: the gram backend takes its look from the style image") == 1
+    assert any(line.startswith("backend: gram") for line in running.err)
+    setup = len(running.err)
+    last = "Hello"
+    for text in ("Hi", "Hey", "Ho"):
+        edit_manifest(tiny_comic, f'text = "{last}" }}', f'text = "{text}" }}')
+        last = text
+        assert running.next_build().ok
+    assert running.err[setup:] == []
+    assert running.out[0].startswith("built in ") and running.out[1].startswith("watching ")
+    rebuilds = running.out[2:]
+    assert len(rebuilds) == 3 and all(line.startswith("rebuilt in ") for line in rebuilds)
+
+
 def _start_cli(*args: str) -> subprocess.Popen[str]:
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "comicc", "watch", *args], cwd=ROOT, env=env,

@@ -59,7 +59,7 @@ JUNK_VALUE = st.one_of(
 
 
 def _ref(node: dict[str, Any]) -> dict[str, Any]:
-    return SCHEMA["$defs"][node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+    return SCHEMA["definitions"][node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
 
 
 def from_schema(node: dict[str, Any], depth: int = 0) -> st.SearchStrategy[Any]:
