@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import os
 import sys
 import traceback
@@ -130,12 +131,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_preflight(args: argparse.Namespace) -> int:
+    from pypdf.errors import PyPdfError
+
     from comicc.page.preflight import PRINTERS, preflight
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its read warnings are not the author's
     path = Path(args.pdf)
     try:
         findings = preflight(path, PRINTERS[args.printer], ink_limit=args.ink_limit)
-    except (OSError, ValueError) as exc:  # pypdf's read errors are ValueErrors
+    except (OSError, ValueError, PyPdfError) as exc:
         raise AuthorError(Diagnostic("error", f"cannot read the PDF: {printable(str(exc))}",
                                      file=path, code="preflight")) from None
     diagnostics = [finding.diagnostic(path) for finding in findings]
