@@ -208,3 +208,50 @@ def test_limit_ink_caps_total_coverage_and_keeps_black() -> None:
     under = cmyk.astype(int).sum(axis=-1) <= 240 * 255 // 100
     assert (limited[under] == cmyk[under]).all()
     assert (limited[..., 3] == cmyk[..., 3]).all()
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "lighthouse"
+
+
+@pytest.fixture(scope="module")
+def sample_books(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
+    """The lighthouse sample built (raw art) as plain, x4 and x1a: path and the build's stderr."""
+    from comicc.cli import main
+
+    root = tmp_path_factory.mktemp("sample")
+    shutil.copytree(SAMPLE, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".comicc"))
+    books = {}
+    for flavour in ("plain", "x4", "x1a"):
+        out = root / f"{flavour}.pdf"
+        with pytest.MonkeyPatch.context() as patch:
+            errors = io.StringIO()
+            patch.setattr("sys.stderr", errors)
+            assert main(["build", str(root), "--backend", "none", "--pdf", flavour,
+                         "-o", str(out), "--no-report", "-q"]) == 0
+        books[flavour] = (out, errors.getvalue())
+    return books
+
+
+def test_sample_builds_as_x1a_and_x4(sample_books: dict[str, tuple[Path, str]]) -> None:
+    x1a, x4 = sample_books["x1a"][0], sample_books["x4"][0]
+    assert output_intent(x1a)["/DestOutputProfile"].get_object()["/N"] == 4
+    assert "PDF/X-1a:2001" in xmp(x1a) and "PDF/X-4" in xmp(x4)
+    assert not {op for _, op in operations(x1a)} & {b"rg", b"RG"}
+    assert image_coverage(x1a) <= 300
+    assert all(op == b"k" for op, _ in text_fill_colours(x1a))
+
+
+def test_the_build_preflights_what_it_wrote(sample_books: dict[str, tuple[Path, str]]) -> None:
+    # The sample's raw art is below 300 ppi: a print build says so, a plain build does not.
+    assert "warning[preflight-resolution]: page 1, image /" in sample_books["x1a"][1]
+    assert "preflight" not in sample_books["plain"][1]
+    plain = pypdf.PdfReader(sample_books["plain"][0]).trailer["/Root"]
+    assert "/OutputIntents" not in plain
+
+
+@needs_gs
+def test_sample_x1a_rendered_coverage_is_within_the_limit(
+        sample_books: dict[str, tuple[Path, str]]) -> None:
+    coverage = rendered_coverage(sample_books["x1a"][0])
+    assert coverage is not None and len(coverage) == 2
+    assert all(peak <= 300.5 for peak, _, _ in coverage)
