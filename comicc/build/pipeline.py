@@ -408,7 +408,8 @@ def build(project: Project, request: BuildRequest, log: Any = None,
                 raise AuthorError(Diagnostic("error", f"cannot write the output: {exc.strerror}",
                                              file=output, code="output")) from None
         if printing.pdf != "plain" and fmt == "pdf":
-            sink.extend(_preflight(engine, book.outputs["book.pdf"], data_path, output, printing))
+            sink.extend(_preflight(project, engine, book.outputs["book.pdf"], data_path, output,
+                                   printing))
 
         report_path = None
         if request.report:
@@ -473,7 +474,8 @@ def _print_settings(project: Project, request: BuildRequest, fmt: str):
                          locate=project.locate)
 
 
-def _preflight(engine: Engine, blob: str, data: Path, output: Path, printing: Any):
+def _preflight(project: Project, engine: Engine, blob: str, data: Path, output: Path,
+               printing: Any):
     """The printer's checks on the written PDF, as warnings (the file is written regardless)."""
     from comicc.page.preflight import PRINTERS, findings_from_json, preflight
 
@@ -482,8 +484,11 @@ def _preflight(engine: Engine, blob: str, data: Path, output: Path, printing: An
                                                    "ink limit": str(printing.ink_limit)},
                        lambda: ({}, {"findings": [f.to_json() for f in preflight(
                            data, spec, ink_limit=printing.ink_limit)]}))
+    # The page planner has already warned, at the panel's line, of art below the comic's dpi.
+    planned = project.comic.comic.dpi >= spec.min_ppi
     return [f.diagnostic(output, severity="warning")
-            for f in findings_from_json(entry.meta["findings"])]
+            for f in findings_from_json(entry.meta["findings"])
+            if not (planned and f.code == "resolution")]
 
 
 def _write_book(project: Project, fmt: str, plans: list, styled_blobs: list[str] | None,

@@ -87,6 +87,7 @@ class _Check:
     findings: list[Finding] = field(default_factory=list)
     version: str | None = None  # the GTS_PDFXVersion the file declares
     rgb_seen: bool = False
+    top_left: tuple[float, float] = (0.0, 0.0)  # the current page's MediaBox corner, in points
     fonts_seen: set[str] = field(default_factory=set)
 
     def add(self, code: str, severity: Severity, page: int | None, obj: str, what: str,
@@ -136,6 +137,8 @@ class _Check:
     # -- one page ------------------------------------------------------------------
 
     def page(self, number: int, page: pypdf.PageObject) -> None:
+        media = _box(page.mediabox)
+        self.top_left = (media[0], media[3])
         self._boxes(number, page)
         self._transparency_group(number, page)
         for resources in _page_resources(page):
@@ -245,9 +248,14 @@ class _Check:
         if placed_w > 0 and placed_h > 0 and width > 1 and height > 1:
             ppi = min(width / placed_w, height / placed_h)
             if ppi < self.spec.min_ppi - 0.5:
+                corners = [(ctm[4] + ctm[0] * u + ctm[2] * v, ctm[5] + ctm[1] * u + ctm[3] * v)
+                           for u in (0, 1) for v in (0, 1)]
+                left = (min(x for x, _ in corners) - self.top_left[0]) / 72
+                down = (self.top_left[1] - max(y for _, y in corners)) / 72
                 self.add("resolution", "error", number, label,
                          f"{ppi:.0f} ppi ({width}x{height} px placed at "
-                         f"{placed_w:.2f}x{placed_h:.2f} in)",
+                         f"{placed_w:.2f}x{placed_h:.2f} in, {left:.2f} in from the left, "
+                         f"{down:.2f} in from the top)",
                          f"images at {self.spec.min_ppi:.0f} ppi or more")
         if space in ("RGB", "Lab"):
             self.rgb_seen = True

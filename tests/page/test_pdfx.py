@@ -215,11 +215,17 @@ SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "lighthouse"
 
 @pytest.fixture(scope="module")
 def sample_books(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
-    """The lighthouse sample built (raw art) as plain, x4 and x1a: path and the build's stderr."""
+    """The lighthouse sample built (raw art) as plain, x4 and x1a: path and the build's stderr.
+
+    For IngramSpark, at a `dpi` below its 300: the page planner accepts the art, the printer not.
+    """
     from comicc.cli import main
 
     root = tmp_path_factory.mktemp("sample")
     shutil.copytree(SAMPLE, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".comicc"))
+    manifest = root / "comic.toml"
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("dpi = 300", 'dpi = 100\nprinter = "ingramspark"'), "utf-8")
     books = {}
     for flavour in ("plain", "x4", "x1a"):
         out = root / f"{flavour}.pdf"
@@ -237,13 +243,14 @@ def test_sample_builds_as_x1a_and_x4(sample_books: dict[str, tuple[Path, str]]) 
     assert output_intent(x1a)["/DestOutputProfile"].get_object()["/N"] == 4
     assert "PDF/X-1a:2001" in xmp(x1a) and "PDF/X-4" in xmp(x4)
     assert not {op for _, op in operations(x1a)} & {b"rg", b"RG"}
-    assert image_coverage(x1a) <= 300
+    assert image_coverage(x1a) <= 240  # IngramSpark's limit
     assert all(op == b"k" for op, _ in text_fill_colours(x1a))
 
 
 def test_the_build_preflights_what_it_wrote(sample_books: dict[str, tuple[Path, str]]) -> None:
-    # The sample's raw art is below 300 ppi: a print build says so, a plain build does not.
+    # The sample's raw art is below IngramSpark's 300 ppi: a print build says so, a plain one not.
     assert "warning[preflight-resolution]: page 1, image /" in sample_books["x1a"][1]
+    assert "hint: ingramspark: images at 300 ppi or more" in sample_books["x1a"][1]
     assert "preflight" not in sample_books["plain"][1]
     plain = pypdf.PdfReader(sample_books["plain"][0]).trailer["/Root"]
     assert "/OutputIntents" not in plain
@@ -254,4 +261,4 @@ def test_sample_x1a_rendered_coverage_is_within_the_limit(
         sample_books: dict[str, tuple[Path, str]]) -> None:
     coverage = rendered_coverage(sample_books["x1a"][0])
     assert coverage is not None and len(coverage) == 2
-    assert all(peak <= 300.5 for peak, _, _ in coverage)
+    assert all(peak <= 240.5 for peak, _, _ in coverage)

@@ -103,7 +103,8 @@ def test_a_150_ppi_image_is_found(tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path / "lowres.pdf", pages=2, draw=draw_image(cmyk_image(150, 2), 2))
     found = findings(pdf, code="resolution")
     assert [f.page for f in found] == [1, 2]
-    assert found[0].what.startswith("150 ppi (300x300 px placed at 2.00x2.00 in)")
+    assert found[0].what == ("150 ppi (300x300 px placed at 2.00x2.00 in, 0.62 in from the "
+                             "left, 6.62 in from the top)")
     assert found[0].object.startswith("image /")
     assert "300 ppi or more" in found[0].limit
 
