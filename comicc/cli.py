@@ -133,7 +133,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_preflight(args: argparse.Namespace) -> int:
     from pypdf.errors import PyPdfError
 
-    from comicc.page.preflight import PRINTERS, preflight
+    from comicc.page.preflight import preflight
+    from comicc.page.printers import PRINTERS
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its read warnings are not the author's
     path = Path(args.pdf)

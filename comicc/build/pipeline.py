@@ -26,10 +26,11 @@ from comicc.build.images import upright_size
 from comicc.build.plan import panel_label, target_matrix
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.load import Project, load_project
-from comicc.manifest.models import Comic
+from comicc.manifest.models import Comic, PdfFlavour
 
 if TYPE_CHECKING:
     from comicc.ml.distributed import BuildGroup, Launch
+    from comicc.page.colour import PrintSettings
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "page" / "fonts"
 
@@ -51,7 +52,7 @@ class BuildRequest:
     report: bool = True
     quiet: bool = False
     distributed: bool = False
-    pdf: str | None = None  # plain | x4 | x1a
+    pdf: PdfFlavour | None = None  # overrides [comic] pdf
 
 
 @dataclass(frozen=True)
@@ -465,19 +466,19 @@ def _panel_images(project: Project, styled_blobs: list[str] | None, cache: Cache
     return grouped
 
 
-def _print_settings(project: Project, request: BuildRequest, fmt: str):
+def _print_settings(project: Project, request: BuildRequest, fmt: str) -> PrintSettings:
     from comicc.page.colour import PLAIN, resolve_print
 
     if fmt != "pdf":
         return PLAIN
-    return resolve_print(project.comic, project.root, request.pdf,  # type: ignore[arg-type]
-                         locate=project.locate)
+    return resolve_print(project.comic, project.root, request.pdf, locate=project.locate)
 
 
 def _preflight(project: Project, engine: Engine, blob: str, data: Path, output: Path,
-               printing: Any):
+               printing: PrintSettings) -> list[Diagnostic]:
     """The printer's checks on the written PDF, as warnings (the file is written regardless)."""
-    from comicc.page.preflight import PRINTERS, findings_from_json, preflight
+    from comicc.page.preflight import findings_from_json, preflight
+    from comicc.page.printers import PRINTERS
 
     spec = PRINTERS[printing.printer]
     entry = engine.run("preflight", "preflight", {"book": blob, "printer": digest(spec.__dict__),
@@ -492,7 +493,7 @@ def _preflight(project: Project, engine: Engine, blob: str, data: Path, output: 
 
 
 def _write_book(project: Project, fmt: str, plans: list, styled_blobs: list[str] | None,
-                cache: Cache, provenance: str, printing: Any = None):
+                cache: Cache, provenance: str, printing: PrintSettings | None = None):
     import tempfile
 
     from comicc.page.cbz import write_cbz

@@ -9,6 +9,7 @@ lettering and outlines become K only (0/0/0/100), never four-colour black.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -122,8 +123,6 @@ def _user_profile(path: Path, locate: Locate) -> OutputIntent:
 
 @lru_cache(maxsize=8)
 def _open(profile: bytes) -> ImageCms.ImageCmsProfile:
-    import io
-
     return ImageCms.ImageCmsProfile(io.BytesIO(profile))
 
 

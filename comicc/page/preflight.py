@@ -25,9 +25,7 @@ from PIL import Image
 from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, IndirectObject
 
 from comicc.manifest.diagnostics import Diagnostic, Severity
-from comicc.page.printers import PRINTERS, PrinterSpec
-
-__all__ = ["PRINTERS", "Finding", "findings_from_json", "preflight"]
+from comicc.page.printers import PrinterSpec
 
 INK_DPI = 100  # rendering resolution of the coverage check: finer than any ink dot gain matters
 _TOLERANCE = 0.5  # points: boxes written in decimal may be a hair off

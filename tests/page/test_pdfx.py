@@ -18,7 +18,8 @@ from comicc.manifest.diagnostics import AuthorError, DiagnosticSink
 from comicc.manifest.models import Comic
 from comicc.page.book import make_book
 from comicc.page.colour import GRACOL, SRGB, limit_ink, resolve_print
-from comicc.page.preflight import PRINTERS, preflight, rendered_coverage
+from comicc.page.preflight import preflight, rendered_coverage
+from comicc.page.printers import PRINTERS
 
 from .conftest import PROVENANCE
 

@@ -18,7 +18,8 @@ from comicc.cli import main
 from comicc.page.colour import GRACOL, OutputIntent
 from comicc.page.fonts import CHAINS, load_font
 from comicc.page.pdfx import Identity, mark_pdfx
-from comicc.page.preflight import PRINTERS, Finding, preflight
+from comicc.page.preflight import Finding, preflight
+from comicc.page.printers import PRINTERS
 
 needs_gs = pytest.mark.skipif(shutil.which("gs") is None, reason="Ghostscript not installed")
 
