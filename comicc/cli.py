@@ -117,6 +117,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         path=args.path, output=Path(args.output) if args.output else None, format=args.format,
         backend=args.backend, stylenet=args.stylenet, preset=args.preset, device=args.device,
         steps=args.steps, seed=args.seed, report=not args.no_report, quiet=args.quiet,
+        pdf=args.pdf,
     )
     return watch(request, max_rebuilds=args.max_rebuilds, debug=args.debug)
 
@@ -173,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     def with_path(p: argparse.ArgumentParser) -> None:
         p.add_argument("path", nargs="?", default=".", help="the comic's folder or its comic.toml")
 
+    def add_pdf_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--pdf", choices=get_args(PdfFlavour),
+                       help="PDF flavour: plain, x4 (PDF/X-4) or x1a (PDF/X-1a, CMYK); "
+                            "default [comic] pdf")
+
     p = sub.add_parser("init", help="create a small working comic")
     p.add_argument("dir", nargs="?", default=".", help="folder to create it in")
     p.add_argument("--title", help="the comic's title")
@@ -206,9 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--distributed", action="store_true",
                    help="shard panels across torchrun ranks (set by torchrun automatically)")
-    p.add_argument("--pdf", choices=get_args(PdfFlavour),
-                   help="PDF flavour: plain, x4 (PDF/X-4) or x1a (PDF/X-1a, CMYK); "
-                        "default [comic] pdf")
+    add_pdf_flag(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("watch", help="build, then rebuild on every save of the manifest or art")
@@ -224,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="skip the HTML build report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--max-rebuilds", type=int, metavar="N", help="stop after N rebuilds")
+    add_pdf_flag(p)
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("diff", help="show what changed between two git revisions of the comic")

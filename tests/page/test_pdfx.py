@@ -263,3 +263,14 @@ def test_sample_x1a_rendered_coverage_is_within_the_limit(
     coverage = rendered_coverage(sample_books["x1a"][0])
     assert coverage is not None and len(coverage) == 2
     assert all(peak <= 240.5 for peak, _, _ in coverage)
+
+
+def test_x1a_is_reproducible_with_source_date_epoch(tmp_path: Path, lettered: Comic,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    comic = with_meta(lettered, pdf="x1a")
+    first, second = build(comic, tmp_path, "a.pdf"), build(comic, tmp_path, "b.pdf")
+    assert first.read_bytes() == second.read_bytes()
+    assert "<xmp:CreateDate>2023-11-14T22:13:20Z</xmp:CreateDate>" in xmp(first)
+    info = pypdf.PdfReader(first).trailer["/Info"].get_object()
+    assert info["/CreationDate"] == "D:20231114221320+00'00'"
