@@ -274,3 +274,11 @@ def test_x1a_is_reproducible_with_source_date_epoch(tmp_path: Path, lettered: Co
     assert "<xmp:CreateDate>2023-11-14T22:13:20Z</xmp:CreateDate>" in xmp(first)
     info = pypdf.PdfReader(first).trailer["/Info"].get_object()
     assert info["/CreationDate"] == "D:20231114221320+00'00'"
+
+
+def test_the_pdf_flag_overrides_the_manifest(tmp_path: Path, lettered: Comic) -> None:
+    comic = with_meta(lettered, pdf="x1a", printer="ingramspark")
+    assert resolve_print(comic, tmp_path).pdf == "x1a"
+    assert resolve_print(comic, tmp_path).ink_limit == 240  # IngramSpark's default
+    assert resolve_print(comic, tmp_path, "plain").intent is None
+    assert resolve_print(comic, tmp_path, "x4").cmyk is False  # sRGB output intent
