@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 from comicc import __version__
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, printable
+from comicc.manifest.models import PdfFlavour, Printer
 
 EXIT_OK, EXIT_INTERNAL, EXIT_AUTHOR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -103,6 +106,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         report=not args.no_report,
         quiet=args.quiet,
         distributed=args.distributed,
+        pdf=args.pdf,
     )
     return run_build(request)
 
@@ -115,6 +119,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         path=args.path, output=Path(args.output) if args.output else None, format=args.format,
         backend=args.backend, stylenet=args.stylenet, preset=args.preset, device=args.device,
         steps=args.steps, seed=args.seed, report=not args.no_report, quiet=args.quiet,
+        pdf=args.pdf,
     )
     return watch(request, max_rebuilds=args.max_rebuilds, debug=args.debug)
 
@@ -126,6 +131,27 @@ def cmd_diff(args: argparse.Namespace) -> int:
     request = BuildRequest(backend=args.backend, preset=args.preset, device=args.device,
                            steps=args.steps, quiet=args.quiet)
     return run_diff(args.arguments, args.output, request, dpi=args.dpi)
+
+
+def cmd_preflight(args: argparse.Namespace) -> int:
+    from pypdf.errors import PyPdfError
+
+    from comicc.page.preflight import preflight
+    from comicc.page.printers import PRINTERS
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its read warnings are not the author's
+    path = Path(args.pdf)
+    try:
+        findings = preflight(path, PRINTERS[args.printer], ink_limit=args.ink_limit)
+    except (OSError, ValueError, PyPdfError) as exc:
+        raise AuthorError(Diagnostic("error", f"cannot read the PDF: {printable(str(exc))}",
+                                     file=path, code="preflight")) from None
+    diagnostics = [finding.diagnostic(path) for finding in findings]
+    _print_diagnostics(diagnostics)
+    rejected = any(d.severity == "error" for d in diagnostics)
+    verdict = "the printer would reject it" if rejected else "ok"
+    print(f"{path}: {verdict} ({args.printer}: {len(diagnostics)} finding(s))")
+    return EXIT_AUTHOR if rejected else EXIT_OK
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
@@ -149,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_path(p: argparse.ArgumentParser) -> None:
         p.add_argument("path", nargs="?", default=".", help="the comic's folder or its comic.toml")
+
+    def add_pdf_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--pdf", choices=get_args(PdfFlavour),
+                       help="PDF flavour: plain, x4 (PDF/X-4) or x1a (PDF/X-1a, CMYK); "
+                            "default [comic] pdf")
 
     p = sub.add_parser("init", help="create a small working comic")
     p.add_argument("dir", nargs="?", default=".", help="folder to create it in")
@@ -185,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--distributed", action="store_true",
                    help="shard panels across torchrun ranks (set by torchrun automatically)")
+    add_pdf_flag(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("watch", help="build, then rebuild on every save of the manifest or art")
@@ -200,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="skip the HTML build report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--max-rebuilds", type=int, metavar="N", help="stop after N rebuilds")
+    add_pdf_flag(p)
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("diff", help="show what changed between two git revisions of the comic")
@@ -216,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dpi", type=float, default=72.0, help="resolution of the pictures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("preflight", help="check a PDF against a printer's specification")
+    p.add_argument("pdf", metavar="BOOK.pdf", help="the PDF to check")
+    p.add_argument("--printer", choices=get_args(Printer), default="generic",
+                   help="whose specification (default generic)")
+    p.add_argument("--ink-limit", type=int, metavar="PERCENT",
+                   help="total ink limit instead of the printer's")
+    p.set_defaults(func=cmd_preflight)
 
     p = sub.add_parser("clean", help="empty the build cache (.comicc/)")
     with_path(p)

@@ -23,6 +23,7 @@ STAGE_VERSIONS = {
     "pdf": 2,
     "cbz": 1,
     "report": 1,
+    "preflight": 1,
 }
 
 StageOutput = tuple[dict[str, bytes], dict[str, Any]]

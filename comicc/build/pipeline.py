@@ -26,10 +26,11 @@ from comicc.build.images import upright_size
 from comicc.build.plan import panel_label, target_matrix
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.load import Project, load_project
-from comicc.manifest.models import Comic
+from comicc.manifest.models import Comic, PdfFlavour
 
 if TYPE_CHECKING:
     from comicc.ml.distributed import BuildGroup, Launch
+    from comicc.page.colour import PrintSettings
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "page" / "fonts"
 
@@ -51,6 +52,7 @@ class BuildRequest:
     report: bool = True
     quiet: bool = False
     distributed: bool = False
+    pdf: PdfFlavour | None = None  # overrides [comic] pdf
 
 
 @dataclass(frozen=True)
@@ -384,6 +386,7 @@ def build(project: Project, request: BuildRequest, log: Any = None,
 
         # the book
         provenance = provenance_text(comic, settings, model_name)
+        printing = _print_settings(project, request, fmt)
         art_ids = styled_blobs or [files(panel.art) for _, _, panel in panels]
         book_inputs = {
             "page plans": digest([e.outputs["plan.json"] for e in plans]),
@@ -393,8 +396,11 @@ def build(project: Project, request: BuildRequest, log: Any = None,
                                 "epoch": os.environ.get("SOURCE_DATE_EPOCH")}),
             "fonts": fonts,
         }
+        if printing.pdf != "plain":  # a plain book keeps the key (and cache entry) it had
+            book_inputs["print"] = digest(printing.key())
         book = engine.run(fmt, fmt, book_inputs,
-                          lambda: _write_book(project, fmt, plans, styled_blobs, cache, provenance))
+                          lambda: _write_book(project, fmt, plans, styled_blobs, cache, provenance,
+                                              printing))
         data_path = cache.blob_file(book.outputs[f"book.{fmt}"])
         if not output.exists() or sha256_file(output) != book.outputs[f"book.{fmt}"]:
             try:
@@ -402,6 +408,9 @@ def build(project: Project, request: BuildRequest, log: Any = None,
             except OSError as exc:
                 raise AuthorError(Diagnostic("error", f"cannot write the output: {exc.strerror}",
                                              file=output, code="output")) from None
+        if printing.pdf != "plain" and fmt == "pdf":
+            sink.extend(_preflight(project, engine, book.outputs["book.pdf"], data_path, output,
+                                   printing))
 
         report_path = None
         if request.report:
@@ -457,11 +466,38 @@ def _panel_images(project: Project, styled_blobs: list[str] | None, cache: Cache
     return grouped
 
 
+def _print_settings(project: Project, request: BuildRequest, fmt: str) -> PrintSettings:
+    from comicc.page.colour import PLAIN, resolve_print
+
+    if fmt != "pdf":
+        return PLAIN
+    return resolve_print(project.comic, project.root, request.pdf, locate=project.locate)
+
+
+def _preflight(project: Project, engine: Engine, blob: str, data: Path, output: Path,
+               printing: PrintSettings) -> list[Diagnostic]:
+    """The printer's checks on the written PDF, as warnings (the file is written regardless)."""
+    from comicc.page.preflight import findings_from_json, preflight
+    from comicc.page.printers import PRINTERS
+
+    spec = PRINTERS[printing.printer]
+    entry = engine.run("preflight", "preflight", {"book": blob, "printer": digest(spec.__dict__),
+                                                   "ink limit": str(printing.ink_limit)},
+                       lambda: ({}, {"findings": [f.to_json() for f in preflight(
+                           data, spec, ink_limit=printing.ink_limit)]}))
+    # The page planner has already warned, at the panel's line, of art below the comic's dpi.
+    planned = project.comic.comic.dpi >= spec.min_ppi
+    return [f.diagnostic(output, severity="warning")
+            for f in findings_from_json(entry.meta["findings"])
+            if not (planned and f.code == "resolution")]
+
+
 def _write_book(project: Project, fmt: str, plans: list, styled_blobs: list[str] | None,
-                cache: Cache, provenance: str):
+                cache: Cache, provenance: str, printing: PrintSettings | None = None):
     import tempfile
 
     from comicc.page.cbz import write_cbz
+    from comicc.page.colour import PLAIN
     from comicc.page.pageplan import PagePlan
     from comicc.page.pdf import write_pdf
 
@@ -470,8 +506,10 @@ def _write_book(project: Project, fmt: str, plans: list, styled_blobs: list[str]
     images = _panel_images(project, styled_blobs, cache)
     with tempfile.TemporaryDirectory(dir=cache.root) as tmp:
         out = Path(tmp) / f"book.{fmt}"
-        writer = write_cbz if fmt == "cbz" else write_pdf
-        writer(project.comic, page_plans, images, out, provenance)
+        if fmt == "cbz":
+            write_cbz(project.comic, page_plans, images, out, provenance)
+        else:
+            write_pdf(project.comic, page_plans, images, out, provenance, printing or PLAIN)
         data = out.read_bytes()
     return {f"book.{fmt}": data}, {}
 

@@ -173,6 +173,10 @@ def _check_files(comic: Comic, root: Path, sink: DiagnosticSink) -> None:
         _, problem = project_file(root, comic.build.clip_checkpoint, ("build", "clip_checkpoint"))
         if problem is not None:
             sink.add(problem)
+    if comic.comic.icc_profile is not None:
+        _, problem = project_file(root, comic.comic.icc_profile, ("comic", "icc_profile"))
+        if problem is not None:
+            sink.add(problem)
     for name, element in comic.elements.items():
         for k, ref in enumerate(element.references):
             _check_image(root, ref, ("elements", name, "references", k), sink)

@@ -21,6 +21,11 @@ FORMATS: dict[str, tuple[float, float]] = {
     "a4": (210 / 25.4 * 72, 297 / 25.4 * 72),
 }
 
+# Print production choices, named once: the CLI's flags and the preflight's table use them.
+PdfFlavour = Literal["plain", "x4", "x1a"]
+Printer = Literal["generic", "kdp", "ingramspark"]
+RenderingIntent = Literal["perceptual", "relative", "saturation", "absolute"]
+
 ElementId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)]
 
 
@@ -96,6 +101,26 @@ class ComicMeta(Strict):
         description="Pretrained network style: a name, an index 0-25, or a mix {name = weight}.",
     )
     pad_to_even: bool = Field(default=False, description="Add a blank page to reach an even count.")
+    pdf: PdfFlavour = Field(
+        default="plain",
+        description="PDF flavour: plain RGB, PDF/X-4 (sRGB, or CMYK with icc_profile) or "
+        "PDF/X-1a (CMYK only, no transparency). See docs/printing.md.",
+    )
+    printer: Printer = Field(
+        default="generic", description="Printer whose specification the build checks the PDF against."
+    )
+    icc_profile: str | None = Field(
+        default=None,
+        description="CMYK output profile (.icc) for x1a/x4; default comicc's GRACoL 2006 coated.",
+    )
+    rendering_intent: RenderingIntent = Field(
+        default="relative", description="How RGB art maps into the printer's CMYK gamut."
+    )
+    ink_limit: int | None = Field(
+        default=None, ge=200, le=400,
+        description="Total area coverage limit in percent; default the printer's (240 for "
+        "ingramspark, else 300).",
+    )
 
     @field_validator("bleed")
     @classmethod

@@ -10,6 +10,7 @@ from comicc.build.images import load_image
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.models import Comic
 from comicc.page.cbz import write_cbz
+from comicc.page.colour import PLAIN, PrintSettings
 from comicc.page.pageplan import PagePlan
 from comicc.page.pdf import write_pdf
 from comicc.page.plan import plan_page
@@ -44,6 +45,7 @@ def make_book(
     *,
     sink: DiagnosticSink,
     provenance: str,
+    printing: PrintSettings = PLAIN,
 ) -> Path:
     """Lay out, letter and write the book to `out`; its suffix (.pdf or .cbz) picks the format.
 
@@ -65,4 +67,4 @@ def make_book(
     plans = plan_book(comic, project_dir, panel_images, sink)
     if suffix == ".cbz":
         return write_cbz(comic, plans, panel_images, out, provenance)
-    return write_pdf(comic, plans, panel_images, out, provenance)
+    return write_pdf(comic, plans, panel_images, out, provenance, printing)
