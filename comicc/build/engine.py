@@ -19,7 +19,7 @@ from comicc.build.cache import Cache, Entry, sha256_bytes, stable_json
 STAGE_VERSIONS = {
     "classify": 1,
     "style": 2,
-    "page": 1,
+    "page": 2,
     "pdf": 2,
     "cbz": 1,
     "report": 1,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
 FONT_DIR = Path(__file__).parent / "fonts"
@@ -32,6 +32,8 @@ CHAINS = {
     "bold": ("ComicNeue-Bold", "DejaVuSans-Bold"),
 }
 SYSTEM_PREFIX = "file:"
+# The first private-use code point given to glyphs no character maps to.
+PRIVATE_USE = 0xE000
 # How many of fontconfig's best matches are tried for uncovered characters.
 SYSTEM_CANDIDATES = 8
 
@@ -44,17 +46,21 @@ class Run:
     text: str
 
 
+def font_file(key: str) -> tuple[Path, int]:
+    """The file of the font `key` and the font's index in it (collections hold several)."""
+    if key in SHIPPED:
+        return FONT_DIR / SHIPPED[key], 0
+    if key.startswith(SYSTEM_PREFIX):
+        return Path(key[len(SYSTEM_PREFIX) :]), 0
+    raise KeyError(f"unknown font {key!r}")
+
+
 @cache
 def load_font(key: str) -> TTFont | None:
     """Register the font `key` with reportlab (once) and return it; None if it cannot be used."""
-    if key in SHIPPED:
-        path = FONT_DIR / SHIPPED[key]
-    elif key.startswith(SYSTEM_PREFIX):
-        path = Path(key[len(SYSTEM_PREFIX) :])
-    else:
-        raise KeyError(f"unknown font {key!r}")
+    path, index = font_file(key)
     try:
-        font = TTFont(key, str(path))
+        font = TTFont(key, str(path), subfontIndex=index)
     except (TTFError, OSError, AssertionError, KeyError, ValueError):
         # reportlab embeds only TrueType outlines; CFF-flavoured system fonts end up here.
         if key in SHIPPED:
@@ -138,10 +144,67 @@ def split_runs(text: str, weight: str) -> tuple[list[Run], list[str]]:
     return runs, missing
 
 
-def runs_width(runs: list[Run] | tuple[Run, ...], size: float) -> float:
-    """Width in points of runs set at `size` points."""
-    total = 0.0
-    for run in runs:
-        load_font(run.font)
-        total += pdfmetrics.stringWidth(run.text, run.font, size)
-    return total
+def char_for_glyph(key: str, gid: int, text: str) -> str:
+    """A character that draws glyph `gid` of font `key` through reportlab and reads as `text`.
+
+    reportlab subsets fonts by character, and a PDF reads text back through each font's
+    ToUnicode map. A glyph drawn for characters other than its own (an Arabic joining form,
+    a ligature, a mirrored bracket) is given a private-use character of its own that draws
+    it and reads back as `text`.
+    """
+    font = load_font(key)
+    assert font is not None, key
+    face = font.face
+    own = face.glyphToChar.get(gid, [])
+    if len(text) == 1 and ord(text) in own:
+        return text
+    if not text and own:
+        return chr(own[0])
+    found = _GLYPH_CHARS.get((key, gid, text))
+    if found is not None:
+        return found
+    # Codes are unique across fonts: the ToUnicode maps know them by code alone.
+    code = max(_READS_AS, default=PRIVATE_USE - 1) + 1
+    while code in face.charToGlyph:
+        code += 1
+    face.charToGlyph[code] = gid
+    face.glyphToChar.setdefault(gid, []).append(code)
+    face.charWidths[code] = font.pdfScale(face.hmetrics[gid][0])
+    _READS_AS[code] = text
+    _GLYPH_CHARS[key, gid, text] = chr(code)
+    return chr(code)
+
+
+_GLYPH_CHARS: dict[tuple[str, int, str], str] = {}
+# What each private-use character given to a glyph stands for, for the ToUnicode maps.
+_READS_AS: dict[int, str] = {}
+
+
+def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
+    """reportlab's ToUnicode CMap, with each code's text in UTF-16 (so characters beyond the
+    BMP, emoji among them, read back) and private-use glyph characters read as their text."""
+    entries = [
+        f"<{i:02X}> <{_READS_AS.get(code, chr(code)).encode('utf-16-be').hex().upper()}>"
+        for i, code in enumerate(subset)
+    ]
+    return "\n".join(
+        [
+            "/CIDInit /ProcSet findresource begin",
+            "12 dict begin",
+            "begincmap",
+            f"/CIDSystemInfo << /Registry ({fontname}) /Ordering ({fontname}) /Supplement 0 >> def",
+            f"/CMapName /{fontname} def",
+            "/CMapType 2 def",
+            f"1 begincodespacerange <00> <{len(subset) - 1:02X}> endcodespacerange",
+            f"{len(entries)} beginbfchar",
+            *entries,
+            "endbfchar",
+            "endcmap",
+            "CMapName currentdict /CMap defineresource pop",
+            "end",
+            "end",
+        ]
+    )
+
+
+ttfonts.makeToUnicodeCMap = _to_unicode_cmap

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink, KeyPath
 from comicc.manifest.models import Balloon, Panel
 from comicc.page.art import Crop, region_to_page
-from comicc.page.fonts import CHAINS, Run, runs_width, split_runs
+from comicc.page.fonts import CHAINS, Run, split_runs
 from comicc.page.geometry import Point, Rect
 from comicc.page.pageplan import BalloonPlan, TextLine
+from comicc.page.shaping import line_width, paragraph_rtl, runs_width, shape_line
 
 LEADING = 1.2  # line height as a multiple of the font size
 SUPERELLIPSE_N = 2.6  # 2 is an ellipse; larger hugs the text block more tightly
@@ -720,10 +721,15 @@ def _text_lines(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[Text
     tw, th = fitted.block
     cx, cy = box.centre
     top = box.y + style.padding if kind == "caption" else cy - th / 2
+    rtl = paragraph_rtl("".join(run.text for line in fitted.lines for run in line.runs))
     lines = []
     for i, line in enumerate(fitted.lines):
-        x = box.x + style.padding if kind == "caption" else cx - line.width / 2
+        glyphs = shape_line(line.runs, size, rtl)
+        width = line_width(glyphs)
+        x = cx - width / 2
+        if kind == "caption":
+            x = box.right - style.padding - width if rtl else box.x + style.padding
         # Centre each line's cap height on its slot: about 0.35 em below the slot's middle.
         baseline = top + i * leading + leading / 2 + 0.35 * size
-        lines.append(TextLine(x, baseline, size, line.runs))
+        lines.append(TextLine(x, baseline, size, line.runs, glyphs))
     return lines

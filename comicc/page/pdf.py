@@ -18,13 +18,15 @@ from reportlab.lib.colors import HexColor
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfdoc import PDFDate, PDFDictionary, PDFInfo, PDFName, PDFString
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.textobject import PDFTextObject
 
 import comicc
 from comicc.manifest.models import Comic
-from comicc.page.fonts import CHAINS, load_font
+from comicc.page.fonts import CHAINS, char_for_glyph, load_font
 from comicc.page.geometry import Rect
 from comicc.page.output import atomic_output
-from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan
+from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan, TextLine
+from comicc.page.shaping import Glyph
 
 FRAME_LINE = 1.0  # panel border width in points
 CREATOR = f"comicc {comicc.__version__}"
@@ -231,12 +233,31 @@ def _draw_balloon(canvas: Canvas, page: _Page, balloon: BalloonPlan) -> None:
     if balloon.text_outline:
         canvas.setStrokeColor(HexColor(balloon.text_outline))
     for line in balloon.lines:
-        text = canvas.beginText(*page.point(line.x, line.baseline))
+        text = canvas.beginText()
         # Mode 2 fills and strokes the glyphs: outlined sound-effect lettering.
         text.setTextRenderMode(2 if balloon.text_outline else 0)
-        for run in line.runs:
-            load_font(run.font)
-            text.setFont(run.font, line.size)
-            text.textOut(run.text)
+        _draw_line(text, page, line)
         canvas.drawText(text)
     canvas.restoreState()
+
+
+def _draw_line(text: PDFTextObject, page: _Page, line: TextLine) -> None:
+    """Draw a line's shaped glyphs, each where HarfBuzz put it, in the text's logical order
+    (text extraction and screen readers take the order glyphs are drawn in as a hint)."""
+    starts = sorted({glyph.cluster for glyph in line.glyphs})
+    ends = dict(zip(starts, [*starts[1:], len(line.text)], strict=False))  # none on an empty line
+    font = None
+    for glyph in sorted(line.glyphs, key=_logical_order):
+        if glyph.font != font:
+            load_font(glyph.font)
+            text.setFont(glyph.font, line.size)
+            font = glyph.font
+        stands_for = line.text[glyph.cluster : ends[glyph.cluster]]
+        if glyph.rtl:  # readers reverse right-to-left glyphs, a ligature's text with them
+            stands_for = stands_for[::-1]
+        text.setTextOrigin(*page.point(line.x + glyph.x, line.baseline + glyph.y))
+        text.textOut(char_for_glyph(glyph.font, glyph.gid, stands_for))
+
+
+def _logical_order(glyph: Glyph) -> tuple[int, float]:
+    return glyph.cluster, glyph.x

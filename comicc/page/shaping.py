@@ -1,0 +1,205 @@
+"""Shaping: a line's runs of text turned into positioned glyphs, in any script and direction.
+
+HarfBuzz (uharfbuzz) shapes each stretch of one font and one direction: Arabic joining,
+combining marks, ligatures, kerning. The Unicode bidi algorithm (python-bidi) resolves
+each character's embedding level, and the stretches are reordered by those levels
+(UAX #9, rule L2), so a Hebrew or Arabic line reads right to left with any Latin or
+digits in it left to right. Glyphs keep the index of the character their cluster starts
+at, so the PDF can carry the logical text for search and screen readers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import uharfbuzz as hb
+from bidi import algorithm as uba
+
+from comicc.page.fonts import Run, font_file
+
+
+@dataclass(frozen=True)
+class Glyph:
+    """One glyph placed on a line: its font, glyph id, and where it stands.
+
+    `x` and `y` are points from the line's origin (its left end on the baseline), x to the
+    right and y down, at the line's size; `advance` is how far the pen moved. `cluster` is
+    the index in the line's text of the first character this glyph's cluster stands for;
+    `rtl` says it was set right to left.
+    """
+
+    font: str
+    gid: int
+    x: float
+    y: float
+    advance: float
+    cluster: int
+    rtl: bool = False
+
+    def to_json(self) -> list[object]:
+        return [self.font, self.gid, self.x, self.y, self.advance, self.cluster, self.rtl]
+
+    @staticmethod
+    def from_json(data: list[object]) -> Glyph:
+        font, gid, x, y, advance, cluster, rtl = data
+        return Glyph(
+            str(font),
+            int(gid),  # type: ignore[call-overload]
+            float(x),  # type: ignore[arg-type]
+            float(y),  # type: ignore[arg-type]
+            float(advance),  # type: ignore[arg-type]
+            int(cluster),  # type: ignore[call-overload]
+            bool(rtl),
+        )
+
+
+@cache
+def _hb_font(key: str) -> tuple[hb.Font, int]:
+    """HarfBuzz's view of the font `key`, scaled to its own units, and its units per em."""
+    path, index = font_file(key)
+    face = hb.Face(hb.Blob.from_file_path(str(path)), index)
+    font = hb.Font(face)
+    font.scale = (face.upem, face.upem)
+    return font, face.upem
+
+
+@dataclass(frozen=True)
+class ShapedRun:
+    """HarfBuzz's output for one run: glyph ids, clusters (run-relative) and positions in em."""
+
+    gids: tuple[int, ...]
+    clusters: tuple[int, ...]
+    advances: tuple[float, ...]
+    offsets: tuple[tuple[float, float], ...]  # (x, y up) in em
+
+
+@cache
+def shape_run(font: str, text: str, rtl: bool = False) -> ShapedRun:
+    """Shape `text` in one font and one direction; glyphs come out in visual order."""
+    hb_font, upem = _hb_font(font)
+    buf = hb.Buffer()
+    buf.add_codepoints([ord(c) for c in text])
+    buf.guess_segment_properties()
+    buf.direction = "rtl" if rtl else "ltr"
+    hb.shape(hb_font, buf, {"kern": True, "liga": True})
+    positions = buf.glyph_positions
+    return ShapedRun(
+        gids=tuple(info.codepoint for info in buf.glyph_infos),
+        clusters=tuple(info.cluster for info in buf.glyph_infos),
+        advances=tuple(p.x_advance / upem for p in positions),
+        offsets=tuple((p.x_offset / upem, p.y_offset / upem) for p in positions),
+    )
+
+
+def run_width(font: str, text: str) -> float:
+    """The shaped width of `text` in `font` at 1 pt."""
+    return sum(shape_run(font, text, paragraph_rtl(text)).advances)
+
+
+def paragraph_rtl(text: str) -> bool:
+    """Whether text reads right to left: its first strong character's direction (rule P2)."""
+    return uba.get_base_level(text) == 1
+
+
+def bidi_levels(text: str, rtl: bool | None = None) -> list[int]:
+    """Each character's resolved embedding level (odd: right to left), UAX #9 up to rule I2.
+
+    `rtl` sets the paragraph direction; None takes it from the first strong character.
+    """
+    storage = uba.get_empty_storage()
+    base = uba.get_base_level(text) if rtl is None else int(rtl)
+    storage["base_level"], storage["base_dir"] = base, ("L", "R")[base]
+    uba.get_embedding_levels(text, storage)
+    for index, char in enumerate(storage["chars"]):
+        char["index"] = index
+    uba.explicit_embed_and_overrides(storage, False)
+    uba.resolve_weak_types(storage, False)
+    uba.resolve_neutral_types(storage, False)
+    uba.resolve_implicit_levels(storage, False)
+    levels = [base] * len(text)  # embedding controls removed by rule X9 keep the base level
+    for char in storage["chars"]:
+        levels[char["index"]] = char["level"]
+    return levels
+
+
+@dataclass(frozen=True)
+class _Segment:
+    font: str
+    start: int
+    text: str
+    level: int
+
+
+def _segments(runs: tuple[Run, ...], levels: list[int]) -> list[_Segment]:
+    """Split runs wherever the font or the embedding level changes, in logical order."""
+    segments: list[_Segment] = []
+    start = 0
+    for run in runs:
+        for offset, char in enumerate(run.text):
+            level = levels[start + offset]
+            last = segments[-1] if segments else None
+            if last is not None and last.font == run.font and last.level == level:
+                segments[-1] = _Segment(last.font, last.start, last.text + char, level)
+            else:
+                segments.append(_Segment(run.font, start + offset, char, level))
+        start += len(run.text)
+    return segments
+
+
+def _visual_order(segments: list[_Segment]) -> list[_Segment]:
+    """Rule L2: from the highest level down to the lowest odd one, reverse each stretch at
+    that level or higher."""
+    order = list(segments)
+    if not order:
+        return order
+    highest = max(s.level for s in order)
+    lowest_odd = min((s.level for s in order if s.level % 2), default=highest + 1)
+    for level in range(highest, lowest_odd - 1, -1):
+        i = 0
+        while i < len(order):
+            if order[i].level < level:
+                i += 1
+                continue
+            j = i
+            while j < len(order) and order[j].level >= level:
+                j += 1
+            order[i:j] = reversed(order[i:j])
+            i = j
+    return order
+
+
+def shape_line(runs: tuple[Run, ...], size: float, rtl: bool | None = None) -> tuple[Glyph, ...]:
+    """The glyphs of one line set at `size` points, in visual order from its left end."""
+    text = "".join(run.text for run in runs)
+    levels = bidi_levels(text, rtl)
+    glyphs: list[Glyph] = []
+    pen = 0.0
+    for segment in _visual_order(_segments(runs, levels)):
+        shaped = shape_run(segment.font, segment.text, segment.level % 2 == 1)
+        for gid, cluster, advance, (dx, dy) in zip(
+            shaped.gids, shaped.clusters, shaped.advances, shaped.offsets, strict=True
+        ):
+            glyphs.append(
+                Glyph(
+                    segment.font,
+                    gid,
+                    pen + dx * size,
+                    -dy * size,
+                    advance * size,
+                    segment.start + cluster,
+                    segment.level % 2 == 1,
+                )
+            )
+            pen += advance * size
+    return tuple(glyphs)
+
+
+def line_width(glyphs: tuple[Glyph, ...]) -> float:
+    """How far a line's pen moves: its width in points."""
+    return sum(glyph.advance for glyph in glyphs)
+
+
+def runs_width(runs: list[Run] | tuple[Run, ...], size: float) -> float:
+    """Width in points of runs set at `size` points, each shaped on its own."""
+    return sum(run_width(run.font, run.text) for run in runs) * size
