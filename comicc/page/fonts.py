@@ -59,6 +59,9 @@ def font_file(key: str) -> tuple[Path, int]:
 def load_font(key: str) -> TTFont | None:
     """Register the font `key` with reportlab (once) and return it; None if it cannot be used."""
     path, index = font_file(key)
+    if key not in SHIPPED:
+        for shipped in SHIPPED:  # shipped fonts claim their names first (see below)
+            load_font(shipped)
     try:
         font = TTFont(key, str(path), subfontIndex=index)
     except (TTFError, OSError, AssertionError, KeyError, ValueError):
@@ -67,7 +70,10 @@ def load_font(key: str) -> TTFont | None:
             raise
         return None
     pdfmetrics.registerFont(font)
-    return font
+    # reportlab hands out the first font registered under a PostScript name for every later
+    # font of that name: a system copy of a shipped font would be drawn with another file's
+    # glyphs than the ones it was shaped with, so it is not used.
+    return font if pdfmetrics.getFont(key) is font else None
 
 
 def covers(key: str, char: str) -> bool:
