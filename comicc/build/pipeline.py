@@ -270,9 +270,10 @@ def page_inputs(project: Project, page_index: int, art_sizes: list[tuple[int, in
         "book format": digest({"trim": meta.trim_points(), "bleed": meta.bleed_points(),
                                "safe": meta.safe_margin_points(), "dpi": meta.dpi,
                                "reading": meta.reading, "language": meta.language,
+                               "writing": meta.writing,
                                "layout defaults": comic.layout.model_dump()}),
         f"page {n} layout": digest({"layout": page.layout, "gutter": page.gutter,
-                                    "margin": page.margin,
+                                    "margin": page.margin, "writing": page.writing,
                                     "template": _template_hash(project, page.layout)}),
         f"balloon text on page {n}": digest([[b.model_dump() for b in panel.balloons]
                                             for panel in page.panel]),

@@ -84,7 +84,17 @@ class ComicMeta(Strict):
     reading: Literal["ltr", "rtl"] = Field(
         default="ltr", description="Reading direction; rtl mirrors layouts (manga)."
     )
-    language: str = Field(default="en", max_length=16, description="Language of the lettering.")
+    language: str = Field(
+        default="en",
+        max_length=16,
+        description="Language of the lettering (a BCP 47 tag such as en, de, ar, ja): it sets "
+        "hyphenation and, for ja, zh and ko, vertical writing in balloons.",
+    )
+    writing: Literal["horizontal", "vertical"] | None = Field(
+        default=None,
+        description="horizontal or vertical lettering (columns top to bottom, right to left); "
+        "default: vertical for ja, zh and ko, else horizontal.",
+    )
     direction: str = Field(
         default="", max_length=2000, description="Global text direction for the whole comic."
     )
@@ -210,6 +220,10 @@ class Balloon(Strict):
         max_length=2,
         description="Preferred balloon centre [x, y] as fractions of the panel.",
     )
+    writing: Literal["horizontal", "vertical"] | None = Field(
+        default=None,
+        description="horizontal or vertical lettering for this balloon (sound effects stay horizontal).",
+    )
 
     @field_validator("at")
     @classmethod
@@ -269,6 +283,10 @@ class Page(Strict):
     gutter: str | float | None = Field(default=None, description="Space between panels.")
     margin: str | float | None = Field(default=None, description="Outer margin of the panel area.")
     panel: list[Panel] = Field(min_length=1, description="The page's panels in reading order.")
+    writing: Literal["horizontal", "vertical"] | None = Field(
+        default=None,
+        description="horizontal or vertical lettering on this page (overrides [comic]).",
+    )
 
     @field_validator("gutter", "margin")
     @classmethod

@@ -11,6 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
+
+import pyphen
+from pyphen import Pyphen
+from uniseg.linebreak import line_break_units
 
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink, KeyPath
 from comicc.manifest.models import Balloon, Panel
@@ -18,7 +23,14 @@ from comicc.page.art import Crop, region_to_page
 from comicc.page.fonts import CHAINS, Run, split_runs
 from comicc.page.geometry import Point, Rect
 from comicc.page.pageplan import BalloonPlan, TextLine
-from comicc.page.shaping import line_width, paragraph_rtl, runs_width, shape_line
+from comicc.page.shaping import (
+    column_length,
+    line_width,
+    paragraph_rtl,
+    runs_width,
+    shape_column,
+    shape_line,
+)
 
 LEADING = 1.2  # line height as a multiple of the font size
 SUPERELLIPSE_N = 2.6  # 2 is an ellipse; larger hugs the text block more tightly
@@ -81,26 +93,55 @@ class PanelArt:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """How a balloon's text is set: its fonts, its direction of lines, and its hyphenation."""
+
+    weight: str
+    vertical: bool = False  # columns top to bottom, right to left
+    hyphenator: Pyphen | None = None
+
+    def length(self, runs: list[Run] | tuple[Run, ...]) -> float:
+        """How long runs are along a line (a column, in vertical text) at 1 pt."""
+        return column_length(runs, 1.0) if self.vertical else runs_width(runs, 1.0)
+
+
+@cache
+def hyphenator_for(language: str) -> Pyphen | None:
+    """pyphen's patterns for a language tag (`en`, `de-DE`), or None where it has none."""
+    found = pyphen.language_fallback(language.replace("-", "_"))
+    return Pyphen(lang=found) if found else None
+
+
+@dataclass(frozen=True)
 class Word:
+    """A line-breaking unit (UAX #14): a word, or one CJK character with its punctuation."""
+
     runs: tuple[Run, ...]
-    width: float  # at 1 pt; widths scale linearly with the font size
+    width: float  # length along the line at 1 pt; lengths scale linearly with the font size
+    space: bool = False  # a space follows it: shown between it and the next unit on a line
 
 
-def _word(runs: list[Run] | tuple[Run, ...]) -> Word:
-    return Word(tuple(runs), runs_width(runs, 1.0))
+def _word(runs: list[Run] | tuple[Run, ...], setting: Setting, space: bool = False) -> Word:
+    return Word(tuple(runs), setting.length(runs), space)
 
 
-def words_of(text: str, weight: str) -> tuple[list[list[Word]], list[str]]:
-    """Paragraphs (split at explicit newlines) of measured words, and characters no font has."""
+def words_of(text: str, setting: Setting | str) -> tuple[list[list[Word]], list[str]]:
+    """Paragraphs (split at explicit newlines) of measured line-breaking units, and the
+    characters no font has. Units are UAX #14's: a line may end after any of them."""
+    if isinstance(setting, str):
+        setting = Setting(setting)
     paragraphs: list[list[Word]] = []
     missing: list[str] = []
     for paragraph in text.split("\n"):
         words = []
-        for token in paragraph.split():
-            runs, lost = split_runs(token, weight)
+        for unit in line_break_units(paragraph):
+            body = unit.rstrip()
+            runs, lost = split_runs(body, setting.weight)
             missing += [c for c in lost if c not in missing]
             if runs:
-                words.append(_word(runs))
+                words.append(_word(runs, setting, space=body != unit))
+            elif words and body != unit:
+                words[-1] = Word(words[-1].runs, words[-1].width, space=True)
         paragraphs.append(words)
     return paragraphs, missing
 
@@ -108,7 +149,7 @@ def words_of(text: str, weight: str) -> tuple[list[list[Word]], list[str]]:
 def _join(words: list[Word], space: Run) -> tuple[Run, ...]:
     runs: list[Run] = []
     for i, word in enumerate(words):
-        for run in ((space,) if i else ()) + word.runs:
+        for run in ((space,) if i and words[i - 1].space else ()) + word.runs:
             if runs and runs[-1].font == run.font:
                 runs[-1] = Run(run.font, runs[-1].text + run.text)
             else:
@@ -116,48 +157,79 @@ def _join(words: list[Word], space: Run) -> tuple[Run, ...]:
     return tuple(runs)
 
 
-def _break_word(word: Word, limit: float) -> list[Word]:
-    """Split a word wider than `limit` (at 1 pt) into pieces that fit, character by character."""
+def _break_word(word: Word, limit: float, setting: Setting) -> list[Word]:
+    """Split a word longer than `limit` (at 1 pt) into pieces that fit, character by character."""
     pieces: list[Word] = []
     current: list[Run] = []
     for run in word.runs:
         for char in run.text:
             candidate = current + [Run(run.font, char)]
-            if current and runs_width(candidate, 1.0) > limit:
-                pieces.append(_word(current))
+            if current and setting.length(candidate) > limit:
+                pieces.append(_word(current, setting))
                 candidate = [Run(run.font, char)]
             current = candidate
     if current:
-        pieces.append(_word(current))
+        pieces.append(_word(current, setting, word.space))
     return pieces
+
+
+# A line is hyphenated only when breaking before the word would leave it this empty:
+# comic lettering avoids hyphens, but a narrow balloon needs them.
+HYPHENATE_BELOW = 0.6
+
+
+def _hyphenate(word: Word, room: float, setting: Setting) -> tuple[Word, Word] | None:
+    """Split a word at the last hyphenation point whose head and hyphen fit in `room`."""
+    if setting.hyphenator is None or setting.vertical or len(word.runs) != 1:
+        return None
+    (run,) = word.runs
+    for head, tail in setting.hyphenator.iterate(run.text):
+        first = _word([Run(run.font, head + "-")], setting)
+        if first.width <= room:
+            return first, _word([Run(run.font, tail)], setting, word.space)
+    return None
 
 
 @dataclass(frozen=True)
 class Line:
-    """One wrapped line: its runs and its width in points."""
+    """One wrapped line (a column, in vertical text): its runs and its length in points."""
 
     runs: tuple[Run, ...]
     width: float
 
 
-def wrap(paragraphs: list[list[Word]], size: float, width: float, weight: str) -> list[Line]:
-    """Greedy line breaking at `width` points; words too long for a line are broken."""
-    space = Run(CHAINS[weight][0], " ")
-    space_w = runs_width([space], 1.0)
+def wrap(
+    paragraphs: list[list[Word]], size: float, width: float, setting: Setting | str
+) -> list[Line]:
+    """Greedy line breaking at `width` points at UAX #14's break opportunities; a word too
+    long for a line is hyphenated where the language allows, else broken."""
+    if isinstance(setting, str):
+        setting = Setting(setting)
+    space = Run(CHAINS[setting.weight][0], " ")
+    space_w = setting.length([space])
     limit = width / size
     lines: list[Line] = []
     for paragraph in paragraphs:
         current: list[Word] = []
         used = 0.0
         for word in paragraph:
-            for piece in _break_word(word, limit) if word.width > limit else [word]:
-                extra = piece.width + (space_w if current else 0.0)
-                if current and used + extra > limit:
+            gap = space_w if current and current[-1].space else 0.0
+            if current and used + gap + word.width > limit:
+                split = _hyphenate(word, limit - used - gap, setting)
+                if split is not None and used + gap < HYPHENATE_BELOW * limit:
+                    current.append(split[0])
+                    used += gap + split[0].width
+                    word = split[1]
+                lines.append(Line(_join(current, space), used * size))
+                current, used, gap = [], 0.0, 0.0
+            pieces = _break_word(word, limit, setting) if word.width > limit else [word]
+            for piece in pieces:
+                if current and used + gap + piece.width > limit:
                     lines.append(Line(_join(current, space), used * size))
-                    current, used = [], 0.0
-                    extra = piece.width
+                    current, used, gap = [], 0.0, 0.0
                 current.append(piece)
-                used += extra
+                used += gap + piece.width
+                gap = 0.0
         if current or not paragraph:
             lines.append(Line(_join(current, space), used * size))
     return lines
@@ -170,11 +242,13 @@ class Fitted:
     size: float
     lines: list[Line]
     dropped: int = 0
+    vertical: bool = False
 
     @property
     def block(self) -> tuple[float, float]:
-        width = max((line.width for line in self.lines), default=0.0)
-        return width, len(self.lines) * self.size * LEADING
+        length = max((line.width for line in self.lines), default=0.0)
+        across = len(self.lines) * self.size * LEADING
+        return (across, length) if self.vertical else (length, across)
 
 
 ShapeSize = Callable[[float, float, float], tuple[float, float]]
@@ -186,13 +260,16 @@ def fit_text(
     shape: ShapeSize,
     max_w: float,
     max_h: float,
+    setting: Setting | None = None,
 ) -> Fitted:
     """The largest font size and line breaks whose balloon fits in max_w x max_h.
 
     Among the fits at one size it picks the narrowest whose balloon is at least `style.aspect`
-    wide for its height. At the smallest size, if nothing fits, it keeps the lines that fit and
-    reports how many it dropped, so nothing is clipped silently.
+    wide for its height (for vertical text: the shortest columns whose balloon is at least
+    that tall for its width). At the smallest size, if nothing fits, it keeps the lines that
+    fit and reports how many it dropped, so nothing is clipped silently.
     """
+    setting = setting or Setting(style.weight)
     one_line = max((sum(w.width for w in p) for p in paragraphs), default=0.0) * 1.3
     longest = max((w.width for p in paragraphs for w in p), default=0.0)
     steps = max(1, round((style.max_size - style.min_size) / 0.5))
@@ -202,18 +279,19 @@ def fit_text(
         best_aspect = 0.0
         low, high = longest * size, max(longest, one_line) * size
         for k in range(16):
-            lines = wrap(paragraphs, size, low + (high - low) * k / 15, style.weight)
-            fitted = Fitted(size, lines)
+            lines = wrap(paragraphs, size, low + (high - low) * k / 15, setting)
+            fitted = Fitted(size, lines, vertical=setting.vertical)
             w, h = shape(*fitted.block, size)
             if w > max_w or h > max_h:
                 continue
-            if w / h >= style.aspect:
+            aspect = h / w if setting.vertical else w / h
+            if aspect >= (1 / style.aspect if setting.vertical else style.aspect):
                 return fitted
-            if w / h > best_aspect:
-                best, best_aspect = fitted, w / h
+            if aspect > best_aspect:
+                best, best_aspect = fitted, aspect
         if best is not None:
             return best
-    return _overflow(paragraphs, style, shape, max_w, max_h)
+    return _overflow(paragraphs, style, shape, max_w, max_h, setting)
 
 
 def _overflow(
@@ -222,22 +300,26 @@ def _overflow(
     shape: ShapeSize,
     max_w: float,
     max_h: float,
+    setting: Setting,
 ) -> Fitted:
     size = style.min_size
-    weight = style.weight
     leading = size * LEADING
-    width = _largest(lambda tw: shape(tw, leading, size)[0] <= max_w, max_w)
-    height = _largest(lambda th: shape(size, th, size)[1] <= max_h, max_h)
-    lines = wrap(paragraphs, size, max(width, size), weight)
-    keep = max(1, int(height // leading))
+    if setting.vertical:
+        length = _largest(lambda th: shape(leading, th, size)[1] <= max_h, max_h)
+        across = _largest(lambda tw: shape(tw, size, size)[0] <= max_w, max_w)
+    else:
+        length = _largest(lambda tw: shape(tw, leading, size)[0] <= max_w, max_w)
+        across = _largest(lambda th: shape(size, th, size)[1] <= max_h, max_h)
+    lines = wrap(paragraphs, size, max(length, size), setting)
+    keep = max(1, int(across // leading))
     if keep >= len(lines):
-        return Fitted(size, lines)
+        return Fitted(size, lines, vertical=setting.vertical)
     shown = lines[:keep]
     last = shown[-1]
-    ellipsis = split_runs("…", weight)[0]
+    ellipsis = split_runs("…", setting.weight)[0]
     tail = last.runs + tuple(ellipsis)
-    shown[-1] = Line(tail, runs_width(tail, size))
-    return Fitted(size, shown, dropped=len(lines) - keep)
+    shown[-1] = Line(tail, setting.length(tail) * size)
+    return Fitted(size, shown, dropped=len(lines) - keep, vertical=setting.vertical)
 
 
 def _largest(ok: Callable[[float], bool], upper: float) -> float:
@@ -427,6 +509,17 @@ class PanelLettering:
     placed: list[Rect] = field(default_factory=list)
     tails: list[Point] = field(default_factory=list)  # points along earlier balloons' tails
     previous: Rect | None = None
+    language: str = "en"
+    writing: str = "horizontal"
+
+    def setting(self, balloon: Balloon) -> Setting:
+        """How this balloon's text is set; sound effects always run horizontally."""
+        vertical = page_writing(self.language, self.writing, balloon.writing) == "vertical"
+        return Setting(
+            STYLES[balloon.kind].weight,
+            vertical=vertical and balloon.kind != "sfx",
+            hyphenator=hyphenator_for(self.language),
+        )
 
     def at_point(self, balloon: Balloon) -> Point | None:
         if balloon.at is None:
@@ -442,6 +535,19 @@ class PanelLettering:
         return (region.x + region.w / 2, region.y + 0.2 * region.h)
 
 
+VERTICAL_LANGUAGES = ("ja", "zh", "ko")
+
+
+def page_writing(language: str, *choices: str | None) -> str:
+    """The writing mode from the most specific choice made (comic, page, balloon, in that
+    order), else the language's: vertical for Japanese, Chinese and Korean."""
+    for choice in reversed(choices):
+        if choice is not None:
+            return choice
+    primary = language.lower().replace("_", "-").split("-")[0]
+    return "vertical" if primary in VERTICAL_LANGUAGES else "horizontal"
+
+
 def letter_panel(
     art: PanelArt,
     panel: Panel,
@@ -449,10 +555,16 @@ def letter_panel(
     reading: str,
     key_path: KeyPath,
     sink: DiagnosticSink,
+    language: str = "en",
+    writing: str = "horizontal",
 ) -> list[BalloonPlan]:
-    """Fit, place and outline every balloon of one panel, in reading order."""
+    """Fit, place and outline every balloon of one panel, in reading order.
+
+    `writing` is the page's writing mode; a balloon's own `writing` overrides it.
+    """
     area = (art.frame.intersection(live_area) or art.frame).inset(INSET)
     ctx = PanelLettering(art, panel, area, reading == "rtl", key_path, sink)
+    ctx.language, ctx.writing = language, writing
     for name, region in panel.regions.items():
         ctx.regions[name] = region_to_page(region, art.art_size, art.crop, art.frame)
     plans = []
@@ -468,7 +580,8 @@ def _letter_balloon(ctx: PanelLettering, index: int, balloon: Balloon) -> Balloo
     if balloon.kind == "sfx":
         angle = (8.0 if index % 2 == 0 else -6.0) * (-1 if ctx.rtl else 1)
     shape = shape_size(balloon.kind, angle)
-    paragraphs, missing = words_of(balloon.text, style.weight)
+    setting = ctx.setting(balloon)
+    paragraphs, missing = words_of(balloon.text, setting)
     if missing:
         listed = " ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:12])
         ctx.sink.add(
@@ -484,7 +597,7 @@ def _letter_balloon(ctx: PanelLettering, index: int, balloon: Balloon) -> Balloo
         )
     max_w = min(ctx.area.w, max(style.width_share * ctx.area.w, 110.0))
     max_h = min(ctx.area.h, max(style.height_share * ctx.area.h, 60.0))
-    fitted = fit_text(paragraphs, style, shape, max_w, max_h)
+    fitted = fit_text(paragraphs, style, shape, max_w, max_h, setting)
     if fitted.dropped:
         ctx.sink.add(
             Diagnostic(
@@ -721,6 +834,8 @@ def _text_lines(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[Text
     tw, th = fitted.block
     cx, cy = box.centre
     top = box.y + style.padding if kind == "caption" else cy - th / 2
+    if fitted.vertical:
+        return _columns(fitted, box, kind, style)
     rtl = paragraph_rtl("".join(run.text for line in fitted.lines for run in line.runs))
     lines = []
     for i, line in enumerate(fitted.lines):
@@ -733,3 +848,18 @@ def _text_lines(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[Text
         baseline = top + i * leading + leading / 2 + 0.35 * size
         lines.append(TextLine(x, baseline, size, line.runs, glyphs))
     return lines
+
+
+def _columns(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[TextLine]:
+    """Vertical text: columns from the right, each set from its top down. A column's line
+    has its x on the column's centre line and its baseline at the column's top."""
+    size = fitted.size
+    leading = size * LEADING
+    tw, th = fitted.block
+    right, top = box.centre[0] + tw / 2, box.centre[1] - th / 2
+    if kind == "caption":
+        right, top = box.right - style.padding, box.y + style.padding
+    return [
+        TextLine(right - (i + 0.5) * leading, top, size, line.runs, shape_column(line.runs, size))
+        for i, line in enumerate(fitted.lines)
+    ]

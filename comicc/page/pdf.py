@@ -255,7 +255,11 @@ def _draw_line(text: PDFTextObject, page: _Page, line: TextLine) -> None:
         stands_for = line.text[glyph.cluster : ends[glyph.cluster]]
         if glyph.rtl:  # readers reverse right-to-left glyphs, a ligature's text with them
             stands_for = stands_for[::-1]
-        text.setTextOrigin(*page.point(line.x + glyph.x, line.baseline + glyph.y))
+        x, y = page.point(line.x + glyph.x, line.baseline + glyph.y)
+        if glyph.rotated:  # a sideways run in vertical text: turned 90 degrees clockwise
+            text.setTextTransform(0, -1, 1, 0, x, y)
+        else:
+            text.setTextOrigin(x, y)
         text.textOut(char_for_glyph(glyph.font, glyph.gid, stands_for))
 
 

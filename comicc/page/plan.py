@@ -8,7 +8,7 @@ from comicc.manifest.diagnostics import DiagnosticSink
 from comicc.manifest.models import Comic
 from comicc.page.art import cover_crop, resolution_warning
 from comicc.page.layout import layout_frames, page_geometry
-from comicc.page.letter import PanelArt, letter_panel
+from comicc.page.letter import PanelArt, letter_panel, page_writing
 from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan
 
 
@@ -32,6 +32,8 @@ def plan_page(
         )
     geometry = page_geometry(comic, page_index)
     frames = layout_frames(comic, page_index, project_dir)
+    language = comic.comic.language
+    writing = page_writing(language, comic.comic.writing, page.writing)
     frame_plans: list[FramePlan] = []
     balloons: list[BalloonPlan] = []
     for j, (panel, frame, size) in enumerate(zip(page.panel, frames, art_sizes, strict=True)):
@@ -43,7 +45,9 @@ def plan_page(
             sink.add(warning)
         frame_plans.append(FramePlan(frame.rect, frame.bleed_edges, crop, size))
         art = PanelArt(j, frame.rect, crop, size)
-        balloons += letter_panel(art, panel, geometry.live_area, geometry.reading, where, sink)
+        balloons += letter_panel(
+            art, panel, geometry.live_area, geometry.reading, where, sink, language, writing
+        )
     return PagePlan(
         index=page_index,
         trim_width=geometry.trim_width,

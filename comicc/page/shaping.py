@@ -36,13 +36,15 @@ class Glyph:
     advance: float
     cluster: int
     rtl: bool = False
+    rotated: bool = False  # turned 90 degrees clockwise: a sideways run in vertical text
 
     def to_json(self) -> list[object]:
-        return [self.font, self.gid, self.x, self.y, self.advance, self.cluster, self.rtl]
+        return [self.font, self.gid, self.x, self.y, self.advance, self.cluster, self.rtl,
+                self.rotated]
 
     @staticmethod
     def from_json(data: list[object]) -> Glyph:
-        font, gid, x, y, advance, cluster, rtl = data
+        font, gid, x, y, advance, cluster, rtl, rotated = data
         return Glyph(
             str(font),
             int(gid),  # type: ignore[call-overload]
@@ -51,6 +53,7 @@ class Glyph:
             float(advance),  # type: ignore[arg-type]
             int(cluster),  # type: ignore[call-overload]
             bool(rtl),
+            bool(rotated),
         )
 
 
@@ -75,19 +78,25 @@ class ShapedRun:
 
 
 @cache
-def shape_run(font: str, text: str, rtl: bool = False) -> ShapedRun:
-    """Shape `text` in one font and one direction; glyphs come out in visual order."""
+def shape_run(font: str, text: str, rtl: bool = False, vertical: bool = False) -> ShapedRun:
+    """Shape `text` in one font and one direction; glyphs come out in visual order.
+
+    Vertical runs are set top to bottom (HarfBuzz applies the font's vertical forms);
+    their advances are downward, in em.
+    """
     hb_font, upem = _hb_font(font)
     buf = hb.Buffer()
     buf.add_codepoints([ord(c) for c in text])
     buf.guess_segment_properties()
-    buf.direction = "rtl" if rtl else "ltr"
-    hb.shape(hb_font, buf, {"kern": True, "liga": True})
+    buf.direction = "ttb" if vertical else "rtl" if rtl else "ltr"
+    # Vertical forms are drawn by comicc itself (see TU_PUNCTUATION), not taken from fonts.
+    features = {"vert": False, "vrt2": False} if vertical else {"kern": True, "liga": True}
+    hb.shape(hb_font, buf, features)
     positions = buf.glyph_positions
     return ShapedRun(
         gids=tuple(info.codepoint for info in buf.glyph_infos),
         clusters=tuple(info.cluster for info in buf.glyph_infos),
-        advances=tuple(p.x_advance / upem for p in positions),
+        advances=tuple((-p.y_advance if vertical else p.x_advance) / upem for p in positions),
         offsets=tuple((p.x_offset / upem, p.y_offset / upem) for p in positions),
     )
 
@@ -95,6 +104,113 @@ def shape_run(font: str, text: str, rtl: bool = False) -> ShapedRun:
 def run_width(font: str, text: str) -> float:
     """The shaped width of `text` in `font` at 1 pt."""
     return sum(shape_run(font, text, paragraph_rtl(text)).advances)
+
+
+# Vertical orientation (UTR #50). Characters of these blocks stand upright in vertical
+# text (U); everything else (Latin, digits, Arabic...) is set sideways (R), turned 90
+# degrees clockwise. Fonts' vertical forms are not relied on (the one TrueType CJK font
+# most systems have, Droid Sans Fallback, maps 、 and 。 to unrelated ideographs), so the
+# transformed classes are drawn from the horizontal glyphs: Tu punctuation moved to the
+# em box's top right corner, Tr brackets, dashes and the long vowel mark turned sideways.
+UPRIGHT_BLOCKS = (
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x2E80, 0x2FDF),  # CJK radicals, Kangxi radicals
+    (0x2FF0, 0x303F),  # ideographic description, CJK symbols and punctuation
+    (0x3040, 0x31FF),  # Hiragana, Katakana, Bopomofo, Hangul compatibility Jamo, Kanbun
+    (0x3200, 0x9FFF),  # enclosed CJK, compatibility, extension A, unified ideographs
+    (0xA960, 0xA97F),  # Hangul Jamo extended A
+    (0xAC00, 0xD7FF),  # Hangul syllables, Jamo extended B
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFE10, 0xFE1F),  # vertical forms
+    (0xFE30, 0xFE4F),  # CJK compatibility forms
+    (0xFF00, 0xFF60),  # full-width forms
+    (0xFFE0, 0xFFE7),  # full-width signs
+    (0x1F000, 0x1FAFF),  # emoji and pictographs
+    (0x20000, 0x3FFFF),  # CJK extensions B and later
+)
+TU_PUNCTUATION = frozenset("、。，．\uff0c\uff0e")
+TR_ROTATED = frozenset(
+    "「」『』（）【】〈〉《》〔〕〖〗〘〙〚〛［］｛｝ー〜～…‥―－：；＝"
+    "\uff08\uff09\uff3b\uff3d\uff5b\uff5d\uff5e\uff0d\uff1a\uff1b\u30fc\u2026\u2025"
+)
+TU_SHIFT = 0.6  # em right and up: a comma or full stop's place in a vertical em box
+CJK_BASELINE = 0.88  # how far below its em box's top a full-width glyph's baseline lies, in em
+
+
+def orientation(char: str) -> str:
+    """UTR #50's vertical orientation, as comicc draws it: "U" upright, "Tu" upright and
+    moved to the top right, "R" sideways (Tr characters included)."""
+    if char in TU_PUNCTUATION:
+        return "Tu"
+    if char in TR_ROTATED:
+        return "R"
+    code = ord(char)
+    return "U" if any(low <= code <= high for low, high in UPRIGHT_BLOCKS) else "R"
+
+
+def upright(char: str) -> bool:
+    """Whether `char` stands upright in vertical text (else it is set sideways)."""
+    return orientation(char) != "R"
+
+
+def _orientation_runs(runs: tuple[Run, ...]) -> list[tuple[Run, int, str]]:
+    """Runs split where the orientation changes: (run, start in the text, orientation)."""
+    out: list[tuple[Run, int, str]] = []
+    start = 0
+    for run in runs:
+        for offset, char in enumerate(run.text):
+            mode = orientation(char)
+            if out and out[-1][0].font == run.font and out[-1][2] == mode:
+                last, begin, _ = out[-1]
+                out[-1] = (Run(run.font, last.text + char), begin, mode)
+            else:
+                out.append((Run(run.font, char), start + offset, mode))
+        start += len(run.text)
+    return out
+
+
+def column_length(runs: list[Run] | tuple[Run, ...], size: float) -> float:
+    """How long runs are set top to bottom at `size` points: upright advances plus the
+    widths of sideways runs."""
+    total = 0.0
+    for run, _, mode in _orientation_runs(tuple(runs)):
+        if mode == "U":
+            total += sum(shape_run(run.font, run.text, vertical=True).advances)
+        else:
+            total += run_width(run.font, run.text)
+    return total * size
+
+
+# Where a sideways run's baseline sits left of the column's centre line, in em: its
+# capitals (about 0.7 em tall) are centred in the column.
+SIDEWAYS_BASELINE = 0.35
+
+
+def shape_column(runs: tuple[Run, ...], size: float) -> tuple[Glyph, ...]:
+    """The glyphs of one vertical column at `size` points, from its top centre downwards.
+
+    Upright runs are shaped top to bottom; sideways runs are shaped left to right and
+    turned 90 degrees clockwise, their baseline just left of the centre line.
+    """
+    glyphs: list[Glyph] = []
+    pen = 0.0
+    for run, start, mode in _orientation_runs(runs):
+        shaped = shape_run(run.font, run.text, vertical=mode == "U")
+        for gid, cluster, advance, (dx, dy) in zip(
+            shaped.gids, shaped.clusters, shaped.advances, shaped.offsets, strict=True
+        ):
+            if mode == "R":
+                x, y = -SIDEWAYS_BASELINE * size - dy * size, pen + dx * size
+            elif mode == "Tu":  # the horizontal glyph, moved up and right in its em box
+                x = (TU_SHIFT - 0.5 + dx) * size
+                y = pen + (CJK_BASELINE - TU_SHIFT - dy) * size
+            else:  # HarfBuzz's vertical offsets go from the pen to the glyph's own origin
+                x, y = dx * size, pen - dy * size
+            glyphs.append(
+                Glyph(run.font, gid, x, y, advance * size, start + cluster, rotated=mode == "R")
+            )
+            pen += advance * size
+    return tuple(glyphs)
 
 
 def paragraph_rtl(text: str) -> bool:
