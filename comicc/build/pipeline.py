@@ -281,6 +281,9 @@ def page_inputs(project: Project, page_index: int, art_sizes: list[tuple[int, in
                                               "elements": panel.elements} for panel in page.panel]),
         f"art sizes on page {n}": digest(art_sizes),
         "fonts": fonts,
+        "lettering": digest({"settings": comic.lettering.model_dump(),
+                             "font files": {kind: sha256_file(project.path(path))
+                                            for kind, path in comic.lettering.fonts.items()}}),
     }
 
 

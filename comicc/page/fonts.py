@@ -9,6 +9,7 @@ reportlab name, so measuring and drawing use the same fonts.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import unicodedata
@@ -69,10 +70,12 @@ def load_font(key: str) -> TTFont | None:
         if key in SHIPPED:
             raise
         return None
+    if key not in SHIPPED:
+        # reportlab hands out the first font registered under a PostScript name for every
+        # later font of that name, so a font that is not comicc's own gets a name of its own.
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:8].encode()
+        font.face.name = font.face.name + b"-" + digest  # reportlab keeps names as bytes
     pdfmetrics.registerFont(font)
-    # reportlab hands out the first font registered under a PostScript name for every later
-    # font of that name: a system copy of a shipped font would be drawn with another file's
-    # glyphs than the ones it was shaped with, so it is not used.
     return font if pdfmetrics.getFont(key) is font else None
 
 
@@ -120,15 +123,19 @@ def _system_font_for(char: str) -> str | None:
     return None
 
 
-def font_for(char: str, weight: str) -> str | None:
-    """The first font in the weight's chain (then the system's fonts) that has `char`."""
-    for key in CHAINS[weight]:
+Chain = tuple[str, ...]  # font keys tried in order for each character
+
+
+def font_for(char: str, chain: Chain | str) -> str | None:
+    """The first font in the chain (a weight names a shipped chain), then the system's fonts,
+    that has `char`."""
+    for key in CHAINS[chain] if isinstance(chain, str) else chain:
         if covers(key, char):
             return key
     return _system_font_for(char)
 
 
-def split_runs(text: str, weight: str) -> tuple[list[Run], list[str]]:
+def split_runs(text: str, chain: Chain | str) -> tuple[list[Run], list[str]]:
     """Split text into runs by the font that draws each character.
 
     Returns the runs and the characters no font covers (left out of the runs, so the
@@ -136,9 +143,10 @@ def split_runs(text: str, weight: str) -> tuple[list[Run], list[str]]:
     """
     runs: list[Run] = []
     missing: list[str] = []
-    primary = CHAINS[weight][0]
+    chain = CHAINS[chain] if isinstance(chain, str) else chain
+    primary = chain[0]
     for char in text:
-        key = primary if char == " " else font_for(char, weight)
+        key = primary if char == " " else font_for(char, chain)
         if key is None:
             if not _ignorable(char) and char not in missing:
                 missing.append(char)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import pyphen
@@ -20,10 +20,11 @@ from uniseg.linebreak import line_break_units
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink, KeyPath
 from comicc.manifest.models import Balloon, Panel
 from comicc.page.art import Crop, region_to_page
-from comicc.page.fonts import CHAINS, Run, split_runs
+from comicc.page.fonts import CHAINS, Chain, Run, load_font, split_runs
 from comicc.page.geometry import Point, Rect
 from comicc.page.pageplan import BalloonPlan, TextLine
 from comicc.page.shaping import (
+    Glyph,
     column_length,
     line_width,
     paragraph_rtl,
@@ -99,6 +100,13 @@ class Setting:
     weight: str
     vertical: bool = False  # columns top to bottom, right to left
     hyphenator: Pyphen | None = None
+    chain: Chain = ()  # fonts tried before the weight's shipped ones (`[lettering.fonts]`)
+    leading: float = LEADING  # line (column) spacing as a multiple of the font size
+
+    @property
+    def fonts(self) -> Chain:
+        usable = tuple(key for key in self.chain if load_font(key) is not None)
+        return (*usable, *CHAINS[self.weight])
 
     def length(self, runs: list[Run] | tuple[Run, ...]) -> float:
         """How long runs are along a line (a column, in vertical text) at 1 pt."""
@@ -136,7 +144,7 @@ def words_of(text: str, setting: Setting | str) -> tuple[list[list[Word]], list[
         words = []
         for unit in line_break_units(paragraph):
             body = unit.rstrip()
-            runs, lost = split_runs(body, setting.weight)
+            runs, lost = split_runs(body, setting.fonts)
             missing += [c for c in lost if c not in missing]
             if runs:
                 words.append(_word(runs, setting, space=body != unit))
@@ -205,7 +213,7 @@ def wrap(
     long for a line is hyphenated where the language allows, else broken."""
     if isinstance(setting, str):
         setting = Setting(setting)
-    space = Run(CHAINS[setting.weight][0], " ")
+    space = Run(setting.fonts[0], " ")
     space_w = setting.length([space])
     limit = width / size
     lines: list[Line] = []
@@ -243,11 +251,12 @@ class Fitted:
     lines: list[Line]
     dropped: int = 0
     vertical: bool = False
+    leading: float = LEADING
 
     @property
     def block(self) -> tuple[float, float]:
         length = max((line.width for line in self.lines), default=0.0)
-        across = len(self.lines) * self.size * LEADING
+        across = len(self.lines) * self.size * self.leading
         return (across, length) if self.vertical else (length, across)
 
 
@@ -280,7 +289,7 @@ def fit_text(
         low, high = longest * size, max(longest, one_line) * size
         for k in range(16):
             lines = wrap(paragraphs, size, low + (high - low) * k / 15, setting)
-            fitted = Fitted(size, lines, vertical=setting.vertical)
+            fitted = Fitted(size, lines, vertical=setting.vertical, leading=setting.leading)
             w, h = shape(*fitted.block, size)
             if w > max_w or h > max_h:
                 continue
@@ -303,7 +312,7 @@ def _overflow(
     setting: Setting,
 ) -> Fitted:
     size = style.min_size
-    leading = size * LEADING
+    leading = size * setting.leading
     if setting.vertical:
         length = _largest(lambda th: shape(leading, th, size)[1] <= max_h, max_h)
         across = _largest(lambda tw: shape(tw, size, size)[0] <= max_w, max_w)
@@ -313,13 +322,15 @@ def _overflow(
     lines = wrap(paragraphs, size, max(length, size), setting)
     keep = max(1, int(across // leading))
     if keep >= len(lines):
-        return Fitted(size, lines, vertical=setting.vertical)
+        return Fitted(size, lines, vertical=setting.vertical, leading=setting.leading)
     shown = lines[:keep]
     last = shown[-1]
-    ellipsis = split_runs("…", setting.weight)[0]
+    ellipsis = split_runs("…", setting.fonts)[0]
     tail = last.runs + tuple(ellipsis)
     shown[-1] = Line(tail, setting.length(tail) * size)
-    return Fitted(size, shown, dropped=len(lines) - keep, vertical=setting.vertical)
+    return Fitted(
+        size, shown, dropped=len(lines) - keep, vertical=setting.vertical, leading=setting.leading
+    )
 
 
 def _largest(ok: Callable[[float], bool], upper: float) -> float:
@@ -340,9 +351,9 @@ def _bump(size: float) -> float:
     return 0.45 * size  # how far a thought cloud's bumps stand out
 
 
-def shape_size(kind: str, angle: float = 0.0) -> ShapeSize:
+def shape_size(kind: str, angle: float = 0.0, style: Style | None = None) -> ShapeSize:
     """The function giving a balloon's box (w, h) from its text block (tw, th) and font size."""
-    style = STYLES[kind]
+    style = style or STYLES[kind]
 
     def size_of(tw: float, th: float, size: float) -> tuple[float, float]:
         pad = style.padding + 0.25 * size
@@ -495,6 +506,19 @@ def _best(candidates: list[Rect], placed: list[Rect], cost: Callable[[Rect], flo
     return min(candidates, key=lambda r: (round(_clash(r, placed), 3), cost(r)))
 
 
+VERTICAL_LANGUAGES = ("ja", "zh", "ko")
+
+
+@dataclass(frozen=True)
+class LetteringOptions:
+    """The book's and the page's lettering choices, resolved once per page."""
+
+    language: str = "en"
+    writing: str = "horizontal"  # the page's; a balloon's own `writing` overrides it
+    fonts: dict[str, str] = field(default_factory=dict)  # balloon kind or "default" -> font key
+    line_spacing: float = LEADING
+
+
 @dataclass
 class PanelLettering:
     """What lettering one panel needs to know while its balloons are placed one by one."""
@@ -509,17 +533,25 @@ class PanelLettering:
     placed: list[Rect] = field(default_factory=list)
     tails: list[Point] = field(default_factory=list)  # points along earlier balloons' tails
     previous: Rect | None = None
-    language: str = "en"
-    writing: str = "horizontal"
+    options: LetteringOptions = field(default_factory=LetteringOptions)
 
     def setting(self, balloon: Balloon) -> Setting:
         """How this balloon's text is set; sound effects always run horizontally."""
-        vertical = page_writing(self.language, self.writing, balloon.writing) == "vertical"
+        options = self.options
+        vertical = page_writing(options.language, options.writing, balloon.writing) == "vertical"
+        font = options.fonts.get(balloon.kind) or options.fonts.get("default")
         return Setting(
             STYLES[balloon.kind].weight,
             vertical=vertical and balloon.kind != "sfx",
-            hyphenator=hyphenator_for(self.language),
+            hyphenator=hyphenator_for(options.language),
+            chain=(font,) if font else (),
+            leading=balloon.line_spacing or options.line_spacing,
         )
+
+    def style(self, balloon: Balloon) -> Style:
+        """The balloon kind's style, with the balloon's own padding if it sets one."""
+        style = STYLES[balloon.kind]
+        return style if balloon.padding is None else replace(style, padding=balloon.padding)
 
     def at_point(self, balloon: Balloon) -> Point | None:
         if balloon.at is None:
@@ -533,9 +565,6 @@ class PanelLettering:
         if region is None:
             return None
         return (region.x + region.w / 2, region.y + 0.2 * region.h)
-
-
-VERTICAL_LANGUAGES = ("ja", "zh", "ko")
 
 
 def page_writing(language: str, *choices: str | None) -> str:
@@ -555,16 +584,12 @@ def letter_panel(
     reading: str,
     key_path: KeyPath,
     sink: DiagnosticSink,
-    language: str = "en",
-    writing: str = "horizontal",
+    options: LetteringOptions | None = None,
 ) -> list[BalloonPlan]:
-    """Fit, place and outline every balloon of one panel, in reading order.
-
-    `writing` is the page's writing mode; a balloon's own `writing` overrides it.
-    """
+    """Fit, place and outline every balloon of one panel, in reading order."""
     area = (art.frame.intersection(live_area) or art.frame).inset(INSET)
     ctx = PanelLettering(art, panel, area, reading == "rtl", key_path, sink)
-    ctx.language, ctx.writing = language, writing
+    ctx.options = options or LetteringOptions()
     for name, region in panel.regions.items():
         ctx.regions[name] = region_to_page(region, art.art_size, art.crop, art.frame)
     plans = []
@@ -574,12 +599,12 @@ def letter_panel(
 
 
 def _letter_balloon(ctx: PanelLettering, index: int, balloon: Balloon) -> BalloonPlan:
-    style = STYLES[balloon.kind]
+    style = ctx.style(balloon)
     where = (*ctx.key_path, "balloons", index)
     angle = 0.0
     if balloon.kind == "sfx":
         angle = (8.0 if index % 2 == 0 else -6.0) * (-1 if ctx.rtl else 1)
-    shape = shape_size(balloon.kind, angle)
+    shape = shape_size(balloon.kind, angle, style)
     setting = ctx.setting(balloon)
     paragraphs, missing = words_of(balloon.text, setting)
     if missing:
@@ -596,6 +621,8 @@ def _letter_balloon(ctx: PanelLettering, index: int, balloon: Balloon) -> Balloo
             )
         )
     max_w = min(ctx.area.w, max(style.width_share * ctx.area.w, 110.0))
+    if balloon.path is not None:
+        return _letter_on_path(ctx, index, balloon, style, setting, paragraphs, max_w)
     max_h = min(ctx.area.h, max(style.height_share * ctx.area.h, 60.0))
     fitted = fit_text(paragraphs, style, shape, max_w, max_h, setting)
     if fitted.dropped:
@@ -830,7 +857,7 @@ def _trail(
 
 def _text_lines(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[TextLine]:
     size = fitted.size
-    leading = size * LEADING
+    leading = size * fitted.leading
     tw, th = fitted.block
     cx, cy = box.centre
     top = box.y + style.padding if kind == "caption" else cy - th / 2
@@ -854,7 +881,7 @@ def _columns(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[TextLin
     """Vertical text: columns from the right, each set from its top down. A column's line
     has its x on the column's centre line and its baseline at the column's top."""
     size = fitted.size
-    leading = size * LEADING
+    leading = size * fitted.leading
     tw, th = fitted.block
     right, top = box.centre[0] + tw / 2, box.centre[1] - th / 2
     if kind == "caption":
@@ -863,3 +890,107 @@ def _columns(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[TextLin
         TextLine(right - (i + 0.5) * leading, top, size, line.runs, shape_column(line.runs, size))
         for i, line in enumerate(fitted.lines)
     ]
+
+
+# ---- sound effects along a path ------------------------------------------------------
+
+ARC_RISE = 0.22  # how far an arc's middle stands above its ends, as a share of its width
+
+
+def _letter_on_path(
+    ctx: PanelLettering,
+    index: int,
+    balloon: Balloon,
+    style: Style,
+    setting: Setting,
+    paragraphs: list[list[Word]],
+    room: float,
+) -> BalloonPlan:
+    """A sound effect set on one line along its path, each letter turned to the path's
+    direction where it stands: an arc over the place a sound effect would take, or the
+    author's points."""
+    words = [word for paragraph in paragraphs for word in paragraph]
+    runs = _join(words, Run(setting.fonts[0], " "))
+    length = max(setting.length(runs), 1e-6)  # at 1 pt
+    frame = ctx.art.frame
+    points: list[Point] = []
+    if isinstance(balloon.path, list):
+        points = [(frame.x + x * frame.w, frame.y + y * frame.h) for x, y in balloon.path]
+        room = _polyline_length(points)
+    size = min(max(room / length, style.min_size), style.max_size)
+    if not points:
+        width, height = length * size, size * (1 + ARC_RISE * length)
+        box = _place(ctx, balloon, width, height)
+        points = _arc(box, size)
+    else:
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        box = Rect(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)).inset(-0.6 * size)
+    ctx.placed.append(box)
+    glyphs = _along(shape_line(runs, size), points, size)
+    return BalloonPlan(
+        kind=balloon.kind,
+        panel=ctx.art.index,
+        index=index,
+        box=box,
+        outline=(),
+        bubbles=(),
+        lines=(TextLine(0.0, 0.0, size, runs, glyphs),),
+        fill=None,
+        stroke=None,
+        line_width=max(0.6, size * 0.035),
+        dashed=False,
+        text_colour=style.text_colour,
+        text_outline=style.text_outline,
+        angle=0.0,
+    )
+
+
+def _arc(box: Rect, size: float, steps: int = 32) -> list[Point]:
+    """A circular arc across the box: its ends low at the sides, its middle at the top, each
+    a half line in from the box's edge so the letters stay inside it."""
+    half = box.w / 2
+    rise = max(box.h - size, 1e-6)
+    radius = (half * half + rise * rise) / (2 * rise)
+    cx, cy = box.centre[0], box.y + 0.5 * size + radius
+    reach = math.asin(min(half / radius, 1.0))
+    return [
+        (cx + radius * math.sin(t), cy - radius * math.cos(t))
+        for t in (-reach + 2 * reach * i / steps for i in range(steps + 1))
+    ]
+
+
+def _polyline_length(points: list[Point]) -> float:
+    return sum(math.dist(a, b) for a, b in zip(points, points[1:], strict=False))
+
+
+def _point_on(points: list[Point], distance: float) -> tuple[Point, Point]:
+    """The point `distance` along a polyline and the unit direction there; beyond either
+    end, the end segment carries on straight."""
+    for a, b in zip(points, points[1:], strict=False):
+        step = math.dist(a, b)
+        if step == 0:
+            continue
+        ux, uy = (b[0] - a[0]) / step, (b[1] - a[1]) / step
+        if distance <= step or b is points[-1]:
+            return (a[0] + ux * distance, a[1] + uy * distance), (ux, uy)
+        distance -= step
+    return points[0], (1.0, 0.0)
+
+
+def _along(glyphs: tuple[Glyph, ...], points: list[Point], size: float) -> tuple[Glyph, ...]:
+    """Glyphs of one line moved onto a path, centred on it, each turned to its direction."""
+    out: list[Glyph] = []
+    start = (_polyline_length(points) - line_width(glyphs)) / 2
+    for glyph in glyphs:
+        (px, py), (ux, uy) = _point_on(points, start + glyph.x + glyph.advance / 2)
+        # The baseline runs a little below the path, so the letters' middle is on it.
+        below = 0.35 * size + glyph.y
+        out.append(
+            replace(
+                glyph,
+                x=px - ux * glyph.advance / 2 - uy * below,
+                y=py - uy * glyph.advance / 2 + ux * below,
+                angle=-math.degrees(math.atan2(uy, ux)),
+            )
+        )
+    return tuple(out)

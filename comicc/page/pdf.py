@@ -9,6 +9,7 @@ embedded TrueType subsets, and the same inputs always give the same bytes.
 from __future__ import annotations
 
 import io
+import math
 import os
 from pathlib import Path
 
@@ -256,8 +257,9 @@ def _draw_line(text: PDFTextObject, page: _Page, line: TextLine) -> None:
         if glyph.rtl:  # readers reverse right-to-left glyphs, a ligature's text with them
             stands_for = stands_for[::-1]
         x, y = page.point(line.x + glyph.x, line.baseline + glyph.y)
-        if glyph.rotated:  # a sideways run in vertical text: turned 90 degrees clockwise
-            text.setTextTransform(0, -1, 1, 0, x, y)
+        if glyph.angle:  # sideways in vertical text, or along a sound effect's path
+            c, s = math.cos(math.radians(glyph.angle)), math.sin(math.radians(glyph.angle))
+            text.setTextTransform(c, s, -s, c, x, y)
         else:
             text.setTextOrigin(x, y)
         text.textOut(char_for_glyph(glyph.font, glyph.gid, stands_for))

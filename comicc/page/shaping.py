@@ -36,15 +36,19 @@ class Glyph:
     advance: float
     cluster: int
     rtl: bool = False
-    rotated: bool = False  # turned 90 degrees clockwise: a sideways run in vertical text
+    angle: float = 0.0  # degrees counter-clockwise about (x, y): -90 sets a run sideways
+
+    @property
+    def rotated(self) -> bool:
+        return self.angle != 0.0
 
     def to_json(self) -> list[object]:
         return [self.font, self.gid, self.x, self.y, self.advance, self.cluster, self.rtl,
-                self.rotated]
+                self.angle]
 
     @staticmethod
     def from_json(data: list[object]) -> Glyph:
-        font, gid, x, y, advance, cluster, rtl, rotated = data
+        font, gid, x, y, advance, cluster, rtl, angle = data
         return Glyph(
             str(font),
             int(gid),  # type: ignore[call-overload]
@@ -53,7 +57,7 @@ class Glyph:
             float(advance),  # type: ignore[arg-type]
             int(cluster),  # type: ignore[call-overload]
             bool(rtl),
-            bool(rotated),
+            float(angle),  # type: ignore[arg-type]
         )
 
 
@@ -207,7 +211,8 @@ def shape_column(runs: tuple[Run, ...], size: float) -> tuple[Glyph, ...]:
             else:  # HarfBuzz's vertical offsets go from the pen to the glyph's own origin
                 x, y = dx * size, pen - dy * size
             glyphs.append(
-                Glyph(run.font, gid, x, y, advance * size, start + cluster, rotated=mode == "R")
+                Glyph(run.font, gid, x, y, advance * size, start + cluster,
+                      angle=-90.0 if mode == "R" else 0.0)
             )
             pen += advance * size
     return tuple(glyphs)
