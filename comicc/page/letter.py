@@ -261,6 +261,8 @@ class Fitted:
 
 
 ShapeSize = Callable[[float, float, float], tuple[float, float]]
+# Vertical balloons are tall: height over width at least this share of the kind's aspect.
+VERTICAL_ASPECT = 0.8
 
 
 def fit_text(
@@ -274,8 +276,8 @@ def fit_text(
     """The largest font size and line breaks whose balloon fits in max_w x max_h.
 
     Among the fits at one size it picks the narrowest whose balloon is at least `style.aspect`
-    wide for its height (for vertical text: the shortest columns whose balloon is at least
-    that tall for its width). At the smallest size, if nothing fits, it keeps the lines that
+    wide for its height (for vertical text: the shortest columns whose balloon is tall by
+    VERTICAL_ASPECT of that). At the smallest size, if nothing fits, it keeps the lines that
     fit and reports how many it dropped, so nothing is clipped silently.
     """
     setting = setting or Setting(style.weight)
@@ -294,7 +296,7 @@ def fit_text(
             if w > max_w or h > max_h:
                 continue
             aspect = h / w if setting.vertical else w / h
-            if aspect >= (1 / style.aspect if setting.vertical else style.aspect):
+            if aspect >= style.aspect * (VERTICAL_ASPECT if setting.vertical else 1.0):
                 return fitted
             if aspect > best_aspect:
                 best, best_aspect = fitted, aspect
