@@ -181,11 +181,6 @@ def _break_word(word: Word, limit: float, setting: Setting) -> list[Word]:
     return pieces
 
 
-# A line is hyphenated only when breaking before the word would leave it this empty:
-# comic lettering avoids hyphens, but a narrow balloon needs them.
-HYPHENATE_BELOW = 0.6
-
-
 def _hyphenate(word: Word, room: float, setting: Setting) -> tuple[Word, Word] | None:
     """Split a word at the last hyphenation point whose head and hyphen fit in `room`."""
     if setting.hyphenator is None or setting.vertical or len(word.runs) != 1:
@@ -196,6 +191,19 @@ def _hyphenate(word: Word, room: float, setting: Setting) -> tuple[Word, Word] |
         if first.width <= room:
             return first, _word([Run(run.font, tail)], setting, word.space)
     return None
+
+
+def _pieces(word: Word, limit: float, setting: Setting) -> list[Word]:
+    """A word longer than a line, in pieces that fit: hyphenated where the language has
+    patterns (comic lettering hyphenates nothing else), else broken between characters."""
+    pieces: list[Word] = []
+    while word.width > limit:
+        split = _hyphenate(word, limit, setting)
+        if split is None:
+            return pieces + _break_word(word, limit, setting)
+        pieces.append(split[0])
+        word = split[1]
+    return [*pieces, word]
 
 
 @dataclass(frozen=True)
@@ -222,16 +230,7 @@ def wrap(
         used = 0.0
         for word in paragraph:
             gap = space_w if current and current[-1].space else 0.0
-            if current and used + gap + word.width > limit:
-                split = _hyphenate(word, limit - used - gap, setting)
-                if split is not None and used + gap < HYPHENATE_BELOW * limit:
-                    current.append(split[0])
-                    used += gap + split[0].width
-                    word = split[1]
-                lines.append(Line(_join(current, space), used * size))
-                current, used, gap = [], 0.0, 0.0
-            pieces = _break_word(word, limit, setting) if word.width > limit else [word]
-            for piece in pieces:
+            for piece in _pieces(word, limit, setting):
                 if current and used + gap + piece.width > limit:
                     lines.append(Line(_join(current, space), used * size))
                     current, used, gap = [], 0.0, 0.0
@@ -858,13 +857,13 @@ def _trail(
 
 
 def _text_lines(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[TextLine]:
+    if fitted.vertical:
+        return _columns(fitted, box, kind, style)
     size = fitted.size
     leading = size * fitted.leading
     tw, th = fitted.block
     cx, cy = box.centre
     top = box.y + style.padding if kind == "caption" else cy - th / 2
-    if fitted.vertical:
-        return _columns(fitted, box, kind, style)
     rtl = paragraph_rtl("".join(run.text for line in fitted.lines for run in line.runs))
     lines = []
     for i, line in enumerate(fitted.lines):

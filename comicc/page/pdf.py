@@ -17,6 +17,7 @@ from PIL import Image
 from reportlab import rl_config
 from reportlab.lib.colors import HexColor
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfdoc import PDFDate, PDFDictionary, PDFInfo, PDFName, PDFString
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import PDFTextObject
@@ -244,25 +245,47 @@ def _draw_balloon(canvas: Canvas, page: _Page, balloon: BalloonPlan) -> None:
 
 def _draw_line(text: PDFTextObject, page: _Page, line: TextLine) -> None:
     """Draw a line's shaped glyphs, each where HarfBuzz put it, in the text's logical order
-    (text extraction and screen readers take the order glyphs are drawn in as a hint)."""
+    (text extraction and screen readers take the order glyphs are drawn in as a hint).
+
+    Glyphs that follow each other at their natural advance share one string, so plain
+    text stays whole in the content stream; the rest are placed one by one.
+    """
     starts = sorted({glyph.cluster for glyph in line.glyphs})
     ends = dict(zip(starts, [*starts[1:], len(line.text)], strict=False))  # none on an empty line
-    font = None
+    font: str | None = None
+    pending = ""  # characters set from the last placed glyph on, not yet drawn
+    pen: tuple[float, float] | None = None  # where `pending` ends, if the next may join it
     for glyph in sorted(line.glyphs, key=_logical_order):
-        if glyph.font != font:
-            load_font(glyph.font)
-            text.setFont(glyph.font, line.size)
-            font = glyph.font
         stands_for = line.text[glyph.cluster : ends[glyph.cluster]]
         if glyph.rtl:  # readers reverse right-to-left glyphs, a ligature's text with them
             stands_for = stands_for[::-1]
+        char = char_for_glyph(glyph.font, glyph.gid, stands_for)
         x, y = page.point(line.x + glyph.x, line.baseline + glyph.y)
-        if glyph.angle:  # sideways in vertical text, or along a sound effect's path
-            c, s = math.cos(math.radians(glyph.angle)), math.sin(math.radians(glyph.angle))
-            text.setTextTransform(c, s, -s, c, x, y)
-        else:
-            text.setTextOrigin(x, y)
-        text.textOut(char_for_glyph(glyph.font, glyph.gid, stands_for))
+        joins = (
+            glyph.font == font
+            and not glyph.angle
+            and pen is not None
+            and math.isclose(pen[0], x, abs_tol=1e-3)
+            and math.isclose(pen[1], y, abs_tol=1e-3)
+        )
+        if not joins:
+            if pending:
+                text.textOut(pending)
+            pending = ""
+            if glyph.font != font:
+                load_font(glyph.font)
+                text.setFont(glyph.font, line.size)
+                font = glyph.font
+            if glyph.angle:  # sideways in vertical text, or along a sound effect's path
+                c, s = math.cos(math.radians(glyph.angle)), math.sin(math.radians(glyph.angle))
+                text.setTextTransform(c, s, -s, c, x, y)
+            else:
+                text.setTextOrigin(x, y)
+        pending += char
+        natural = pdfmetrics.stringWidth(char, glyph.font, line.size)
+        pen = None if glyph.angle else (x + natural, y)
+    if pending:
+        text.textOut(pending)
 
 
 def _logical_order(glyph: Glyph) -> tuple[int, float]:

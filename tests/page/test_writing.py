@@ -39,18 +39,21 @@ def test_cjk_breaks_between_characters_but_not_before_closing_punctuation() -> N
     assert not any("".join(r.text for r in line.runs).startswith(("？", "！")) for line in lines)
 
 
-def test_a_long_word_in_a_narrow_line_is_hyphenated_where_the_language_allows() -> None:
+def test_a_word_longer_than_its_line_is_hyphenated_where_the_language_allows() -> None:
     english = Setting("regular", hyphenator=hyphenator_for("en"))
     paragraphs, _ = words_of("A lighthouse keeper", english)
     lines = [
-        "".join(r.text for r in line.runs) for line in wrap(paragraphs, 10.0, 45.0, english)
+        "".join(r.text for r in line.runs) for line in wrap(paragraphs, 10.0, 40.0, english)
     ]
-    assert any(line.endswith("-") for line in lines), lines
-    assert "".join(lines).replace("-", "").replace(" ", "") == "Alighthousekeeper"
-    # Without patterns (Japanese has none), the word moves to the next line whole.
+    assert lines == ["A light-", "house", "keeper"]
+    # A word that fits its line is never hyphenated.
+    assert [
+        "".join(r.text for r in line.runs) for line in wrap(paragraphs, 10.0, 60.0, english)
+    ] == ["A lighthouse", "keeper"]
+    # Without patterns (Japanese has none), a word too long is broken between letters.
     assert hyphenator_for("ja") is None
-    plain = ["".join(r.text for r in line.runs) for line in wrap(paragraphs, 10.0, 45.0, "regular")]
-    assert plain[:2] == ["A", "lighthouse"]
+    plain = ["".join(r.text for r in line.runs) for line in wrap(paragraphs, 10.0, 40.0, "regular")]
+    assert not any(line.endswith("-") for line in plain) and "lighthouse" not in plain
 
 
 def test_writing_mode_follows_language_and_the_most_specific_choice() -> None:
