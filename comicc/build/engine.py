@@ -20,7 +20,7 @@ STAGE_VERSIONS = {
     "classify": 1,
     "style": 2,
     "page": 2,
-    "pdf": 2,
+    "pdf": 3,
     "cbz": 1,
     "report": 1,
 }
