@@ -115,10 +115,14 @@ def test_a_column_sets_sideways_runs_along_it_and_moves_tu_punctuation() -> None
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler's pdftotext")
-def test_a_vertical_page_reads_in_logical_order(tmp_path) -> None:
+def test_a_manga_page_reads_in_logical_order(tmp_path) -> None:
+    """Japanese, right to left, B6: vertical balloons with a Latin run, text in order."""
     cjk_font()
     manifest = (
-        BASE_MANIFEST.replace('title = "Test Comic"', 'title = "Test Comic"\nlanguage = "ja"')
+        BASE_MANIFEST.replace(
+            'title = "Test Comic"',
+            'title = "Test Comic"\nlanguage = "ja"\nreading = "rtl"\nformat = "manga-b6"',
+        )
         .replace('"Is anyone up there?"', f'"{JAPANESE}"')
         .replace("Ninety miles from shore.", "岸から九十マイル。")
     )
