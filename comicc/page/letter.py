@@ -625,6 +625,9 @@ def _letter_balloon(ctx: PanelLettering, index: int, balloon: Balloon) -> Balloo
     if balloon.path is not None:
         return _letter_on_path(ctx, index, balloon, style, setting, paragraphs, max_w)
     max_h = min(ctx.area.h, max(style.height_share * ctx.area.h, 60.0))
+    if setting.vertical:  # columns run down: the height limits them as the width does lines
+        max_w = min(ctx.area.w, max(style.height_share * ctx.area.w, 60.0))
+        max_h = min(ctx.area.h, max(style.width_share * ctx.area.h, 110.0))
     fitted = fit_text(paragraphs, style, shape, max_w, max_h, setting)
     if fitted.dropped:
         ctx.sink.add(

@@ -79,6 +79,7 @@ class ShapedRun:
     clusters: tuple[int, ...]
     advances: tuple[float, ...]
     offsets: tuple[tuple[float, float], ...]  # (x, y up) in em
+    widths: tuple[float, ...] = ()  # vertical runs: each glyph's horizontal advance, in em
 
 
 @cache
@@ -97,11 +98,13 @@ def shape_run(font: str, text: str, rtl: bool = False, vertical: bool = False) -
     features = {"vert": False, "vrt2": False} if vertical else {"kern": True, "liga": True}
     hb.shape(hb_font, buf, features)
     positions = buf.glyph_positions
+    gids = tuple(info.codepoint for info in buf.glyph_infos)
     return ShapedRun(
-        gids=tuple(info.codepoint for info in buf.glyph_infos),
+        gids=gids,
         clusters=tuple(info.cluster for info in buf.glyph_infos),
         advances=tuple((-p.y_advance if vertical else p.x_advance) / upem for p in positions),
         offsets=tuple((p.x_offset / upem, p.y_offset / upem) for p in positions),
+        widths=tuple(hb_font.get_glyph_h_advance(g) / upem for g in gids) if vertical else (),
     )
 
 
@@ -193,23 +196,27 @@ SIDEWAYS_BASELINE = 0.35
 def shape_column(runs: tuple[Run, ...], size: float) -> tuple[Glyph, ...]:
     """The glyphs of one vertical column at `size` points, from its top centre downwards.
 
-    Upright runs are shaped top to bottom; sideways runs are shaped left to right and
-    turned 90 degrees clockwise, their baseline just left of the centre line.
+    Upright runs are shaped top to bottom (HarfBuzz's glyphs and vertical advances), each
+    glyph centred on the column; sideways runs are shaped left to right and turned 90
+    degrees clockwise, their baseline just left of the centre line.
     """
     glyphs: list[Glyph] = []
     pen = 0.0
     for run, start, mode in _orientation_runs(runs):
         shaped = shape_run(run.font, run.text, vertical=mode == "U")
-        for gid, cluster, advance, (dx, dy) in zip(
-            shaped.gids, shaped.clusters, shaped.advances, shaped.offsets, strict=True
+        widths = shaped.widths or shaped.advances
+        for gid, cluster, advance, (dx, dy), width in zip(
+            shaped.gids, shaped.clusters, shaped.advances, shaped.offsets, widths, strict=True
         ):
             if mode == "R":
                 x, y = -SIDEWAYS_BASELINE * size - dy * size, pen + dx * size
             elif mode == "Tu":  # the horizontal glyph, moved up and right in its em box
                 x = (TU_SHIFT - 0.5 + dx) * size
                 y = pen + (CJK_BASELINE - TU_SHIFT - dy) * size
-            else:  # HarfBuzz's vertical offsets go from the pen to the glyph's own origin
-                x, y = dx * size, pen - dy * size
+            else:
+                # Centred on the column, baseline where a full-width glyph's is: fonts'
+                # vertical origins (vmtx side bearings) vary too much to be trusted.
+                x, y = -width / 2 * size, pen + CJK_BASELINE * size
             glyphs.append(
                 Glyph(run.font, gid, x, y, advance * size, start + cluster,
                       angle=-90.0 if mode == "R" else 0.0)
