@@ -19,8 +19,8 @@ from comicc.build.cache import Cache, Entry, sha256_bytes, stable_json
 STAGE_VERSIONS = {
     "classify": 1,
     "style": 2,
-    "page": 1,
-    "pdf": 2,
+    "page": 2,
+    "pdf": 3,
     "cbz": 1,
     "report": 1,
     "preflight": 1,

@@ -272,9 +272,10 @@ def page_inputs(project: Project, page_index: int, art_sizes: list[tuple[int, in
         "book format": digest({"trim": meta.trim_points(), "bleed": meta.bleed_points(),
                                "safe": meta.safe_margin_points(), "dpi": meta.dpi,
                                "reading": meta.reading, "language": meta.language,
+                               "writing": meta.writing,
                                "layout defaults": comic.layout.model_dump()}),
         f"page {n} layout": digest({"layout": page.layout, "gutter": page.gutter,
-                                    "margin": page.margin,
+                                    "margin": page.margin, "writing": page.writing,
                                     "template": _template_hash(project, page.layout)}),
         f"balloon text on page {n}": digest([[b.model_dump() for b in panel.balloons]
                                             for panel in page.panel]),
@@ -282,6 +283,9 @@ def page_inputs(project: Project, page_index: int, art_sizes: list[tuple[int, in
                                               "elements": panel.elements} for panel in page.panel]),
         f"art sizes on page {n}": digest(art_sizes),
         "fonts": fonts,
+        "lettering": digest({"settings": comic.lettering.model_dump(),
+                             "font files": {kind: sha256_file(project.path(path))
+                                            for kind, path in comic.lettering.fonts.items()}}),
     }
 
 

@@ -12,6 +12,7 @@ drawn in the output intent's colours and the document carries the PDF/X identifi
 from __future__ import annotations
 
 import io
+import math
 import os
 from pathlib import Path
 
@@ -19,17 +20,20 @@ from PIL import Image
 from reportlab import rl_config
 from reportlab.lib.colors import CMYKColor, Color, HexColor
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfdoc import PDFDate, PDFDictionary, PDFInfo, PDFName, PDFString
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.textobject import PDFTextObject
 
 import comicc
 from comicc.manifest.models import Comic
 from comicc.page.colour import PLAIN, PrintSettings, cmyk_colour, to_cmyk
-from comicc.page.fonts import CHAINS, load_font
+from comicc.page.fonts import CHAINS, char_for_glyph, load_font
 from comicc.page.geometry import Rect
 from comicc.page.output import atomic_output
-from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan
+from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan, TextLine
 from comicc.page.pdfx import VERSIONS, Identity, build_epoch, info_entries, mark_pdfx
+from comicc.page.shaping import Glyph
 
 FRAME_LINE = 1.0  # panel border width in points
 CREATOR = f"comicc {comicc.__version__}"
@@ -276,12 +280,58 @@ def _draw_balloon(canvas: Canvas, page: _Page, balloon: BalloonPlan, press: _Pre
     if balloon.text_outline:
         canvas.setStrokeColor(press.colour(balloon.text_outline))
     for line in balloon.lines:
-        text = canvas.beginText(*page.point(line.x, line.baseline))
+        text = canvas.beginText()
         # Mode 2 fills and strokes the glyphs: outlined sound-effect lettering.
         text.setTextRenderMode(2 if balloon.text_outline else 0)
-        for run in line.runs:
-            load_font(run.font)
-            text.setFont(run.font, line.size)
-            text.textOut(run.text)
+        _draw_line(text, page, line)
         canvas.drawText(text)
     canvas.restoreState()
+
+
+def _draw_line(text: PDFTextObject, page: _Page, line: TextLine) -> None:
+    """Draw a line's shaped glyphs, each where HarfBuzz put it, in the text's logical order
+    (text extraction and screen readers take the order glyphs are drawn in as a hint).
+
+    Glyphs that follow each other at their natural advance share one string, so plain
+    text stays whole in the content stream; the rest are placed one by one.
+    """
+    starts = sorted({glyph.cluster for glyph in line.glyphs})
+    ends = dict(zip(starts, [*starts[1:], len(line.text)], strict=False))  # none on an empty line
+    font: str | None = None
+    pending = ""  # characters set from the last placed glyph on, not yet drawn
+    pen: tuple[float, float] | None = None  # where `pending` ends, if the next may join it
+    for glyph in sorted(line.glyphs, key=_logical_order):
+        stands_for = line.text[glyph.cluster : ends[glyph.cluster]]
+        if glyph.rtl:  # readers reverse right-to-left glyphs, a ligature's text with them
+            stands_for = stands_for[::-1]
+        char = char_for_glyph(glyph.font, glyph.gid, stands_for)
+        x, y = page.point(line.x + glyph.x, line.baseline + glyph.y)
+        joins = (
+            glyph.font == font
+            and not glyph.angle
+            and pen is not None
+            and math.isclose(pen[0], x, abs_tol=1e-3)
+            and math.isclose(pen[1], y, abs_tol=1e-3)
+        )
+        if not joins:
+            if pending:
+                text.textOut(pending)
+            pending = ""
+            if glyph.font != font:
+                load_font(glyph.font)
+                text.setFont(glyph.font, line.size)
+                font = glyph.font
+            if glyph.angle:  # sideways in vertical text, or along a sound effect's path
+                c, s = math.cos(math.radians(glyph.angle)), math.sin(math.radians(glyph.angle))
+                text.setTextTransform(c, s, -s, c, x, y)
+            else:
+                text.setTextOrigin(x, y)
+        pending += char
+        natural = pdfmetrics.stringWidth(char, glyph.font, line.size)
+        pen = None if glyph.angle else (x + natural, y)
+    if pending:
+        text.textOut(pending)
+
+
+def _logical_order(glyph: Glyph) -> tuple[int, float]:
+    return glyph.cluster, glyph.x
