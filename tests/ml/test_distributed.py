@@ -463,68 +463,55 @@ def _styled_panels(root: Path) -> dict[str, np.ndarray]:
 def test_torchrun_build_writes_the_plain_builds_pdf(tmp_path):
     """2 gloo ranks: exit 0 everywhere, one cache and one PDF, the same styled panels.
 
-    From the identity start the panels agree to a few levels of 255 (see the gloo test
-    above for why they are not bit-equal; a few pixels differ more); a rank training alone
-    would be far off."""
-    import numpy as np
+    "The same" up to float reduction order: Adam turns the last bits of a gradient into
+    whole steps where the gradient is near zero, so the plain build itself moves by a few
+    levels of 255 when only its thread count changes. The torchrun build must stay within
+    that noise floor (measured here, not assumed); the reduction itself is checked exactly
+    by the plain-SGD gloo test above."""
     from pypdf import PdfReader
 
-    from comicc.build.pipeline import BuildRequest, build
-    from comicc.manifest.load import load_project
     from tests.conftest import BASE_MANIFEST, write_project
 
     manifest = BASE_MANIFEST.replace('backend = "none"', TINY_BUILD)
-    plain, ranked = tmp_path / "plain", tmp_path / "ranked"
-    for root in (plain, ranked):
-        write_project(root, manifest)
-    build(load_project(plain), BuildRequest(output=plain / "out.pdf", report=False))
-
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("WORLD_SIZE", None)
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "comicc",
-        "build",
-        str(ranked),
-        "--no-report",
-        "-o",
-        str(ranked / "out.pdf"),
-    ]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    roots = {name: tmp_path / name for name in ("one-thread", "two-threads", "ranked")}
+    for root in roots.values():
+        write_project(root, manifest)
+
+    def build(root: Path, threads: str, *launcher: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, *launcher, "-m", "comicc", "build", str(root), "--no-report",
+                   "-o", str(root / "out.pdf")]
+        return subprocess.run(command, cwd=ROOT, env={**env, "OMP_NUM_THREADS": threads},
+                              capture_output=True, text=True, timeout=300)
+
+    for name, threads in (("one-thread", "1"), ("two-threads", "2")):
+        assert build(roots[name], threads).returncode == 0
+    done = build(roots["ranked"], "1", "-m", "torch.distributed.run", "--standalone",
+                 "--nproc-per-node", "2")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 panels shared by 2 processes" in done.stderr
     assert done.stdout.count("wrote ") == 1  # rank 0 alone writes and reports
 
-    assert len(PdfReader(ranked / "out.pdf").pages) == len(PdfReader(plain / "out.pdf").pages)
-    ours, theirs = _styled_panels(ranked), _styled_panels(plain)
-    assert set(ours) == set(theirs) == {"panel-1.1.png", "panel-1.2.png"}
-    for name, art in (("panel-1.1.png", "art/p1.png"), ("panel-1.2.png", "art/p2.png")):
-        difference = np.abs(ours[name] - theirs[name])
-        # Float noise amplified by Adam moves a few pixels most: 99.9 % stay within 8 levels
-        # (measured: 5, with 0.04 % of values up to 27 where the classifier term's gradient
-        # is strongest); a rank that trained alone moves the whole panel.
-        spread = (difference.mean(), np.percentile(difference, 99.9), difference.max())
-        assert spread[0] <= 0.5 and spread[1] <= 8 and spread[2] <= 48, spread
-        restyled = np.abs(theirs[name] - _unstyled(plain, art)).mean()
-        assert restyled > 10 * difference.mean()  # styling moved the pixels far more than that
+    plain = roots["one-thread"]
+    assert len(PdfReader(roots["ranked"] / "out.pdf").pages) == len(PdfReader(plain / "out.pdf").pages)
+    panels = {name: _styled_panels(root) for name, root in roots.items()}
+    assert set(panels["ranked"]) == set(panels["one-thread"]) == {"panel-1.1.png", "panel-1.2.png"}
+    for name in panels["ranked"]:
+        floor = _spread(panels["one-thread"][name], panels["two-threads"][name])
+        spread = _spread(panels["ranked"][name], panels["one-thread"][name])
+        # Within 1.5x the thread-count noise (plus a level), and small in absolute terms.
+        assert all(ours <= 1.5 * noise + 1 for ours, noise in zip(spread, floor, strict=True)), (
+            spread, floor)
+        assert spread[0] <= 1.0, spread
 
 
-def _unstyled(root: Path, art: str) -> np.ndarray:
-    """The panel's art at output size, as the identity network would render it."""
+def _spread(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Mean, 99.9th percentile and maximum of the absolute pixel difference (levels of 255)."""
     import numpy as np
 
-    from comicc.build.images import load_image
-    from comicc.build.style_stage import to_tensor
-    from comicc.ml.backbone import resize_long_side
-
-    image = resize_long_side(to_tensor(load_image(root / art))[None], 768)[0].clamp(0, 1)
-    return np.asarray(image.mul(255).round().permute(1, 2, 0), dtype=np.float64)
+    difference = np.abs(a - b)
+    return float(difference.mean()), float(np.percentile(difference, 99.9)), float(difference.max())
 
 
 def test_distributed_flag_outside_torchrun_is_an_author_error(tmp_path, monkeypatch, capsys):
