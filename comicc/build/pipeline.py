@@ -27,6 +27,7 @@ from comicc.build.plan import panel_label, target_matrix
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.load import Project, load_project
 from comicc.manifest.models import Comic, PdfFlavour
+from comicc.manifest.strength import panel_strength
 
 if TYPE_CHECKING:
     from comicc.ml.distributed import BuildGroup, Launch
@@ -230,7 +231,9 @@ def classify_inputs(comic: Comic, files: FileHashes, settings: StyleSettings) ->
 
 def style_inputs(comic: Comic, files: FileHashes, settings: StyleSettings,
                  classify_key: str) -> dict[str, str]:
-    """The style stage: art, directions, styles, the classifiers and the options — not balloons."""
+    """The style stage: art, directions, styles, strengths, the classifiers and the options —
+    not balloons. A strength is a panel's input, resolved (so a [comic] or [[page]] strength
+    edit names the panels it reaches, and an element's only those with its region)."""
     meta = comic.comic
     inputs = {
         "options": digest(settings.key()),
@@ -247,6 +250,7 @@ def style_inputs(comic: Comic, files: FileHashes, settings: StyleSettings,
         inputs[f"panel {label} style"] = digest(panel.style)
         inputs[f"panel {label} elements"] = digest(sorted(panel.elements))
         inputs[f"panel {label} regions"] = digest(panel.regions)
+        inputs[f"panel {label} strength"] = digest(panel_strength(comic, p, j).to_json())
     return inputs
 
 

@@ -38,6 +38,7 @@ from comicc.build.images import load_image
 from comicc.build.plan import panel_label, target_matrix
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.load import Project
+from comicc.manifest.strength import PanelStrength, panel_strengths
 from comicc.ml.backbone import load_backbone
 from comicc.ml.classifiers import ClassifierBank, train_for_preset
 from comicc.ml.device import resolve_device
@@ -50,6 +51,7 @@ from comicc.ml.distributed import (
 )
 from comicc.ml.multistyle import MultiStyleNet
 from comicc.ml.presets import PRESETS, Preset
+from comicc.ml.strength import blend_panel, training_maps
 
 if TYPE_CHECKING:
     from comicc.ml.train import StepLog
@@ -231,7 +233,11 @@ def _one_hot_directions(texts: list[str]) -> torch.Tensor:
 
 def _network(project: Project, settings: Any, preset: Preset, device: torch.device,
              texts: list[str], notes: list[str]):
-    """The network to fine-tune, its per-panel conditions, whether they learn, and its name."""
+    """The network to fine-tune, its per-panel conditions, whether they learn, and its name.
+
+    The U-Net's condition ends with the panel's strength, so it learns each panel's look
+    at the strength the author set; the pretrained network's condition is its style mix.
+    """
     if settings.stylenet == "pretrained":
         from comicc.ml.multistyle import load_multistyle26
 
@@ -246,6 +252,8 @@ def _network(project: Project, settings: Any, preset: Preset, device: torch.devi
         conds = direction_embeddings(_clip(settings, project, device), texts).float().cpu()
     else:
         conds = _one_hot_directions(texts)
+    strengths = torch.tensor([[s.strength] for s in panel_strengths(project.comic)])
+    conds = torch.cat([conds, strengths], dim=1)
     net = UNetStyleNet(width=preset.unet_width, cond_dim=conds.shape[1]).to(device)
     return net, conds, False, f"unet-w{preset.unet_width}"
 
@@ -352,10 +360,10 @@ def render_options(settings: Any, preset: Preset) -> dict[str, Any]:
 
 def _render(net: Any, panels: Sequence[torch.Tensor], conds: torch.Tensor, long_side: int,
             device: torch.device, labels: list[str], changed: list[str] | None,
-            previous: Entry | None, cache: Cache,
-            options: dict[str, Any]) -> Iterator[tuple[torch.Tensor, bytes]]:
-    """Render every panel, or after a warm start only the changed ones, one at a time;
-    yields each panel and its PNG.
+            previous: Entry | None, cache: Cache, options: dict[str, Any],
+            strengths: Sequence[PanelStrength]) -> Iterator[tuple[torch.Tensor, bytes]]:
+    """Render every panel at its strength, or after a warm start only the changed ones,
+    one at a time; yields each panel and its PNG.
 
     Untouched panels keep the previous build's pixels (and PNG bytes), so an edit to one
     panel never shifts the look of the others (the fine-tuned network moves only a little,
@@ -365,8 +373,9 @@ def _render(net: Any, panels: Sequence[torch.Tensor], conds: torch.Tensor, long_
 
     for i, label in enumerate(labels):
         if changed is None or previous is None or label in changed:
-            image = render_panels(net, [panels[i]], conds[i:i + 1], long_side, device,
-                                  **options)[0]
+            art = panels[i]
+            image = render_panels(net, [art], conds[i:i + 1], long_side, device, **options)[0]
+            image = blend_panel(image, art, strengths[i])
             yield image, to_png(image)
         else:
             data = cache.get_blob(previous.outputs[f"panel-{label}.png"])
@@ -441,6 +450,7 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
                      "directions cannot steer it and are used only to tell panels apart")
     net, conds, learn_conds, model = _network(project, settings, preset, device, texts, notes)
     objective = _objective(project, settings, preset, device, net, panels, conds, texts, backbone)
+    strengths = panel_strengths(project.comic)
     init, changed, previous = _warm_start(cache, inputs, net, conds)
     steps = preset.steps if init is None else preset.warm_steps()
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
@@ -463,7 +473,8 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
         result = fit_comic(net, panels, conds, objective, bank, targets, regions, preset=preset,
                            lam=preset.lam, steps=steps, seed=settings.seed, device=device,
                            learn_conds=learn_conds, init=init, progress=update,
-                           distributed=group is not None, focus=focus)
+                           distributed=group is not None, focus=focus,
+                           strengths=_strength_maps(strengths, preset))
     finally:
         if bar is not None:
             bar.stop()
@@ -476,7 +487,7 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     # Each panel is encoded as it is rendered: only one is held at output resolution.
     rendered = _render(net, panels, conds, preset.long_side, device, labels,
                        changed if previous is not None else None, previous, cache,
-                       render_options(settings, preset))
+                       render_options(settings, preset), strengths)
     for label, (image, png) in zip(labels, rendered, strict=True):
         blobs[f"panel-{label}.png"] = png
         sizes.append([image.shape[2], image.shape[1]])
@@ -504,6 +515,7 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
         "backend": settings.backend,
         "device": device.type,
         "directions": texts,
+        "strengths": [s.to_json() for s in strengths],
     }
     blobs["net.safetensors"] = save_tensors({k: v.detach().cpu().contiguous()
                                              for k, v in result.net_state.items()})
@@ -545,7 +557,15 @@ def serve_style(project: Project, settings: Any, group: BuildGroup) -> None:
     objective = _objective(project, settings, preset, device, net, panels, conds, texts, backbone)
     fit_comic(net, panels, conds, objective, bank, targets, regions, preset=preset,
               lam=preset.lam, steps=job.steps, seed=settings.seed, device=device,
-              learn_conds=learn_conds, init=job.init, distributed=True, focus=job.focus)
+              learn_conds=learn_conds, init=job.init, distributed=True, focus=job.focus,
+              strengths=_strength_maps(panel_strengths(project.comic), preset))
+
+
+def _strength_maps(strengths: list[PanelStrength], preset: Preset) -> torch.Tensor | None:
+    """The Comic Book Loss's strength maps, or None when every panel is at full strength."""
+    if all(s.full for s in strengths):
+        return None
+    return training_maps(strengths, preset.size)
 
 
 def _check_shares(panels: int, processes: int) -> None:

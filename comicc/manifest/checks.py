@@ -19,6 +19,7 @@ def check_comic(comic: Comic, root: Path, sink: DiagnosticSink) -> None:
     _check_files(comic, root, sink)
     _check_layouts(comic, root, sink)
     _check_matrix(comic, sink)
+    _check_strengths(comic, sink)
 
 
 def _check_references(comic: Comic, sink: DiagnosticSink) -> None:
@@ -243,3 +244,17 @@ def _check_matrix(comic: Comic, sink: DiagnosticSink) -> None:
             sink.add(Diagnostic("warning", f"element `{name}` appears in no panel",
                                 key_path=("elements", name), code="unused-element",
                                 hint="list it in a panel's elements, or remove it"))
+
+
+def _check_strengths(comic: Comic, sink: DiagnosticSink) -> None:
+    """An element's strength acts inside its regions: without one it changes nothing."""
+    from comicc.manifest.strength import unplaced_elements
+
+    present = {name for _, _, panel in comic.panels() for name in panel.elements}
+    for name in unplaced_elements(comic):
+        if name in present:  # an element in no panel is already warned about
+            sink.add(Diagnostic(
+                "warning", f"element `{name}` has a strength but no panel gives it a region, "
+                "so its strength changes nothing", key_path=("elements", name, "strength"),
+                code="strength-region",
+                hint=f"add regions = {{ {name} = [x, y, w, h] }} to the panels it is in"))

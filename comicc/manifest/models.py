@@ -7,7 +7,7 @@ The JSON Schema in `schemas/comic.schema.json` is generated from these classes
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -71,6 +71,13 @@ class Trim(Strict):
 
 StyleMix = dict[str, float]
 
+STRENGTH_HELP = ("How much of the style reaches the art: 0.0 gives back the concept art, 1.0 the "
+                 "full style")
+
+
+def _strength(default: float | None, where: str) -> Any:
+    return Field(default=default, ge=0.0, le=1.0, description=f"{STRENGTH_HELP} ({where}).")
+
 
 class ComicMeta(Strict):
     """`[comic]`: what the book is and how it prints."""
@@ -110,6 +117,8 @@ class ComicMeta(Strict):
         default=None,
         description="Pretrained network style: a name, an index 0-25, or a mix {name = weight}.",
     )
+    strength: float = _strength(1.0, "every panel, unless its page, the panel or an element "
+                                "region says otherwise")
     pad_to_even: bool = Field(default=False, description="Add a blank page to reach an even count.")
     pdf: PdfFlavour = Field(
         default="plain",
@@ -210,6 +219,9 @@ class Element(Strict):
     references: list[str] = Field(
         min_length=1, max_length=64, description="Reference drawings of this element."
     )
+    strength: float | None = _strength(
+        None, "inside this element's region in every panel that gives it one, with a soft edge; "
+        "overrides the panel's")
 
 
 def _check_region(box: list[float]) -> list[float]:
@@ -315,6 +327,7 @@ class Panel(Strict):
     style: str | int | StyleMix | None = Field(
         default=None, description="Pretrained-network style for this panel (overrides [comic])."
     )
+    strength: float | None = _strength(None, "this panel; overrides its page's and [comic]'s")
     focus: list[float] | None = Field(
         default=None,
         min_length=2,
@@ -338,6 +351,7 @@ class Page(Strict):
     gutter: str | float | None = Field(default=None, description="Space between panels.")
     margin: str | float | None = Field(default=None, description="Outer margin of the panel area.")
     panel: list[Panel] = Field(min_length=1, description="The page's panels in reading order.")
+    strength: float | None = _strength(None, "this page's panels; overrides [comic]'s")
     writing: Literal["horizontal", "vertical"] | None = Field(
         default=None,
         description="horizontal or vertical lettering on this page (overrides [comic]).",

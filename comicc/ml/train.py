@@ -34,6 +34,7 @@ from comicc.ml.distributed import (
 )
 from comicc.ml.losses import StyleObjective, consistency_bce
 from comicc.ml.presets import Preset
+from comicc.ml.strength import apply_strength
 
 # On CUDA the losses are read back to the host every this many steps: each read waits for
 # the GPU to finish, and the loop should keep it fed.
@@ -117,6 +118,7 @@ def fit_comic(
     log_every: int | None = None,
     distributed: bool = False,
     focus: Sequence[int] = (),
+    strengths: Tensor | None = None,
 ) -> StyleResult:
     """Fine-tune `net` on all panels under the Comic Book Loss.
 
@@ -138,7 +140,9 @@ def fit_comic(
     panels and every rank returns the same network. focus: panels (of this rank's share)
     that fill each step's mini-batch first, the others drawn at random around them; more
     focused panels than the batch holds take turns. A warm start after an edit focuses on
-    the edited panels.
+    the edited panels. strengths: [N,1,s,s] per-panel strength maps at preset.size (see
+    `comicc.ml.strength`); the classifier term then judges each panel at its strength, as
+    it will print, while the style objective judges the network's own output.
     """
     device = torch.device(device)
     rank, world = _rank_and_world(distributed)
@@ -184,6 +188,8 @@ def fit_comic(
     if prepare is not None:
         prepare(sources, panel_ids)  # an objective may precompute fixed features of the sources
     targets = targets.to(device, torch.float32)
+    if strengths is not None:
+        strengths = strengths.to(device, torch.float32)
     use_classifiers = classifiers is not None and lam > 0
     amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
@@ -226,6 +232,7 @@ def fit_comic(
             regions,
             lam if use_classifiers else 0.0,
             amp,
+            strengths,
         )
         optimizer.zero_grad(set_to_none=True)
         (total * world).backward()  # DDP averages over ranks; the loss is a sum over panels
@@ -294,8 +301,13 @@ def _loss(
     regions: Sequence[Regions],
     lam: float,
     amp: torch.autocast,
+    strengths: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """One mini-batch's Comic Book Loss: its total and its named, weighted terms."""
+    """One mini-batch's Comic Book Loss: its total and its named, weighted terms.
+
+    The style objective sees the network's output; the classifiers see it at each panel's
+    strength (strengths [N,1,s,s]), the picture that will print.
+    """
     sharing = classifiers.backbone.sharing() if lam > 0 and classifiers is not None else \
         contextlib.nullcontext()
     with amp, sharing:
@@ -303,7 +315,9 @@ def _loss(
         terms = dict(objective(styled, x, index_on_device))
         if lam > 0 and classifiers is not None:
             batch_regions = [regions[j] if j < len(regions) else {} for j in index.tolist()]
-            probs = classifiers.probabilities(styled.float(), batch_regions)
+            judged = styled if strengths is None else \
+                apply_strength(styled.float(), x.float(), strengths[index_on_device])
+            probs = classifiers.probabilities(judged.float(), batch_regions)
             # lambda * sum over (element, panel) pairs of the BCE, as the loss is defined
             bce = consistency_bce(probs, targets[:, index_on_device])
             terms["consistency"] = lam * bce * probs.numel()

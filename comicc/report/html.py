@@ -229,7 +229,8 @@ def report_json(sections: ReportSections) -> dict[str, Any]:
                     "direction": c.direction, "text_direction": c.text_direction,
                     "elements": c.elements, "regions": c.regions,
                     "balloons": [dataclasses.asdict(b) for b in c.balloons],
-                    "changed": c.changed} for c in sections.panels],
+                    "changed": c.changed, "strength": c.strength.to_json()}
+                   for c in sections.panels],
         "consistency": sections.consistency,
         "training": training,
         "stages": [dataclasses.asdict(s) for s in sections.stages],

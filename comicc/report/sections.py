@@ -14,6 +14,7 @@ from typing import Any
 from comicc.build.engine import StageReport
 from comicc.manifest.diagnostics import Diagnostic, format_key_path
 from comicc.manifest.models import Comic
+from comicc.manifest.strength import PanelStrength, panel_strength
 from comicc.report.charts import LineChart, loss_charts
 
 # A classifier "says present" above this probability.
@@ -108,6 +109,7 @@ class PanelCard:
     balloons: list[BalloonText]
     changed: bool
     cells: list[Cell]
+    strength: PanelStrength = PanelStrength(1.0, "comic")
 
     @property
     def anchor(self) -> str:
@@ -230,7 +232,8 @@ def panel_cards(comic: Comic, matrix: MatrixSection,
             text_direction=text, elements=list(panel.elements),
             regions={k: list(v) for k, v in panel.regions.items()},
             balloons=[BalloonText(b.kind, b.speaker, b.text) for b in panel.balloons],
-            changed=label in changed, cells=by_panel.get(label, [])))
+            changed=label in changed, cells=by_panel.get(label, []),
+            strength=panel_strength(comic, p, j)))
     return cards
 
 

@@ -1,0 +1,107 @@
+"""The artist's dials end to end: strength 0 gives the art back at print size, an element's
+strength acts inside its region, and a strength edit re-styles only its panel."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from comicc.build.cache import Cache
+from comicc.build.pipeline import BuildRequest, build, run_build
+from comicc.manifest.load import load_project
+from tests.build.test_style_build import TINY
+from tests.conftest import draw_art, write_project
+
+# The pretrained network (the default), as small and short as a build allows.
+PRETRAINED = TINY.replace('stylenet = "unet"\n', "").replace("steps = 3", "steps = 1")
+# Panel 1.1 at strength 0; the tower (a strip down the middle of panel 1.2) at strength 0.
+DIALS = PRETRAINED.replace(
+    '  direction = "stormy night"\n', '  direction = "stormy night"\n  strength = 0.0\n'
+).replace(
+    '  elements = ["tower"]\n',
+    '  elements = ["tower"]\n  regions = { tower = [0.35, 0.0, 0.3, 1.0] }\n',
+).replace('kind = "setting"\n', 'kind = "setting"\nstrength = 0.0\n')
+PRINT_SIDE = 768  # the draft preset's long side
+
+
+def _panel(root: Path, label: str) -> np.ndarray:
+    cache = Cache(root)
+    entry = cache.latest("style", {})
+    data = cache.get_blob(entry.outputs[f"panel-{label}.png"])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def dials(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("dials")
+    write_project(root, DIALS)
+    # Larger than the print side, so the build prints a downscaled copy of the art itself.
+    draw_art(root / "art/p1.png", "grey", size=(1000, 750), shape="figure")
+    draw_art(root / "art/p2.png", "darkblue", size=(1000, 750), shape="tower")
+    build(load_project(root), BuildRequest(output=root / "out.pdf"))
+    return root
+
+
+@pytest.mark.slow
+def test_strength_zero_gives_the_concept_art_back_at_print_size(dials: Path) -> None:
+    styled = _panel(dials, "1.1")
+    art = Image.open(dials / "art/p1.png").convert("RGB")
+    art = art.resize((PRINT_SIDE, PRINT_SIDE * 3 // 4), Image.Resampling.LANCZOS)
+    assert styled.shape == (PRINT_SIDE * 3 // 4, PRINT_SIDE, 3)
+    assert np.abs(styled - np.asarray(art, dtype=np.float64)).max() <= 1
+
+
+@pytest.mark.slow
+def test_element_strength_changes_pixels_inside_its_region_more_than_outside(dials: Path) -> None:
+    styled = _panel(dials, "1.2")
+    art = Image.open(dials / "art/p2.png").convert("RGB")
+    art = np.asarray(art.resize((styled.shape[1], styled.shape[0]), Image.Resampling.LANCZOS),
+                     dtype=np.float64)
+    change = np.abs(styled - art).mean(axis=2)
+    width = styled.shape[1]
+    inside = change[:, int(0.42 * width):int(0.58 * width)]  # clear of the soft edge
+    outside = np.concatenate([change[:, :int(0.25 * width)], change[:, int(0.75 * width):]], 1)
+    print(f"mean change inside {inside.mean():.2f}, outside {outside.mean():.2f} levels")
+    assert inside.max() <= 1 and outside.mean() > 10
+
+
+@pytest.mark.slow
+def test_report_shows_each_panels_resolved_strength(dials: Path) -> None:
+    report = json.loads((dials / "out.report.json").read_text(encoding="utf-8"))
+    assert [p["strength"] for p in report["panels"]] == [
+        {"strength": 0.0, "source": "panel", "elements": {}},
+        {"strength": 1.0, "source": "comic", "elements": {"tower": 0.0}},
+    ]
+    html = (dials / "out.report.html").read_text(encoding="utf-8")
+    assert "inside its region" in html
+
+
+@pytest.fixture(scope="module")
+def unet(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("unet-dials")
+    write_project(root, TINY)
+    build(load_project(root), BuildRequest(output=root / "out.pdf", report=False))
+    return root
+
+
+@pytest.mark.slow
+def test_a_strength_edit_restyles_only_its_panel(unet: Path, capsys) -> None:
+    before = {label: _panel(unet, label) for label in ("1.1", "1.2")}
+    manifest = unet / "comic.toml"
+    manifest.write_text(manifest.read_text().replace(
+        '  elements = ["tower"]\n', '  elements = ["tower"]\n  strength = 0.3\n'), encoding="utf-8")
+    assert run_build(BuildRequest(path=unet, output=unet / "out.pdf", report=False,
+                                  explain=True, quiet=True)) == 0
+    explained = capsys.readouterr().out
+    style_line = next(line for line in explained.splitlines() if line.startswith("style "))
+    assert "ran" in style_line and "(panel 1.2 strength changed)" in style_line, style_line
+    summary = json.loads(Cache(unet).get_blob(Cache(unet).latest("style", {}).outputs[
+        "summary.json"]))
+    assert summary["warm_start"] and summary["changed_panels"] == ["1.2"]
+    assert np.array_equal(_panel(unet, "1.1"), before["1.1"])
+    assert not np.array_equal(_panel(unet, "1.2"), before["1.2"])
