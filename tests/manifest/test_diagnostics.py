@@ -23,8 +23,10 @@ def _edit(old: str, new: str) -> str:
 CASES = [
     ("toml-unclosed-string", _edit('title = "Test Comic"', 'title = "Test Comic¦\n'),
      None, ["TOML syntax"]),
-    ("toml-duplicate-table", _edit("[build]", "[build]\nseed = 1\n¦[build]"), None,
-     ["TOML syntax"]),
+    ("toml-duplicate-table", _edit("[build]", "[build]\nseed = 1\n[¦build]"), "build",
+     ["duplicate table `[build]`", "already defined on line 7"]),
+    ("toml-duplicate-key", _edit('title = "Test Comic"', 'title = "Test Comic"\n¦title = "B"'),
+     "comic.title", ["duplicate key `comic.title`", "first defined on line 2"]),
     ("toml-bare-word-value", _edit('direction = "ink wash"', "direction = ¦ink wash"), None,
      ["TOML syntax"]),
     ("unknown-top-key", BASE_MANIFEST + "\n[¦pages]\nx = 1\n", "pages", ["unknown key", "page"]),
