@@ -85,6 +85,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from comicc.interrupts import stop_promptly
+
+    with stop_promptly():
+        return _build(args)
+
+
+def _build(args: argparse.Namespace) -> int:
     from comicc.build.pipeline import BuildRequest, run_build
 
     request = BuildRequest(
@@ -101,6 +108,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         report=not args.no_report,
         quiet=args.quiet,
         distributed=args.distributed,
+        cache_dir=_cache_dir(args),
     )
     return run_build(request)
 
@@ -113,6 +121,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         path=args.path, output=Path(args.output) if args.output else None, format=args.format,
         backend=args.backend, stylenet=args.stylenet, preset=args.preset, device=args.device,
         steps=args.steps, seed=args.seed, report=not args.no_report, quiet=args.quiet,
+        cache_dir=_cache_dir(args),
     )
     return watch(request, max_rebuilds=args.max_rebuilds, debug=args.debug)
 
@@ -127,13 +136,19 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from comicc.build.cache import clean_cache
+    from comicc.build.cache import CACHE_DIR, clean_cache
     from comicc.manifest.load import find_manifest
 
     root = find_manifest(args.path).resolve().parent
-    removed = clean_cache(root, keep_last=args.keep_last)
-    print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from {root / '.comicc'}")
+    folder = _cache_dir(args)
+    removed = clean_cache(root, keep_last=args.keep_last, folder=folder)
+    print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from "
+          f"{folder or root / CACHE_DIR}")
     return EXIT_OK
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.cache_dir) if args.cache_dir else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_path(p: argparse.ArgumentParser) -> None:
         p.add_argument("path", nargs="?", default=".", help="the comic's folder or its comic.toml")
+
+    def with_cache_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--cache-dir", metavar="DIR",
+                       help="keep the build cache in DIR (default <folder>/.comicc), e.g. beside "
+                            "the output: -o out/book.pdf --cache-dir out/.comicc")
 
     p = sub.add_parser("init", help="create a small working comic")
     p.add_argument("dir", nargs="?", default=".", help="folder to create it in")
@@ -181,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--distributed", action="store_true",
                    help="shard panels across torchrun ranks (set by torchrun automatically)")
+    with_cache_dir(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("watch", help="build, then rebuild on every save of the manifest or art")
@@ -196,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="skip the HTML build report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--max-rebuilds", type=int, metavar="N", help="stop after N rebuilds")
+    with_cache_dir(p)
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("diff", help="show what changed between two git revisions of the comic")
@@ -213,10 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_diff)
 
-    p = sub.add_parser("clean", help="empty the build cache (.comicc/)")
+    p = sub.add_parser("clean", help="empty the build cache (.comicc/ or --cache-dir)")
     with_path(p)
     p.add_argument("--keep-last", type=int, default=0, metavar="N",
                    help="keep the entries of the last N builds")
+    with_cache_dir(p)
     p.set_defaults(func=cmd_clean)
     return parser
 
@@ -231,11 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_diagnostics(exc.diagnostics)
         return EXIT_AUTHOR
     except KeyboardInterrupt:
-        print("comicc: interrupted; the cache is consistent, rerun to resume", file=sys.stderr)
-        # CPython remembers a KeyboardInterrupt that passed through any exec of a string
-        # (dataclasses and namedtuples make those) and then ends `python -m comicc` by SIGINT
-        # whatever we return; evaluating a string clears that memory, so the exit is 130.
-        exec("")
+        from comicc.interrupts import say_interrupted
+
+        say_interrupted()
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
@@ -246,6 +267,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_AUTHOR
     except Exception as exc:
         return _internal_error(exc, args)
+
+
+def entry() -> None:
+    """The `comicc` program: `main`, then the exit; an interrupted one exits at once."""
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        from comicc.interrupts import exit_now
+
+        exit_now(code)
+    sys.exit(code)
 
 
 # A full disk or a read-only folder is the machine's state, not a bug in comicc.
@@ -271,4 +302,4 @@ def _internal_error(exc: BaseException, args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -10,20 +10,18 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from comicc import __version__
-from comicc.build.cache import CACHE_DIR, Cache, sha256_file, write_atomic
+from comicc.build.cache import Cache, sha256_file, write_atomic
 from comicc.build.engine import Engine, digest
 from comicc.build.images import upright_size
 from comicc.build.plan import panel_label, target_matrix
+from comicc.interrupts import temporary
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.load import Project, load_project
 from comicc.manifest.models import Comic
@@ -51,6 +49,7 @@ class BuildRequest:
     report: bool = True
     quiet: bool = False
     distributed: bool = False
+    cache_dir: Path | None = None  # the build cache's folder (default <project>/.comicc)
 
 
 @dataclass(frozen=True)
@@ -170,8 +169,8 @@ def resolve_output(project: Project, request: BuildRequest) -> tuple[Path, str]:
         fmt = fmt or "pdf"
         output = project.root / f"{project.root.name}.{fmt}"
     resolved = output.resolve()
-    if resolved.is_relative_to((project.root / CACHE_DIR).resolve()):
-        raise AuthorError(Diagnostic("error", "the output path is inside the build cache (.comicc/)",
+    if resolved.is_relative_to(Cache(project.root, request.cache_dir).root.resolve()):
+        raise AuthorError(Diagnostic("error", "the output path is inside the build cache",
                                      file=output, code="output", hint="choose another folder with -o"))
     inputs = {project.manifest_path.resolve()} | {p.resolve() for p in input_files(project)}
     if resolved in inputs:
@@ -285,23 +284,6 @@ def page_inputs(project: Project, page_index: int, art_sizes: list[tuple[int, in
 
 # -- the build -------------------------------------------------------------------------
 
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so temporary files are removed and the cache stays whole."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. a test runner's worker)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def provenance_text(comic: Comic, settings: StyleSettings, model: str) -> str:
     authors = ", ".join(comic.comic.authors) or "the author"
     if settings.backend == "none":
@@ -331,7 +313,7 @@ def build(project: Project, request: BuildRequest, log: Any = None,
     sink.extend(project.warnings)
     if settings.backend_reason:
         say(f"backend: {settings.backend} ({settings.backend_reason})")
-    cache = Cache(cache_root or project.root)
+    cache = Cache(cache_root or project.root, request.cache_dir)
     with cache.lock(timeout=float(os.environ.get("COMICC_LOCK_WAIT", "0"))):
         engine = Engine(cache)
         files = FileHashes(project)
@@ -468,7 +450,7 @@ def _write_book(project: Project, fmt: str, plans: list, styled_blobs: list[str]
     page_plans = [PagePlan.from_json(json.loads(cache.get_blob(e.outputs["plan.json"])))
                   for e in plans]
     images = _panel_images(project, styled_blobs, cache)
-    with tempfile.TemporaryDirectory(dir=cache.root) as tmp:
+    with tempfile.TemporaryDirectory(dir=cache.root) as tmp, temporary(Path(tmp)):
         out = Path(tmp) / f"book.{fmt}"
         writer = write_cbz if fmt == "cbz" else write_pdf
         writer(project.comic, page_plans, images, out, provenance)
@@ -498,12 +480,11 @@ def run_build(request: BuildRequest) -> int:
 
     own_threads()  # the command line picks torch's CPU threads (torch is not imported here)
     try:
-        with _terminate_as_interrupt():
-            project = load_project(request.path)
-            launch = _launch(request)
-            if launch is not None:
-                return _run_distributed(project, request, launch, say)
-            result = build(project, request, log=say)
+        project = load_project(request.path)
+        launch = _launch(request)
+        if launch is not None:
+            return _run_distributed(project, request, launch, say)
+        result = build(project, request, log=say)
     finally:
         release_threads()
     return _finish(request, result)

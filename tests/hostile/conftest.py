@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -59,11 +60,18 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
 
 
 def comicc_process(*argv: str | Path, **kwargs: object) -> subprocess.Popen[str]:
-    """`python -m comicc ARGS` as a child process with its output piped."""
+    """`python -m comicc ARGS` as a child process with its output piped (unless redirected)."""
+    options: dict[str, object] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "comicc", *map(str, argv)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            **kwargs)  # type: ignore[call-overload]
+                            text=True, preexec_fn=_interruptible,
+                            **options)  # type: ignore[call-overload]
+
+
+def _interruptible() -> None:
+    # A shell starts background jobs with SIGINT ignored and children inherit that; the
+    # interrupt tests are about comicc, not about how the test run itself was started.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def edit(old: str, new: str, text: str = BASE_MANIFEST) -> str:
