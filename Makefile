@@ -11,9 +11,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
+# The book, its report and its build cache all go to out/: the sample folder stays as committed.
 demo: $(VENV)/.installed
-	$(VENV)/bin/comicc build $(SAMPLE) -o out/lighthouse.pdf
-	@echo "open out/lighthouse.pdf (and out/lighthouse.report.html)"
+	$(VENV)/bin/comicc build $(SAMPLE) -o out/$(notdir $(SAMPLE)).pdf --cache-dir out/.comicc/$(notdir $(SAMPLE))
+	@echo "open out/$(notdir $(SAMPLE)).pdf (and out/$(notdir $(SAMPLE)).report.html)"
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
