@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from comicc import __version__
+from comicc.interrupts import exit_now, say_interrupted, stop_promptly
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, printable
 
 EXIT_OK, EXIT_INTERNAL, EXIT_AUTHOR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -85,8 +86,6 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from comicc.interrupts import stop_promptly
-
     with stop_promptly():
         return _build(args)
 
@@ -254,8 +253,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_diagnostics(exc.diagnostics)
         return EXIT_AUTHOR
     except KeyboardInterrupt:
-        from comicc.interrupts import say_interrupted
-
         say_interrupted()
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -271,10 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> None:
     """The `comicc` program: `main`, then the exit; an interrupted one exits at once."""
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # while the arguments were parsed, before a command ran
+        say_interrupted()
+        code = EXIT_INTERRUPTED
     if code == EXIT_INTERRUPTED:
-        from comicc.interrupts import exit_now
-
         exit_now(code)
     sys.exit(code)
 
