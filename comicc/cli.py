@@ -91,7 +91,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from comicc.build.pipeline import BuildRequest, run_build
+    from comicc.build.request import BuildRequest
+    from comicc.build.stamp import replay
 
     request = BuildRequest(
         path=args.path,
@@ -109,6 +110,11 @@ def _build(args: argparse.Namespace) -> int:
         distributed=args.distributed,
         cache_dir=_cache_dir(args),
     )
+    replayed = replay(request)  # nothing changed since the last build: answered by stat
+    if replayed is not None:
+        return replayed
+    from comicc.build.pipeline import run_build
+
     return run_build(request)
 
 

@@ -10,11 +10,8 @@ import sys
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
-
-from comicc.manifest.checks import check_comic
 from comicc.manifest.diagnostics import (
     AuthorError,
     Diagnostic,
@@ -23,8 +20,12 @@ from comicc.manifest.diagnostics import (
     did_you_mean,
     format_key_path,
 )
-from comicc.manifest.models import Comic
 from comicc.manifest.positions import Duplicate, Position, find_duplicates, key_positions, locate
+
+if TYPE_CHECKING:  # pydantic and the models load only when a manifest is validated
+    from pydantic import BaseModel, ValidationError
+
+    from comicc.manifest.models import Comic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -233,6 +234,10 @@ def _toml_hint(reason: str) -> str | None:
 
 def _model_at(path: KeyPath) -> type[BaseModel] | None:
     """The pydantic model class that describes the table at `path`, if any."""
+    from pydantic import BaseModel
+
+    from comicc.manifest.models import Comic
+
     model: Any = Comic
     key_is_data = False
     for part in path:
@@ -252,6 +257,8 @@ def _model_at(path: KeyPath) -> type[BaseModel] | None:
 
 
 def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    from pydantic import BaseModel
+
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in getattr(annotation, "__args__", ()) or ():
@@ -393,6 +400,11 @@ def load_project(path: Path | str | None = None) -> Project:
     manifest = find_manifest(path)
     shown = display_path(manifest)
     root = manifest.resolve().parent
+    from pydantic import ValidationError
+
+    from comicc.manifest.checks import check_comic
+    from comicc.manifest.models import Comic
+
     text = read_manifest_text(manifest, shown)
     data = parse_toml(text, shown)
     positions = key_positions(text)
