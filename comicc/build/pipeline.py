@@ -183,9 +183,9 @@ def input_files(project: Project) -> list[Path]:
 class FileHashes:
     """Content hashes of the project's files, by their path in the manifest."""
 
-    def __init__(self, project: Project, index: FileIndex):
+    def __init__(self, project: Project, index: FileIndex | None = None):
         self.project = project
-        self.index = index
+        self.index = index or FileIndex(None)
 
     def __call__(self, relative: str) -> str:
         return self.index.sha256(self.project.path(relative))

@@ -58,13 +58,16 @@ def _settled(stat: Stat | None, since_ns: int) -> bool:
 class FileIndex:
     """sha256 of files by path, re-hashed only when their stat changes (git's index)."""
 
-    def __init__(self, cache_folder: Path):
-        self.path = cache_folder / "index.json"
+    def __init__(self, cache_folder: Path | None):
+        """`cache_folder` None: an index for this process only."""
+        self.path = cache_folder / "index.json" if cache_folder is not None else None
         self.started_ns = time.time_ns()
-        try:
-            self.known: dict[str, list] = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self.known = {}
+        self.known: dict[str, list] = {}
+        if self.path is not None:
+            try:
+                self.known = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                pass
         self.seen: dict[str, list] = {}
 
     def sha256(self, path: Path) -> str:
@@ -84,7 +87,7 @@ class FileIndex:
     def save(self) -> None:
         """Keep the hashes of settled files (a racy one is hashed again next time)."""
         settled = {k: v for k, v in self.seen.items() if _settled(tuple(v[:4]), self.started_ns)}
-        if settled != self.known:
+        if self.path is not None and settled != self.known:
             write_atomic(self.path, stable_json(settled).encode())
 
 
