@@ -2,8 +2,9 @@
 
 `tomllib` gives values but no positions. This scanner walks the same text and records
 the (line, column) of every key and array item under its key path, e.g.
-`("page", 1, "panel", 0, "elements", 0)`. It runs only on text tomllib already
-accepted, and is lenient: on anything unexpected it stops scanning and keeps what it found.
+`("page", 1, "panel", 0, "elements", 0)`, and every key or table defined twice. It is
+lenient: on anything unexpected it stops scanning and keeps what it found, so it also
+serves text tomllib rejected (to say which key a duplicate is).
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class _Scanner:
             else:
                 self.col += 1
             self.i += 1
+
+    def progressed(self, start: int) -> None:
+        """Stop where the text is not TOML (find_duplicates scans text tomllib rejected)."""
+        if self.i == start:
+            raise _Stop
 
     def pos(self) -> Position:
         return (self.line, self.col)
@@ -144,6 +150,7 @@ class _Scanner:
             self.advance()
             index = 0
             while True:
+                start = self.i
                 self.skip_blank(newlines=True)
                 if self.peek() == "]":
                     self.advance()
@@ -153,9 +160,11 @@ class _Scanner:
                 self.skip_blank(newlines=True)
                 if self.peek() == ",":
                     self.advance()
+                self.progressed(start)
         elif c == "{":
             self.advance()
             while True:
+                start = self.i
                 self.skip_blank(newlines=True)
                 if self.peek() == "}":
                     self.advance()
@@ -164,6 +173,7 @@ class _Scanner:
                 self.skip_blank(newlines=True)
                 if self.peek() == ",":
                     self.advance()
+                self.progressed(start)
         else:
             while self.peek() not in ("", ",", "]", "}", "\n", "#"):
                 self.advance()

@@ -160,3 +160,10 @@ def test_style_mix_checks_each_name(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "style index 99 is out of range" in err
     assert "at page[1].panel[1].style.99" in err
+
+
+@pytest.mark.parametrize("text", ["a = [1, 2", "a = [", "a = {x = 1", "x = [[[", "a = [1 2 3]"])
+def test_the_duplicate_finder_stops_on_text_that_is_not_toml(text: str) -> None:
+    from comicc.manifest.positions import find_duplicates
+
+    assert find_duplicates(text) == []  # returns at all: it once looped, growing, forever
