@@ -100,7 +100,8 @@ def main() -> None:
         for _ in range(NOOP_RUNS):
             seconds, explain = run_build(project, extra)
             noops.append(seconds)
-            ran.update(line.split()[0] for line in explain.splitlines() if " ran" in line)
+            ran.update(line.split()[0] for line in explain.splitlines()
+                       if re.search(r" ran( in|$)", line))
         print(f"no-op rebuild            {statistics.median(noops):7.2f} s   median of {NOOP_RUNS} "
               f"(min {min(noops):.3f} s, max {max(noops):.3f} s) = "
               f"{statistics.median(noops) / cold * 100:.2f} % of cold; "
