@@ -273,15 +273,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """The `comicc` program: `main`, then the exit; an interrupted one exits at once."""
+    """The `comicc` program: `main`, then the exit (see `exit_now`)."""
     try:
         code = main()
     except KeyboardInterrupt:  # while the arguments were parsed, before a command ran
         say_interrupted()
         code = EXIT_INTERRUPTED
-    if code == EXIT_INTERRUPTED:
-        exit_now(code)
-    sys.exit(code)
+    exit_now(code)
 
 
 # A full disk or a read-only folder is the machine's state, not a bug in comicc.

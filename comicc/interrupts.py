@@ -55,14 +55,29 @@ def say_interrupted() -> None:
 
 
 def exit_now(code: int) -> None:
-    """End the process at once after flushing output: an interrupted build has nothing left
-    to finalise, and tearing down torch's libraries can take seconds on a busy machine."""
+    """End the program with `code`, its work done (written, or stopped and consistent).
+
+    A signal from here on has nothing left to stop: it is blocked, so a Ctrl-C as the
+    process exits cannot turn a finished build into a traceback or a death by signal. A
+    process that loaded torch skips the interpreter's teardown (seconds on a busy machine).
+    """
+    try:
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        _flush()
+    except KeyboardInterrupt:  # the one already on its way as they were blocked
+        _flush()
+    if code == EXIT_INTERRUPTED or "torch" in sys.modules:
+        os._exit(code)
+    sys.exit(code)
+
+
+def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
-    os._exit(code)
 
 
 @contextmanager
