@@ -1,12 +1,15 @@
 """Ctrl-C and SIGTERM stop a build within two seconds, at any moment, leaving the cache whole.
 
 Python turns SIGINT into KeyboardInterrupt at the main thread's next bytecode, and comicc's
-writes are atomic, so unwinding keeps the cache consistent. Two gaps remain, both closed here:
+writes are atomic, so unwinding keeps the cache consistent. Three gaps remain, closed here:
 
 - The exception can be raised inside a weakref callback, a `__del__` or a finaliser (an
   import runs many: importlib's module-lock callbacks), where Python prints "Exception
   ignored" and carries on: the interrupt is lost and the build runs to its end. The
   unraisable hook sees it and raises it again at the next bytecode outside the callback.
+- An interrupt raised while an extension module initialises can abort the process: torch's
+  C++ start calls back into Python, and an exception there ends in std::terminate (exit
+  134). An import writes nothing: inside one, the handler ends the process at once.
 - The main thread can be inside one long call that does not return to bytecode in time
   (a big library load or tensor operation on a busy machine). A watchdog thread, woken by
   the signal itself through `signal.set_wakeup_fd`, ends the process with exit 130 when it
@@ -117,16 +120,32 @@ def stop_promptly() -> Iterator[None]:
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     global _last_signal
     _last_signal = signal.Signals(signum)
+    if _inside_import(frame):
+        # An extension's initialiser (torch's c10d) can call into Python from C++ code that
+        # aborts the whole process when an exception passes through it. An import writes
+        # nothing, so stopping here at once is as safe as unwinding.
+        _hard_stop()
     raise KeyboardInterrupt
+
+
+def _inside_import(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _interrupt_main(signum: int) -> None:
+    import _thread
+
+    _thread.interrupt_main(signum)  # runs the handler again at the main thread's next bytecode
 
 
 def _raise_again(previous_hook: Any) -> Any:
     def hook(unraisable: Any) -> None:
         if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
-            import _thread
-
-            # Runs our handler again at the next bytecode, outside the callback.
-            _thread.interrupt_main(_last_signal)
+            _interrupt_main(_last_signal)  # outside the callback, this time
             return
         previous_hook(unraisable)
 

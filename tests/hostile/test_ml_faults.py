@@ -198,7 +198,7 @@ def test_sigint_at_any_moment_of_a_build_stops_within_two_seconds(warm, tmp_path
         _assert_stopped_cleanly(stop, warmed, book, old)
     # A few steps, then the panels are rendered and the PDF written (some seconds after the
     # style line): interrupt those too; the latest moments may come after the build is done.
-    for steps, delay in enumerate((0.5, 2.0, 3.0, 4.0, 5.0, 6.5), start=2):  # a new key each
+    for steps, delay in enumerate((0.6, 0.9, 1.2, 1.5, 1.8, 2.2, 3.0), start=2):  # new keys
         stop = _stop_at(warmed, "style:", delay, "--steps", str(steps))
         old = _assert_stopped_cleanly(stop, warmed, book, old)
         styling.append(stop)
