@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import get_args
 
 from comicc import __version__
+from comicc.interrupts import exit_now, say_interrupted, stop_promptly
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, printable
 from comicc.manifest.models import PdfFlavour, Printer
 
@@ -90,7 +91,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from comicc.build.pipeline import BuildRequest, run_build
+    with stop_promptly():
+        return _build(args)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from comicc.build.request import BuildRequest
+    from comicc.build.stamp import replay
 
     request = BuildRequest(
         path=args.path,
@@ -107,7 +114,13 @@ def cmd_build(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         distributed=args.distributed,
         pdf=args.pdf,
+        cache_dir=_cache_dir(args),
     )
+    replayed = replay(request)  # nothing changed since the last build: answered by stat
+    if replayed is not None:
+        return replayed
+    from comicc.build.pipeline import run_build
+
     return run_build(request)
 
 
@@ -120,6 +133,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         backend=args.backend, stylenet=args.stylenet, preset=args.preset, device=args.device,
         steps=args.steps, seed=args.seed, report=not args.no_report, quiet=args.quiet,
         pdf=args.pdf,
+        cache_dir=_cache_dir(args),
     )
     return watch(request, max_rebuilds=args.max_rebuilds, debug=args.debug)
 
@@ -155,13 +169,19 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from comicc.build.cache import clean_cache
+    from comicc.build.cache import CACHE_DIR, clean_cache
     from comicc.manifest.load import find_manifest
 
     root = find_manifest(args.path).resolve().parent
-    removed = clean_cache(root, keep_last=args.keep_last)
-    print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from {root / '.comicc'}")
+    folder = _cache_dir(args)
+    removed = clean_cache(root, keep_last=args.keep_last, folder=folder)
+    print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from "
+          f"{folder or root / CACHE_DIR}")
     return EXIT_OK
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.cache_dir) if args.cache_dir else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--pdf", choices=get_args(PdfFlavour),
                        help="PDF flavour: plain, x4 (PDF/X-4) or x1a (PDF/X-1a, CMYK); "
                             "default [comic] pdf")
+    def with_cache_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--cache-dir", metavar="DIR",
+                       help="keep the build cache in DIR (default <folder>/.comicc), e.g. beside "
+                            "the output: -o out/book.pdf --cache-dir out/.comicc")
 
     p = sub.add_parser("init", help="create a small working comic")
     p.add_argument("dir", nargs="?", default=".", help="folder to create it in")
@@ -217,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distributed", action="store_true",
                    help="shard panels across torchrun ranks (set by torchrun automatically)")
     add_pdf_flag(p)
+    with_cache_dir(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("watch", help="build, then rebuild on every save of the manifest or art")
@@ -233,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--max-rebuilds", type=int, metavar="N", help="stop after N rebuilds")
     add_pdf_flag(p)
+    with_cache_dir(p)
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("diff", help="show what changed between two git revisions of the comic")
@@ -259,9 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_preflight)
 
     p = sub.add_parser("clean", help="empty the build cache (.comicc/)")
+    p = sub.add_parser("clean", help="empty the build cache (.comicc/ or --cache-dir)")
     with_path(p)
     p.add_argument("--keep-last", type=int, default=0, metavar="N",
                    help="keep the entries of the last N builds")
+    with_cache_dir(p)
     p.set_defaults(func=cmd_clean)
     return parser
 
@@ -276,11 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_diagnostics(exc.diagnostics)
         return EXIT_AUTHOR
     except KeyboardInterrupt:
-        print("comicc: interrupted; the cache is consistent, rerun to resume", file=sys.stderr)
-        # CPython remembers a KeyboardInterrupt that passed through any exec of a string
-        # (dataclasses and namedtuples make those) and then ends `python -m comicc` by SIGINT
-        # whatever we return; evaluating a string clears that memory, so the exit is 130.
-        exec("")
+        say_interrupted()
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
@@ -291,6 +315,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_AUTHOR
     except Exception as exc:
         return _internal_error(exc, args)
+
+
+def entry() -> None:
+    """The `comicc` program: `main`, then the exit (see `exit_now`)."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # while the arguments were parsed, before a command ran
+        say_interrupted()
+        code = EXIT_INTERRUPTED
+    exit_now(code)
 
 
 # A full disk or a read-only folder is the machine's state, not a bug in comicc.
@@ -316,4 +350,4 @@ def _internal_error(exc: BaseException, args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

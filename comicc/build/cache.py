@@ -1,4 +1,4 @@
-"""The content-addressed build cache in `<project>/.comicc/`.
+"""The content-addressed build cache: `<project>/.comicc/`, or the folder `--cache-dir` names.
 
 Layout:
   objects/ab/abcdef...   blobs named by the sha256 of their bytes (verified on read)
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from comicc.interrupts import temporary
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 
 CACHE_DIR = ".comicc"
@@ -55,17 +56,18 @@ def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Name first, open inside the try: a signal at any moment leaves no stray temporary.
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with _ignore_missing():
-            os.unlink(tmp)
-        raise
+    with temporary(tmp):
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with _ignore_missing():
+                os.unlink(tmp)
+            raise
 
 
 @contextmanager
@@ -94,8 +96,8 @@ class CacheCorrupt(Exception):
 class Cache:
     """Content-addressed storage for stage outputs, safe against interruption."""
 
-    def __init__(self, project_root: Path):
-        self.root = project_root / CACHE_DIR
+    def __init__(self, project_root: Path, folder: Path | None = None):
+        self.root = folder if folder is not None else project_root / CACHE_DIR
         self.used: set[str] = set()
         self.repaired: list[str] = []
 
@@ -240,9 +242,9 @@ class Cache:
             lock.release()
 
 
-def clean_cache(project_root: Path, keep_last: int = 0) -> int:
+def clean_cache(project_root: Path, keep_last: int = 0, folder: Path | None = None) -> int:
     """`comicc clean`: remove cache entries, keeping those used by the last `keep_last` builds."""
-    cache = Cache(project_root)
+    cache = Cache(project_root, folder)
     if not cache.root.exists():
         return 0
     with cache.lock(timeout=0):

@@ -10,49 +10,29 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from comicc import __version__
-from comicc.build.cache import CACHE_DIR, Cache, sha256_file, write_atomic
+from comicc.build.cache import Cache, sha256_file, write_atomic
 from comicc.build.engine import Engine, digest
 from comicc.build.images import upright_size
 from comicc.build.plan import panel_label, target_matrix
+from comicc.build.request import BuildRequest
+from comicc.build.stamp import BuildStamp, FileIndex, code_files, stamp_path, stats, write_stamp
+from comicc.interrupts import temporary
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.load import Project, load_project
-from comicc.manifest.models import Comic, PdfFlavour
+from comicc.manifest.models import Comic
 
 if TYPE_CHECKING:
     from comicc.ml.distributed import BuildGroup, Launch
     from comicc.page.colour import PrintSettings
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "page" / "fonts"
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    """What the author asked for on the command line (None = take the manifest's value)."""
-
-    path: str | Path | None = None
-    output: Path | None = None
-    format: str | None = None
-    backend: str | None = None
-    stylenet: str | None = None
-    preset: str | None = None
-    device: str | None = None
-    steps: int | None = None
-    seed: int | None = None
-    explain: bool = False
-    report: bool = True
-    quiet: bool = False
-    distributed: bool = False
-    pdf: PdfFlavour | None = None  # overrides [comic] pdf
 
 
 @dataclass(frozen=True)
@@ -172,8 +152,8 @@ def resolve_output(project: Project, request: BuildRequest) -> tuple[Path, str]:
         fmt = fmt or "pdf"
         output = project.root / f"{project.root.name}.{fmt}"
     resolved = output.resolve()
-    if resolved.is_relative_to((project.root / CACHE_DIR).resolve()):
-        raise AuthorError(Diagnostic("error", "the output path is inside the build cache (.comicc/)",
+    if resolved.is_relative_to(Cache(project.root, request.cache_dir).root.resolve()):
+        raise AuthorError(Diagnostic("error", "the output path is inside the build cache",
                                      file=output, code="output", hint="choose another folder with -o"))
     inputs = {project.manifest_path.resolve()} | {p.resolve() for p in input_files(project)}
     if resolved in inputs:
@@ -202,16 +182,14 @@ def input_files(project: Project) -> list[Path]:
 # -- stage inputs ----------------------------------------------------------------------
 
 class FileHashes:
-    """Content hashes of the project's files, each file hashed once per build."""
+    """Content hashes of the project's files, by their path in the manifest."""
 
-    def __init__(self, project: Project):
+    def __init__(self, project: Project, index: FileIndex | None = None):
         self.project = project
-        self._seen: dict[str, str] = {}
+        self.index = index or FileIndex(None)
 
     def __call__(self, relative: str) -> str:
-        if relative not in self._seen:
-            self._seen[relative] = sha256_file(self.project.path(relative))
-        return self._seen[relative]
+        return self.index.sha256(self.project.path(relative))
 
 
 def classify_inputs(comic: Comic, files: FileHashes, settings: StyleSettings) -> dict[str, str]:
@@ -291,23 +269,6 @@ def page_inputs(project: Project, page_index: int, art_sizes: list[tuple[int, in
 
 # -- the build -------------------------------------------------------------------------
 
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so temporary files are removed and the cache stays whole."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. a test runner's worker)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def provenance_text(comic: Comic, settings: StyleSettings, model: str) -> str:
     authors = ", ".join(comic.comic.authors) or "the author"
     if settings.backend == "none":
@@ -330,17 +291,27 @@ def build(project: Project, request: BuildRequest, log: Any = None,
     stage then trains together with the other ranks.
     """
     started = time.perf_counter()
-    say = log or (lambda message: None)
+    notes: list[str] = []  # what any build of these inputs says, whatever runs
+
+    def say(message: str) -> None:
+        if log is not None:
+            log(message)
+
+    def note(message: str) -> None:
+        notes.append(message)
+        say(message)
+
     settings = resolve_settings(project, request)
     output, fmt = resolve_output(project, request)
     sink = DiagnosticSink()
     sink.extend(project.warnings)
     if settings.backend_reason:
-        say(f"backend: {settings.backend} ({settings.backend_reason})")
-    cache = Cache(cache_root or project.root)
+        note(f"backend: {settings.backend} ({settings.backend_reason})")
+    cache = Cache(cache_root or project.root, request.cache_dir)
     with cache.lock(timeout=float(os.environ.get("COMICC_LOCK_WAIT", "0"))):
         engine = Engine(cache)
-        files = FileHashes(project)
+        index = FileIndex(cache.root)
+        files = FileHashes(project, index)
         comic = project.comic
         panels = comic.panels()
         summary: dict[str, Any] = {"matrix": json.loads(target_matrix(comic).to_json())}
@@ -370,7 +341,7 @@ def build(project: Project, request: BuildRequest, log: Any = None,
                     key_path=("elements", name), code="weak-classifier",
                     hint="add references that show it clearly, or mark it in more panels")))
             for d in style.meta.get("notes", []):
-                say(d)
+                note(d)
         else:
             sizes = [upright_size(project.path(panel.art)) for _, _, panel in panels]
 
@@ -422,7 +393,45 @@ def build(project: Project, request: BuildRequest, log: Any = None,
                                         cache, settings)
         if record:
             cache.record_build()
+        index.save()
+        if record and cache_root is None and group is None and not _asks_the_machine(project, request):
+            stamp = BuildStamp(
+                read=stats(_files_read(project)),
+                wrote=stats([output, *_report_files(output, report_path),
+                             *(cache.root / f"{name}.json" for name in sorted(cache.used)
+                               if name.startswith("entries/"))]),
+                notes=notes, diagnostics=[d.render() for d in sink.items],
+                stages=[(r.stage, r.instance) for r in engine.reports],
+                output=str(output), report=str(report_path) if report_path else None)
+            write_stamp(stamp_path(cache.root, request, project.manifest_path), stamp,
+                        index.started_ns)
     return BuildResult(output, report_path, engine, sink.items, time.perf_counter() - started)
+
+
+def _asks_the_machine(project: Project, request: BuildRequest) -> bool:
+    """Whether the settings depend on more than the files (auto looks for CLIP weights)."""
+    build = project.comic.build
+    return (request.backend or build.backend) == "auto" and bool(build.clip_pretrained) \
+        and not build.clip_checkpoint
+
+
+def _files_read(project: Project) -> list[Path]:
+    """Every file and folder a build of `project` reads, comicc's own code included."""
+    from comicc.page.layout import layout_dirs
+
+    templates = layout_dirs(project.root)[0]
+    found = [project.manifest_path, *input_files(project), templates, *code_files()]
+    if templates.is_dir():
+        found += sorted(templates.iterdir())
+    if project.comic.build.clip_checkpoint:
+        found.append(project.path(project.comic.build.clip_checkpoint))
+    return found
+
+
+def _report_files(output: Path, report: Path | None) -> list[Path]:
+    from comicc.report.html import report_paths
+
+    return [] if report is None else list(report_paths(output))
 
 
 def _diagnostic_args(raw: dict[str, Any]) -> dict[str, Any]:
@@ -508,7 +517,7 @@ def _write_book(project: Project, fmt: str, plans: list, styled_blobs: list[str]
     page_plans = [PagePlan.from_json(json.loads(cache.get_blob(e.outputs["plan.json"])))
                   for e in plans]
     images = _panel_images(project, styled_blobs, cache)
-    with tempfile.TemporaryDirectory(dir=cache.root) as tmp:
+    with tempfile.TemporaryDirectory(dir=cache.root) as tmp, temporary(Path(tmp)):
         out = Path(tmp) / f"book.{fmt}"
         if fmt == "cbz":
             write_cbz(project.comic, page_plans, images, out, provenance)
@@ -540,12 +549,11 @@ def run_build(request: BuildRequest) -> int:
 
     own_threads()  # the command line picks torch's CPU threads (torch is not imported here)
     try:
-        with _terminate_as_interrupt():
-            project = load_project(request.path)
-            launch = _launch(request)
-            if launch is not None:
-                return _run_distributed(project, request, launch, say)
-            result = build(project, request, log=say)
+        project = load_project(request.path)
+        launch = _launch(request)
+        if launch is not None:
+            return _run_distributed(project, request, launch, say)
+        result = build(project, request, log=say)
     finally:
         release_threads()
     return _finish(request, result)

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from comicc.interrupts import temporary
+
 
 def _default_mode() -> int:
     # mkstemp creates 0600 files; a book should get the permissions any new file would.
@@ -26,13 +28,14 @@ def atomic_output(out: Path) -> Iterator[BinaryIO]:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, _default_mode())
-        os.replace(temp, out)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with temporary(temp):
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temp, _default_mode())
+            os.replace(temp, out)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
