@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--pdf", choices=get_args(PdfFlavour),
                        help="PDF flavour: plain, x4 (PDF/X-4) or x1a (PDF/X-1a, CMYK); "
                             "default [comic] pdf")
+
     def with_cache_dir(p: argparse.ArgumentParser) -> None:
         p.add_argument("--cache-dir", metavar="DIR",
                        help="keep the build cache in DIR (default <folder>/.comicc), e.g. beside "
@@ -284,7 +285,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="total ink limit instead of the printer's")
     p.set_defaults(func=cmd_preflight)
 
-    p = sub.add_parser("clean", help="empty the build cache (.comicc/)")
     p = sub.add_parser("clean", help="empty the build cache (.comicc/ or --cache-dir)")
     with_path(p)
     p.add_argument("--keep-last", type=int, default=0, metavar="N",
