@@ -262,8 +262,8 @@ def page_inputs(project: Project, page_index: int, art_sizes: list[tuple[int, in
         f"art sizes on page {n}": digest(art_sizes),
         "fonts": fonts,
         "lettering": digest({"settings": comic.lettering.model_dump(),
-                             "font files": {kind: sha256_file(project.path(path))
-                                            for kind, path in comic.lettering.fonts.items()}}),
+                             "font files": {".".join(map(str, keys)): sha256_file(project.path(path))
+                                            for keys, path in comic.lettering.font_files()}}),
     }
 
 

@@ -182,8 +182,8 @@ def _check_files(comic: Comic, root: Path, sink: DiagnosticSink) -> None:
             _check_image(root, ref, ("elements", name, "references", k), sink)
     for p, j, panel in comic.panels():
         _check_image(root, panel.art, ("page", p, "panel", j, "art"), sink)
-    for kind, font in comic.lettering.fonts.items():
-        _check_font(root, font, ("lettering", "fonts", kind), sink)
+    for key_path, font in comic.lettering.font_files():
+        _check_font(root, font, key_path, sink)
 
 
 def _check_font(root: Path, relative: str, path: KeyPath, sink: DiagnosticSink) -> None:

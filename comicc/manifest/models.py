@@ -28,6 +28,26 @@ RenderingIntent = Literal["perceptual", "relative", "saturation", "absolute"]
 
 ElementId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)]
 
+# A BCP 47 language tag as authors write them: a primary language, then subtags (ja, pt-BR,
+# zh-Hant, sr-Latn-RS); `_` is accepted for `-`.
+_LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
+
+
+def _language_tag(value: str) -> str:
+    if not _LANGUAGE_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a language tag: write a BCP 47 tag such as en, ar, ja or pt-BR"
+        )
+    return value
+
+
+LanguageTag = Annotated[str, Field(max_length=35), AfterValidator(_language_tag)]
+
+
+def primary_language(tag: str) -> str:
+    """The primary subtag of a language tag, lower case: `pt` for `pt-BR`."""
+    return tag.lower().replace("_", "-").split("-")[0]
+
 
 def parse_length(value: str | float | int) -> float:
     """Parse a length such as "0.125in", "3mm" or a bare number of points into points."""
@@ -89,11 +109,11 @@ class ComicMeta(Strict):
     reading: Literal["ltr", "rtl"] = Field(
         default="ltr", description="Reading direction; rtl mirrors layouts (manga)."
     )
-    language: str = Field(
+    language: LanguageTag = Field(
         default="en",
-        max_length=16,
         description="Language of the lettering (a BCP 47 tag such as en, de, ar, ja): it sets "
-        "hyphenation and, for ja, zh and ko, vertical writing in balloons.",
+        "hyphenation, the fonts of [lettering.languages] and, for ja, zh and ko, vertical "
+        "writing in balloons.",
     )
     writing: Literal["horizontal", "vertical"] | None = Field(
         default=None,
@@ -252,6 +272,11 @@ class Balloon(Strict):
         default=None,
         description="horizontal or vertical lettering for this balloon (sound effects stay horizontal).",
     )
+    language: LanguageTag | None = Field(
+        default=None,
+        description="Language of this balloon when it differs from its page's (sets its fonts, "
+        "hyphenation and default writing).",
+    )
     line_spacing: float | None = Field(
         default=None, ge=0.8, le=3.0,
         description="Line (column) spacing as a multiple of the font size (overrides [lettering]).",
@@ -342,6 +367,10 @@ class Page(Strict):
         default=None,
         description="horizontal or vertical lettering on this page (overrides [comic]).",
     )
+    language: LanguageTag | None = Field(
+        default=None,
+        description="Language of this page's lettering when it differs from [comic] language.",
+    )
 
     @field_validator("gutter", "margin")
     @classmethod
@@ -364,17 +393,58 @@ class LayoutDefaults(Strict):
         return value
 
 
+FontTable = dict[BalloonKind | Literal["default"], str]
+
+
+class LanguageLettering(Strict):
+    """`[lettering.languages.<tag>]`: what one language's balloons are lettered with."""
+
+    fonts: FontTable = Field(
+        default_factory=dict,
+        description="A TrueType font file (inside the project) per balloon kind, or `default` "
+        "for all, for balloons in this language; tried before [lettering.fonts].",
+    )
+
+
 class Lettering(Strict):
     """`[lettering]`: fonts and spacing for every balloon."""
 
-    fonts: dict[BalloonKind | Literal["default"], str] = Field(
+    fonts: FontTable = Field(
         default_factory=dict,
         description="A TrueType font file (inside the project) per balloon kind, or `default` "
         "for all; comicc's fonts still letter the characters it lacks.",
     )
+    languages: dict[LanguageTag, LanguageLettering] = Field(
+        default_factory=dict,
+        description="Fonts per language tag (`ja`, `ar`, `pt-BR`): a balloon in pt-BR takes "
+        "pt-BR's fonts, then pt's, then [lettering.fonts].",
+    )
     line_spacing: float = Field(
         default=1.2, ge=0.8, le=3.0, description="Line spacing as a multiple of the font size."
     )
+
+    def font_files(self) -> list[tuple[tuple[str, ...], str]]:
+        """Every font file named, with the keys that name it (for checks and cache keys)."""
+        named = [(("lettering", "fonts", kind), path) for kind, path in self.fonts.items()]
+        for tag, table in self.languages.items():
+            named += [(("lettering", "languages", tag, "fonts", kind), path)
+                      for kind, path in table.fonts.items()]
+        return named
+
+    def font_chain(self, language: str, kind: str) -> list[str]:
+        """The font files for a balloon, most specific first: its language's (the full tag,
+        then the primary language) kind font and default, then the book's."""
+        wanted = language.lower().replace("_", "-")
+        tables = [t for tag, t in self.languages.items() if tag.lower().replace("_", "-") == wanted]
+        tables += [t for tag, t in self.languages.items()
+                   if tag.lower().replace("_", "-") == primary_language(language) != wanted]
+        chain: list[str] = []
+        for fonts in [t.fonts for t in tables] + [self.fonts]:
+            for key in (kind, "default"):
+                path = fonts.get(key)  # type: ignore[call-overload]
+                if path is not None and path not in chain:
+                    chain.append(path)
+        return chain
 
 
 class Comic(Strict):

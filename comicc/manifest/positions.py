@@ -208,6 +208,8 @@ class _Scanner:
         self.advance(2 if is_array else 1)
         names = [name for name, _ in parts]
         parent = self.resolve(names[:-1])
+        for k, (_, part_at) in enumerate(parts[:-1]):  # `[a.b.c]` also places a.b, for errors in it
+            self.found.setdefault(self.resolve(names[: k + 1]), part_at)
         path = (*parent, names[-1])
         at = parts[-1][1]
         self.define(path, "array" if is_array else "table", at, table=True)
