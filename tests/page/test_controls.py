@@ -211,3 +211,18 @@ def test_a_language_font_from_the_manifest_reaches_the_pdf(tmp_path: Path) -> No
     shutil.copy(MONO, tmp_path / "fonts" / "mono.ttf")
     assert main(["build", str(tmp_path), "--backend", "none", "--no-report"]) == 0
     assert b"DejaVuSansMono" in (tmp_path / f"{tmp_path.name}.pdf").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "text", ["تسعون ميلا من الشاطئ، انطفأ الضوء.", "Ninety miles from shore, the light went out."]
+)
+def test_a_caption_keeps_its_padding_on_both_sides_in_either_direction(text) -> None:
+    (caption,), _ = letter([{"kind": "caption", "text": text}])
+    padding, box = 4.0, caption.box  # the caption style's padding
+    assert len(caption.lines) > 1
+    ends = [(line.x, line.x + sum(g.advance for g in line.glyphs)) for line in caption.lines]
+    assert min(left for left, _ in ends) == pytest.approx(box.x + padding)
+    assert max(right for _, right in ends) == pytest.approx(box.right - padding)
+    rtl = text[0] == "ت"
+    edge = [right if rtl else left for left, right in ends]  # lines start at the reading side
+    assert edge == pytest.approx([box.right - padding if rtl else box.x + padding] * len(ends))
