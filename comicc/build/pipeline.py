@@ -254,6 +254,7 @@ def page_inputs(project: Project, page_index: int, art_sizes: list[tuple[int, in
                                "layout defaults": comic.layout.model_dump()}),
         f"page {n} layout": digest({"layout": page.layout, "gutter": page.gutter,
                                     "margin": page.margin, "writing": page.writing,
+                                    "language": page.language,
                                     "template": _template_hash(project, page.layout)}),
         f"balloon text on page {n}": digest([[b.model_dump() for b in panel.balloons]
                                             for panel in page.panel]),

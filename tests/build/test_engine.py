@@ -59,6 +59,7 @@ EDITS = {
     "balloon text": ('text = "Page two."', 'text = "Page two, edited."'),
     "page-1 direction": ('direction = "stormy night"', 'direction = "calm dawn"'),
     "page-1 presence": ('elements = ["tower"]', 'elements = ["tower", "mara"]'),
+    "page-2 language": ('layout = "splash"', 'layout = "splash"\nlanguage = "de"'),
 }
 
 
@@ -68,6 +69,7 @@ EDITS = {
         ("balloon text", {"page 2"}, {"classify", "style", "page 1"}),
         ("page-1 direction", {"style"}, {"classify", "page 1", "page 2"}),
         ("page-1 presence", {"classify", "style", "page 1"}, {"page 2"}),
+        ("page-2 language", {"page 2"}, {"classify", "style", "page 1"}),
     ],
 )
 def test_an_edit_changes_only_the_keys_that_read_it(tmp_path: Path, edit, changed, unchanged) -> None:
