@@ -41,7 +41,12 @@ def _language_tag(value: str) -> str:
     return value
 
 
-LanguageTag = Annotated[str, Field(max_length=35), AfterValidator(_language_tag)]
+# The pattern is for editors (the JSON Schema); the validator gives authors the message.
+LanguageTag = Annotated[
+    str,
+    Field(max_length=35, json_schema_extra={"pattern": _LANGUAGE_RE.pattern}),
+    AfterValidator(_language_tag),
+]
 
 
 def primary_language(tag: str) -> str:
