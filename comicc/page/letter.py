@@ -101,7 +101,7 @@ class Setting:
     weight: str
     vertical: bool = False  # columns top to bottom, right to left
     hyphenator: Pyphen | None = None
-    chain: Chain = ()  # fonts tried before the weight's shipped ones (`[lettering.fonts]`)
+    chain: Chain = ()  # the project's fonts, tried before the weight's shipped ones
     leading: float = LEADING  # line (column) spacing as a multiple of the font size
 
     @property
@@ -517,9 +517,8 @@ class LetteringOptions:
 
     language: str = "en"  # the page's; a balloon's own `language` overrides it
     writing: str | None = None  # the comic's or page's choice; None: the language's default
-    lettering: Lettering = field(default_factory=Lettering)  # `[lettering]`, for its fonts
+    lettering: Lettering = field(default_factory=Lettering)  # `[lettering]`: fonts, spacing
     project_dir: Path | None = None  # where its font files are; None: the shipped fonts only
-    line_spacing: float = LEADING
 
     def chain(self, language: str, kind: str) -> Chain:
         """The project's fonts for a balloon, most specific first, as font keys."""
@@ -555,7 +554,7 @@ class PanelLettering:
             vertical=vertical and balloon.kind != "sfx",
             hyphenator=hyphenator_for(language),
             chain=options.chain(language, balloon.kind),
-            leading=balloon.line_spacing or options.line_spacing,
+            leading=balloon.line_spacing or options.lettering.line_spacing,
         )
 
     def style(self, balloon: Balloon) -> Style:

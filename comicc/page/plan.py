@@ -37,7 +37,6 @@ def plan_page(
         writing=page.writing or comic.comic.writing,
         lettering=comic.lettering,
         project_dir=project_dir,
-        line_spacing=comic.lettering.line_spacing,
     )
     frame_plans: list[FramePlan] = []
     balloons: list[BalloonPlan] = []
