@@ -47,9 +47,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from comicc.build.pipeline import BuildRequest, resolve_settings
-from comicc.build.plan import panel_label
-from comicc.build.style_stage import (
+from comicc.engine.pipeline import BuildRequest, resolve_settings
+from comicc.engine.style_stage import (
     _network,
     _objective,
     _setup,
@@ -61,11 +60,12 @@ from comicc.build.style_stage import (
     render_options,
 )
 from comicc.manifest.load import Project, load_project
+from comicc.manifest.matrix import panel_label
+from comicc.manifest.styles import NUM_STYLES, STYLE_NAMES
 from comicc.ml.backbone import load_backbone, resize
 from comicc.ml.classifiers import ClassifierBank, train_for_preset
 from comicc.ml.losses import GramObjective
 from comicc.ml.presets import Preset
-from comicc.ml.style_names import NUM_STYLES, STYLE_NAMES
 from comicc.ml.train import fit_comic, matrix_agreement, render_panels
 
 # Above this one-minute load average per core, one thread beats fighting for both cores.

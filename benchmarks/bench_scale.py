@@ -44,8 +44,8 @@ import torch  # noqa: E402
 from bench_style_loop import build_objective, sync, synthetic_comic  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from comicc.build.pipeline import BuildRequest, resolve_settings  # noqa: E402
-from comicc.build.style_stage import (  # noqa: E402
+from comicc.engine.pipeline import BuildRequest, resolve_settings  # noqa: E402
+from comicc.engine.style_stage import (  # noqa: E402
     _network,
     _objective,
     _setup,

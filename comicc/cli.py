@@ -42,8 +42,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from comicc.build.plan import target_matrix
     from comicc.manifest.load import load_project
+    from comicc.manifest.matrix import target_matrix
 
     project = load_project(args.path)
     matrix = target_matrix(project.comic)
@@ -85,7 +85,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from comicc.build.pipeline import BuildRequest, run_build
+    from comicc.engine.pipeline import BuildRequest, run_build
 
     request = BuildRequest(
         path=args.path,
@@ -106,7 +106,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from comicc.build.pipeline import BuildRequest
+    from comicc.engine.pipeline import BuildRequest
     from comicc.watch import watch
 
     request = BuildRequest(
@@ -118,7 +118,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from comicc.build.pipeline import BuildRequest
+    from comicc.engine.pipeline import BuildRequest
     from comicc.git.diff import run_diff
 
     request = BuildRequest(backend=args.backend, preset=args.preset, device=args.device,
@@ -127,7 +127,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from comicc.build.cache import clean_cache
+    from comicc.engine.cache import clean_cache
     from comicc.manifest.load import find_manifest
 
     root = find_manifest(args.path).resolve().parent

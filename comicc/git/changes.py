@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from comicc.build.cache import sha256_file, stable_json
-from comicc.build.plan import panel_label
+from comicc.engine.cache import sha256_file, stable_json
 from comicc.manifest.load import Project
+from comicc.manifest.matrix import panel_label
 from comicc.manifest.models import Balloon, Element, Page, Panel
 
 T = TypeVar("T")
@@ -79,7 +79,7 @@ class _Files:
         return self._seen[relative]
 
     def template(self, layout: str) -> str:
-        from comicc.page.layout import available_layouts
+        from comicc.manifest.layouts import available_layouts
 
         info = available_layouts(self.project.root).get(layout)
         return sha256_file(Path(info.path)) if info is not None else "missing"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from comicc.build.images import load_image
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
+from comicc.manifest.images import load_image
 from comicc.manifest.models import Comic
 from comicc.page.cbz import write_cbz
 from comicc.page.pageplan import PagePlan

@@ -17,8 +17,8 @@ from typing import Any
 
 import comicc
 from comicc import __version__
-from comicc.build.cache import Cache, sha256_file, write_atomic
-from comicc.build.engine import Engine, digest
+from comicc.engine.cache import Cache, sha256_file, write_atomic
+from comicc.engine.engine import Engine, digest
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.load import Project
 from comicc.report.pictures import PICTURES_VERSION, draw_pictures
@@ -134,7 +134,7 @@ def _resolve(device: str) -> str:
 
 
 def _raw_images(project: Project) -> list:
-    from comicc.build.images import load_image
+    from comicc.manifest.images import load_image
 
     return [load_image(project.path(p.art)) for _, _, p in project.comic.panels()]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from comicc.build.engine import StageReport
+from comicc.engine.engine import StageReport
 from comicc.manifest.diagnostics import Diagnostic, format_key_path
 from comicc.manifest.models import Comic
 from comicc.report.charts import LineChart, loss_charts

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from comicc.build.images import MAX_PIXELS, load_image, probe_image, upright_size
 from comicc.manifest.diagnostics import AuthorError, DiagnosticSink
+from comicc.manifest.images import MAX_PIXELS, load_image, probe_image, upright_size
 from tests.conftest import BASE_MANIFEST, write_project
 from tests.hostile.conftest import line_of, snapshot
 

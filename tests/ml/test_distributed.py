@@ -402,7 +402,7 @@ def _styled_panels(root: Path) -> dict[str, np.ndarray]:
     import numpy as np
     from PIL import Image
 
-    from comicc.build.cache import Cache
+    from comicc.engine.cache import Cache
 
     cache = Cache(root)
     entry = cache.latest("style", {})
@@ -423,7 +423,7 @@ def test_torchrun_build_writes_the_plain_builds_pdf(tmp_path):
     import numpy as np
     from pypdf import PdfReader
 
-    from comicc.build.pipeline import BuildRequest, build
+    from comicc.engine.pipeline import BuildRequest, build
     from comicc.manifest.load import load_project
     from tests.conftest import BASE_MANIFEST, write_project
 
@@ -473,8 +473,8 @@ def _unstyled(root: Path, art: str) -> np.ndarray:
     """The panel's art at output size, as the identity network would render it."""
     import numpy as np
 
-    from comicc.build.images import load_image
-    from comicc.build.style_stage import to_tensor
+    from comicc.engine.style_stage import to_tensor
+    from comicc.manifest.images import load_image
     from comicc.ml.backbone import resize_long_side
 
     image = resize_long_side(to_tensor(load_image(root / art))[None], 768)[0].clamp(0, 1)

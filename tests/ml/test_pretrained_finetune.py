@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from comicc.build.style_stage import StyleMixNet, as_style_mix
+from comicc.engine.style_stage import StyleMixNet, as_style_mix
 from comicc.ml.backbone import resize
 from comicc.ml.losses import GramObjective
 from comicc.ml.multistyle import load_multistyle26, style_vector

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from PIL import Image, ImageOps
 
-from comicc.build.cache import Cache
-from comicc.build.engine import Engine, StageReport
-from comicc.build.images import load_image
-from comicc.build.pipeline import BuildRequest, resolve_settings
-from comicc.build.plan import target_matrix
+from comicc.engine.cache import Cache
+from comicc.engine.engine import Engine, StageReport
+from comicc.engine.pipeline import BuildRequest, resolve_settings
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink
+from comicc.manifest.images import load_image
 from comicc.manifest.load import Project, load_project
+from comicc.manifest.matrix import target_matrix
 from comicc.report.html import write_report
 from tests.conftest import BASE_MANIFEST, write_project
 

@@ -2,7 +2,7 @@
 
 This module decides *what* each stage depends on (its named inputs) and hands the
 decision to run or reuse it to the engine. It imports no torch: the ML stages live in
-`comicc.build.style_stage` and are imported only when they actually have to run.
+`comicc.engine.style_stage` and are imported only when they actually have to run.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from comicc import __version__
-from comicc.build.cache import CACHE_DIR, Cache, sha256_file, write_atomic
-from comicc.build.engine import Engine, digest
-from comicc.build.images import upright_size
-from comicc.build.plan import panel_label, target_matrix
+from comicc.engine.cache import CACHE_DIR, Cache, sha256_file, write_atomic
+from comicc.engine.engine import Engine, digest
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
+from comicc.manifest.images import upright_size
 from comicc.manifest.load import Project, load_project
+from comicc.manifest.matrix import panel_label, target_matrix
 from comicc.manifest.models import Comic
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ def style_inputs(comic: Comic, files: FileHashes, settings: StyleSettings,
 
 
 def _template_hash(project: Project, layout: str) -> str:
-    from comicc.page.layout import available_layouts
+    from comicc.manifest.layouts import available_layouts
 
     info = available_layouts(project.root).get(layout)
     return sha256_file(Path(info.path)) if info is not None else "missing"
@@ -421,7 +421,7 @@ def _diagnostic_args(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _style_stage() -> Any:
-    from comicc.build import style_stage
+    from comicc.engine import style_stage
 
     return style_stage
 
@@ -441,7 +441,7 @@ def _plan_page(project: Project, page_index: int, sizes: list[tuple[int, int]]):
 def _panel_images(project: Project, styled_blobs: list[str] | None, cache: Cache) -> list:
     from PIL import Image
 
-    from comicc.build.images import load_image
+    from comicc.manifest.images import load_image
 
     comic = project.comic
     images = []

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from comicc.build.cache import Cache, write_atomic
-from comicc.build.pipeline import (
+from comicc.engine.cache import Cache, write_atomic
+from comicc.engine.pipeline import (
     BuildRequest,
     FileHashes,
     build,

@@ -22,11 +22,11 @@ import torch
 import torch.utils.deterministic
 from PIL import Image
 
-from comicc.build.cache import Cache, Entry
-from comicc.build.images import load_image
-from comicc.build.plan import panel_label, target_matrix
+from comicc.engine.cache import Cache, Entry
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
+from comicc.manifest.images import load_image
 from comicc.manifest.load import Project
+from comicc.manifest.matrix import panel_label, target_matrix
 from comicc.ml.backbone import load_backbone
 from comicc.ml.classifiers import ClassifierBank, train_for_preset
 from comicc.ml.device import resolve_device

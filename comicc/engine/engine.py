@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from comicc import __version__
-from comicc.build.cache import Cache, Entry, sha256_bytes, stable_json
+from comicc.engine.cache import Cache, Entry, sha256_bytes, stable_json
 
 # Bump a stage's version when its code changes what it produces.
 STAGE_VERSIONS = {
