@@ -85,7 +85,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from comicc.engine.pipeline import BuildRequest, run_build
+    from comicc.engine.pipeline import run_build
+    from comicc.engine.settings import BuildRequest
 
     request = BuildRequest(
         path=args.path,
@@ -106,7 +107,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from comicc.engine.pipeline import BuildRequest
+    from comicc.engine.settings import BuildRequest
     from comicc.watch import watch
 
     request = BuildRequest(
@@ -118,7 +119,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from comicc.engine.pipeline import BuildRequest
+    from comicc.engine.settings import BuildRequest
     from comicc.git.diff import run_diff
 
     request = BuildRequest(backend=args.backend, preset=args.preset, device=args.device,
@@ -136,7 +137,16 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# One table of every command and flag: splitting it would scatter the command line.
 def build_parser() -> argparse.ArgumentParser:
+    from comicc.manifest.models import (
+        BackendChoice,
+        DeviceChoice,
+        PresetName,
+        StyleNetName,
+        choices,
+    )
+
     parser = argparse.ArgumentParser(
         prog="comicc",
         description="Compile a comic project (comic.toml + the artist's art) into a print-ready PDF.",
@@ -147,6 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_path(p: argparse.ArgumentParser) -> None:
         p.add_argument("path", nargs="?", default=".", help="the comic's folder or its comic.toml")
+
+    def with_build_options(p: argparse.ArgumentParser) -> None:
+        """The flags `build` and `watch` share; each overrides its key in [build]."""
+        p.add_argument("-o", "--output",
+                       help="output file (.pdf or .cbz); default <folder>/<name>.pdf")
+        p.add_argument("--format", choices=["pdf", "cbz"], help="output format (default from -o)")
+        p.add_argument("--backend", choices=choices(BackendChoice))
+        p.add_argument("--stylenet", choices=choices(StyleNetName))
+        p.add_argument("--preset", choices=choices(PresetName))
+        p.add_argument("--device", choices=choices(DeviceChoice))
+        p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
+        p.add_argument("--seed", type=int, help="override the manifest's seed")
 
     p = sub.add_parser("init", help="create a small working comic")
     p.add_argument("dir", nargs="?", default=".", help="folder to create it in")
@@ -168,14 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="restyle the panels and write the PDF (or CBZ)")
     with_path(p)
-    p.add_argument("-o", "--output", help="output file (.pdf or .cbz); default <folder>/<name>.pdf")
-    p.add_argument("--format", choices=["pdf", "cbz"], help="output format (default from -o)")
-    p.add_argument("--backend", choices=["auto", "gram", "clip", "none"])
-    p.add_argument("--stylenet", choices=["pretrained", "unet"])
-    p.add_argument("--preset", choices=["draft", "standard", "final"])
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
-    p.add_argument("--seed", type=int, help="override the manifest's seed")
+    with_build_options(p)
     p.add_argument("--explain", action="store_true", help="say why each stage ran or was reused")
     p.add_argument("--no-report", action="store_true", help="skip the HTML build report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -185,14 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("watch", help="build, then rebuild on every save of the manifest or art")
     with_path(p)
-    p.add_argument("-o", "--output", help="output file (.pdf or .cbz); default <folder>/<name>.pdf")
-    p.add_argument("--format", choices=["pdf", "cbz"], help="output format (default from -o)")
-    p.add_argument("--backend", choices=["auto", "gram", "clip", "none"])
-    p.add_argument("--stylenet", choices=["pretrained", "unet"])
-    p.add_argument("--preset", choices=["draft", "standard", "final"])
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
-    p.add_argument("--seed", type=int, help="override the manifest's seed")
+    with_build_options(p)
     p.add_argument("--no-report", action="store_true", help="skip the HTML build report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--max-rebuilds", type=int, metavar="N", help="stop after N rebuilds")
@@ -204,10 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "comic's folder (default .)")
     p.add_argument("-o", "--output", metavar="DIR",
                    help="folder for the pictures and index.html (default <folder>/.comicc/diff)")
-    p.add_argument("--backend", choices=["auto", "gram", "clip", "none"],
+    p.add_argument("--backend", choices=choices(BackendChoice),
                    help="style backend for both sides (default: each manifest's; none is fastest)")
-    p.add_argument("--preset", choices=["draft", "standard", "final"])
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--preset", choices=choices(PresetName))
+    p.add_argument("--device", choices=choices(DeviceChoice))
     p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
     p.add_argument("--dpi", type=float, default=72.0, help="resolution of the pictures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")

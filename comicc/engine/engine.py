@@ -1,6 +1,7 @@
 """The incremental engine: run a stage only when the hash of its declared inputs is new.
 
-A stage is a plain function that returns named output bytes; the engine, not the stage,
+A stage (declared in `comicc.engine.stages`) is a plain function that returns named output
+bytes and the inputs it depends on; the engine, not the stage,
 decides whether to run it, stores its outputs in the cache, and remembers its inputs so
 `--explain` can say which input changed (like `make -d` / `ninja -d explain`).
 """
@@ -10,22 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from comicc import __version__
-from comicc.engine.cache import Cache, Entry, sha256_bytes, stable_json
-
-# Bump a stage's version when its code changes what it produces.
-STAGE_VERSIONS = {
-    "classify": 1,
-    "style": 2,
-    "page": 1,
-    "pdf": 2,
-    "cbz": 1,
-    "report": 1,
-}
-
-StageOutput = tuple[dict[str, bytes], dict[str, Any]]
+from comicc.engine.cache import Cache, Entry
+from comicc.engine.stages import Inputs, Stage, StageOutput, labelled
+from comicc.files import digest
 
 
 @dataclass
@@ -45,11 +35,6 @@ class StageReport:
         return f"{name:<16} {self.status}{timing}{why}"
 
 
-def digest(value: Any) -> str:
-    """The hash of any JSON-able value (a manifest slice, options) in canonical form."""
-    return sha256_bytes(stable_json(value).encode())
-
-
 def explain_changes(before: dict[str, str] | None, after: dict[str, str]) -> list[str]:
     """Name the inputs that differ between two builds of one stage instance."""
     if before is None:
@@ -67,29 +52,30 @@ class Engine:
         self.cache = cache
         self.reports: list[StageReport] = []
 
-    def key(self, stage: str, inputs: dict[str, str]) -> str:
-        return digest({"stage": stage, "version": STAGE_VERSIONS[stage], "comicc": __version__,
+    def key(self, stage: Stage, inputs: dict[str, str]) -> str:
+        return digest({"stage": stage.name, "version": stage.version, "comicc": __version__,
                        "inputs": inputs})
 
-    def run(self, stage: str, instance: str, inputs: dict[str, str],
+    def run(self, stage: Stage, instance: str, inputs: Inputs,
             compute: Callable[[], StageOutput]) -> Entry:
         """Return the cached entry for these inputs, or compute, store and return it."""
-        key = self.key(stage, inputs)
-        stage_id = f"{stage}-{instance}" if instance != stage else stage
-        entry = self.cache.get(stage, key)
+        named = labelled(inputs)
+        key = self.key(stage, named)
+        stage_id = f"{stage.name}-{instance}" if instance != stage.name else stage.name
+        entry = self.cache.get(stage.name, key)
         if entry is not None:
-            self.reports.append(StageReport(stage, instance, "reused"))
-            self.cache.remember_inputs(stage_id, inputs)
+            self.reports.append(StageReport(stage.name, instance, "reused"))
+            self.cache.remember_inputs(stage_id, named)
             return entry
-        reasons = explain_changes(self.cache.last_inputs(stage_id), inputs)
+        reasons = explain_changes(self.cache.last_inputs(stage_id), named)
         started = time.perf_counter()
         blobs, meta = compute()
         outputs = {name: self.cache.put_blob(data) for name, data in blobs.items()}
-        entry = Entry(stage=stage, key=key, inputs=inputs, outputs=outputs, meta=meta)
+        entry = Entry(stage=stage.name, key=key, inputs=named, outputs=outputs, meta=meta)
         self.cache.put(entry)
-        self.cache.remember_inputs(stage_id, inputs)
+        self.cache.remember_inputs(stage_id, named)
         self.reports.append(
-            StageReport(stage, instance, "ran", reasons, time.perf_counter() - started)
+            StageReport(stage.name, instance, "ran", reasons, time.perf_counter() - started)
         )
         return entry
 

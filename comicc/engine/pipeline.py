@@ -1,13 +1,12 @@
 """`comicc build`: load -> plan -> classify/style -> page plans -> PDF/CBZ -> report.
 
-This module decides *what* each stage depends on (its named inputs) and hands the
-decision to run or reuse it to the engine. It imports no torch: the ML stages live in
+This module runs the stages declared in `comicc.engine.stages` in order, through the
+engine, which decides whether to run or reuse each. It imports no torch: the ML stages live in
 `comicc.engine.style_stage` and are imported only when they actually have to run.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -20,8 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from comicc import __version__
-from comicc.engine.cache import CACHE_DIR, Cache, sha256_file, write_atomic
-from comicc.engine.engine import Engine, digest
+from comicc.engine import stages
+from comicc.engine.cache import CACHE_DIR, Cache, Entry
+from comicc.engine.engine import Engine
+from comicc.engine.settings import BuildRequest, BuildSettings, OutputFormat, resolve_settings
+from comicc.engine.stages import FileHashes, Log
+from comicc.files import sha256_file, write_atomic
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.images import upright_size
 from comicc.manifest.load import Project, load_project
@@ -31,52 +34,6 @@ from comicc.manifest.models import Comic
 if TYPE_CHECKING:
     from comicc.ml.distributed import BuildGroup, Launch
 
-FONT_DIR = Path(__file__).resolve().parents[1] / "page" / "fonts"
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    """What the author asked for on the command line (None = take the manifest's value)."""
-
-    path: str | Path | None = None
-    output: Path | None = None
-    format: str | None = None
-    backend: str | None = None
-    stylenet: str | None = None
-    preset: str | None = None
-    device: str | None = None
-    steps: int | None = None
-    seed: int | None = None
-    explain: bool = False
-    report: bool = True
-    quiet: bool = False
-    distributed: bool = False
-
-
-@dataclass(frozen=True)
-class StyleSettings:
-    """Resolved style options: every value that changes the styled panels."""
-
-    backend: str  # gram | clip | none
-    stylenet: str
-    preset: str
-    device: str
-    steps: int | None
-    size: int | None
-    consistency_weight: float | None
-    detail: float
-    seed: int
-    clip_model: str
-    clip_pretrained: str | None
-    clip_checkpoint: str | None
-    backend_reason: str = ""
-
-    def key(self) -> dict[str, Any]:
-        values = dict(self.__dict__)
-        values.pop("backend_reason")
-        # cpu and cuda give different floating-point results; the specific GPU does not matter.
-        values["device"] = "cpu" if self.device == "cpu" else "accelerator"
-        return values
 
 
 @dataclass
@@ -92,74 +49,7 @@ class BuildResult:
 
 # -- options -------------------------------------------------------------------------
 
-def resolve_settings(project: Project, request: BuildRequest) -> StyleSettings:
-    """Merge CLI flags over the manifest's [build] table and resolve `auto` choices."""
-    build = project.comic.build
-    backend = request.backend or build.backend
-    device = request.device or build.device
-    reason = ""
-    if backend == "auto":
-        backend, reason = _auto_backend(project)
-    if backend == "clip" and not (build.clip_checkpoint or build.clip_pretrained):
-        raise AuthorError(project.locate(Diagnostic(
-            "error", "the clip backend needs CLIP weights",
-            key_path=("build", "backend"), code="backend",
-            hint='set [build] clip_checkpoint = "weights/clip.safetensors" (a local file) or '
-                 'clip_pretrained = "<open_clip tag in your local cache>", or use backend = "gram"')))
-    if backend == "clip":
-        _require_directions(project)
-    if backend == "gram" and build.stylenet == "unet" and (request.stylenet or "unet") == "unet" \
-            and project.comic.comic.style_image is None:
-        raise AuthorError(project.locate(Diagnostic(
-            "error", "the gram backend with stylenet = \"unet\" needs a style image",
-            key_path=("comic",), code="backend",
-            hint='add style_image = "art/style.png" to [comic], or use stylenet = "pretrained"')))
-    return StyleSettings(
-        backend=backend,
-        stylenet=request.stylenet or build.stylenet,
-        preset=request.preset or build.preset,
-        device=device,
-        steps=request.steps if request.steps is not None else build.steps,
-        size=build.size,
-        consistency_weight=build.consistency_weight,
-        detail=build.detail,
-        seed=request.seed if request.seed is not None else build.seed,
-        clip_model=build.clip_model,
-        clip_pretrained=build.clip_pretrained,
-        clip_checkpoint=build.clip_checkpoint,
-        backend_reason=reason,
-    )
-
-
-def _require_directions(project: Project) -> None:
-    """CLIP is steered by text: every panel needs a direction, its own or the comic's."""
-    comic = project.comic
-    if comic.comic.direction.strip():
-        return
-    missing = [project.locate(Diagnostic(
-        "error", "the clip backend needs a text direction for this panel",
-        key_path=("page", p, "panel", j), code="direction",
-        hint='add direction = "..." here, or a global direction in [comic]'))
-        for p, j, panel in comic.panels() if not panel.direction.strip()]
-    if missing:
-        raise AuthorError(missing)
-
-
-def _auto_backend(project: Project) -> tuple[str, str]:
-    build = project.comic.build
-    if build.clip_checkpoint:
-        return "clip", "auto: a CLIP checkpoint is configured"
-    if build.clip_pretrained:
-        from comicc.ml.clip import clip_available
-
-        if clip_available(build.clip_model, build.clip_pretrained, None):
-            return "clip", f"auto: CLIP weights {build.clip_model}/{build.clip_pretrained} found"
-        return "gram", (f"auto: CLIP weights {build.clip_model}/{build.clip_pretrained} are not in "
-                        "the local cache; using the gram backend")
-    return "gram", "auto: no CLIP weights configured; using the gram backend (style image)"
-
-
-def resolve_output(project: Project, request: BuildRequest) -> tuple[Path, str]:
+def resolve_output(project: Project, request: BuildRequest) -> tuple[Path, OutputFormat]:
     """The output file and its format; refuses to overwrite one of the project's inputs."""
     fmt = request.format
     if request.output is not None:
@@ -197,92 +87,6 @@ def input_files(project: Project) -> list[Path]:
     return files
 
 
-# -- stage inputs ----------------------------------------------------------------------
-
-class FileHashes:
-    """Content hashes of the project's files, each file hashed once per build."""
-
-    def __init__(self, project: Project):
-        self.project = project
-        self._seen: dict[str, str] = {}
-
-    def __call__(self, relative: str) -> str:
-        if relative not in self._seen:
-            self._seen[relative] = sha256_file(self.project.path(relative))
-        return self._seen[relative]
-
-
-def classify_inputs(comic: Comic, files: FileHashes, settings: StyleSettings) -> dict[str, str]:
-    """The classifiers depend on references, panel art, presence and regions — not on text."""
-    inputs = {"options": digest({k: v for k, v in settings.key().items()
-                                 if k in ("preset", "size", "seed", "device")})}
-    for name, element in comic.elements.items():
-        inputs[f"element {name} references"] = digest([files(r) for r in element.references])
-    for p, j, panel in comic.panels():
-        label = panel_label(p, j)
-        inputs[f"panel {label} art"] = files(panel.art)
-        inputs[f"panel {label} elements"] = digest(sorted(panel.elements))
-        inputs[f"panel {label} regions"] = digest(panel.regions)
-    return inputs
-
-
-def style_inputs(comic: Comic, files: FileHashes, settings: StyleSettings,
-                 classify_key: str) -> dict[str, str]:
-    """The style stage: art, directions, styles, the classifiers and the options — not balloons."""
-    meta = comic.comic
-    inputs = {
-        "options": digest(settings.key()),
-        "classifiers": classify_key,
-        "global direction": digest(meta.direction),
-        "comic style": digest(meta.style),
-        "style image": files(meta.style_image) if meta.style_image else "none",
-        "panel count": str(len(comic.panels())),
-    }
-    for p, j, panel in comic.panels():
-        label = panel_label(p, j)
-        inputs[f"panel {label} art"] = files(panel.art)
-        inputs[f"panel {label} direction"] = digest(panel.direction)
-        inputs[f"panel {label} style"] = digest(panel.style)
-        inputs[f"panel {label} elements"] = digest(sorted(panel.elements))
-        inputs[f"panel {label} regions"] = digest(panel.regions)
-    return inputs
-
-
-def _template_hash(project: Project, layout: str) -> str:
-    from comicc.manifest.layouts import available_layouts
-
-    info = available_layouts(project.root).get(layout)
-    return sha256_file(Path(info.path)) if info is not None else "missing"
-
-
-def _fonts_hash() -> str:
-    return digest({p.name: p.stat().st_size for p in sorted(FONT_DIR.glob("*.ttf"))})
-
-
-def page_inputs(project: Project, page_index: int, art_sizes: list[tuple[int, int]],
-                fonts: str) -> dict[str, str]:
-    """A page's plan depends on its own slice of the manifest, its art sizes and the format."""
-    comic = project.comic
-    page = comic.page[page_index]
-    meta = comic.comic
-    n = page_index + 1
-    return {
-        "book format": digest({"trim": meta.trim_points(), "bleed": meta.bleed_points(),
-                               "safe": meta.safe_margin_points(), "dpi": meta.dpi,
-                               "reading": meta.reading, "language": meta.language,
-                               "layout defaults": comic.layout.model_dump()}),
-        f"page {n} layout": digest({"layout": page.layout, "gutter": page.gutter,
-                                    "margin": page.margin,
-                                    "template": _template_hash(project, page.layout)}),
-        f"balloon text on page {n}": digest([[b.model_dump() for b in panel.balloons]
-                                            for panel in page.panel]),
-        f"panel framing on page {n}": digest([{"regions": panel.regions, "focus": panel.focus,
-                                              "elements": panel.elements} for panel in page.panel]),
-        f"art sizes on page {n}": digest(art_sizes),
-        "fonts": fonts,
-    }
-
-
 # -- the build -------------------------------------------------------------------------
 
 @contextmanager
@@ -302,7 +106,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def provenance_text(comic: Comic, settings: StyleSettings, model: str) -> str:
+def provenance_text(comic: Comic, settings: BuildSettings, model: str) -> str:
     authors = ", ".join(comic.comic.authors) or "the author"
     if settings.backend == "none":
         return (f"Art and story by {authors}. Pages laid out and lettered by comicc {__version__} "
@@ -311,7 +115,30 @@ def provenance_text(comic: Comic, settings: StyleSettings, model: str) -> str:
             f"author's own concept art (backend: {settings.backend}; network: {model}).")
 
 
-def build(project: Project, request: BuildRequest, log: Any = None,
+@dataclass
+class BuildRun:
+    """One build in progress: what the stages share while the engine runs them."""
+
+    project: Project
+    settings: BuildSettings
+    cache: Cache
+    engine: Engine
+    files: FileHashes
+    sink: DiagnosticSink
+    say: Log
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Panels:
+    """The panel images the pages are laid out with: styled (cache blobs) or the raw art."""
+
+    styled_blobs: list[str] | None  # None: nothing was restyled
+    sizes: list[tuple[int, int]]
+    model: str  # the style network's name, for the provenance line
+
+
+def build(project: Project, request: BuildRequest, log: Log | None = None,
           cache_root: Path | None = None, record: bool = True,
           group: BuildGroup | None = None) -> BuildResult:
     """Build a loaded project; returns what was produced. Raises AuthorError on bad input.
@@ -329,87 +156,123 @@ def build(project: Project, request: BuildRequest, log: Any = None,
     output, fmt = resolve_output(project, request)
     sink = DiagnosticSink()
     sink.extend(project.warnings)
-    if settings.backend_reason:
-        say(f"backend: {settings.backend} ({settings.backend_reason})")
+    if settings.run.backend_reason:
+        say(f"backend: {settings.backend} ({settings.run.backend_reason})")
     cache = Cache(cache_root or project.root)
     with cache.lock(timeout=float(os.environ.get("COMICC_LOCK_WAIT", "0"))):
         engine = Engine(cache)
-        files = FileHashes(project)
-        comic = project.comic
-        panels = comic.panels()
-        summary: dict[str, Any] = {"matrix": json.loads(target_matrix(comic).to_json())}
-
-        # classify + style (ML), or the raw art as it is
-        styled_blobs: list[str] | None = None
-        model_name = "none"
-        if settings.backend != "none":
-            classify = engine.run("classify", "classify", classify_inputs(comic, files, settings),
-                                  lambda: _style_stage().run_classify(project, settings, say))
-            inputs = style_inputs(comic, files, settings, classify.key)
-            style = engine.run("style", "style", inputs,
-                               lambda: _style_stage().run_style(project, settings, cache, classify,
-                                                                inputs, say, group=group))
-            styled_blobs = [style.outputs[f"panel-{panel_label(p, j)}.png"] for p, j, _ in panels]
-            sizes = [tuple(s) for s in style.meta["sizes"]]
-            model_name = style.meta.get("model", settings.stylenet)
-            summary["style"] = json.loads(cache.get_blob(style.outputs["summary.json"]))
-            summary["classifiers"] = classify.meta
-            for name in classify.meta.get("weak", []):
-                accuracy = classify.meta.get("accuracy", {}).get(name)
-                measured = f"held-out accuracy {accuracy:.0%}" if accuracy is not None else \
-                    "no held-out measurement possible"
-                sink.add(project.locate(Diagnostic(
-                    "warning", f"the classifier for `{name}` cannot reliably tell it apart "
-                    f"({measured}); the consistency term may not protect it",
-                    key_path=("elements", name), code="weak-classifier",
-                    hint="add references that show it clearly, or mark it in more panels")))
-            for d in style.meta.get("notes", []):
-                say(d)
-        else:
-            sizes = [upright_size(project.path(panel.art)) for _, _, panel in panels]
-
-        # one plan per page
-        fonts = _fonts_hash()
-        plans = []
-        start = 0
-        for p, page in enumerate(comic.page):
-            page_sizes = sizes[start:start + len(page.panel)]
-            start += len(page.panel)
-            entry = engine.run("page", f"page {p + 1}",
-                               page_inputs(project, p, page_sizes, fonts),
-                               lambda p=p, s=page_sizes: _plan_page(project, p, s))
-            for raw in entry.meta.get("diagnostics", []):
-                sink.add(project.locate(Diagnostic(**_diagnostic_args(raw))))
-            plans.append(entry)
-
-        # the book
-        provenance = provenance_text(comic, settings, model_name)
-        art_ids = styled_blobs or [files(panel.art) for _, _, panel in panels]
-        book_inputs = {
-            "page plans": digest([e.outputs["plan.json"] for e in plans]),
-            "panel images": digest(art_ids),
-            "metadata": digest({"title": comic.comic.title, "authors": comic.comic.authors,
-                                "pad": comic.comic.pad_to_even, "provenance": provenance,
-                                "epoch": os.environ.get("SOURCE_DATE_EPOCH")}),
-            "fonts": fonts,
-        }
-        book = engine.run(fmt, fmt, book_inputs,
-                          lambda: _write_book(project, fmt, plans, styled_blobs, cache, provenance))
-        data_path = cache.blob_file(book.outputs[f"book.{fmt}"])
-        if not output.exists() or sha256_file(output) != book.outputs[f"book.{fmt}"]:
-            try:
-                write_atomic(output, data_path.read_bytes())
-            except OSError as exc:
-                raise AuthorError(Diagnostic("error", f"cannot write the output: {exc.strerror}",
-                                             file=output, code="output")) from None
-
-        report_path = None
-        if request.report:
-            report_path = _write_report(project, output, engine, summary, sink, styled_blobs,
-                                        cache, settings)
+        run = BuildRun(project, settings, cache, engine, FileHashes(project), sink, say,
+                       {"matrix": json.loads(target_matrix(project.comic).to_json())})
+        panels = _style(run, group) if settings.backend != "none" else _raw_panels(project)
+        plans = _plan_pages(run, panels.sizes)
+        _write_output(run, _book(run, fmt, plans, panels), fmt, output)
+        report_path = _report(run, output, panels) if request.report else None
         if record:
             cache.record_build()
     return BuildResult(output, report_path, engine, sink.items, time.perf_counter() - started)
+
+
+def _raw_panels(project: Project) -> Panels:
+    sizes = [upright_size(project.path(panel.art)) for _, _, panel in project.comic.panels()]
+    return Panels(None, sizes, "none")
+
+
+def _style(run: BuildRun, group: BuildGroup | None) -> Panels:
+    """The classify and style stages: the restyled panels, through the cache."""
+    project, settings, cache = run.project, run.settings, run.cache
+    comic = project.comic
+    classify = run.engine.run(
+        stages.CLASSIFY, "classify", stages.classify_inputs(comic, run.files, settings),
+        lambda: _style_stage().run_classify(project, settings, run.say))
+    inputs = stages.style_inputs(comic, run.files, settings, classify.key)
+    style = run.engine.run(
+        stages.STYLE, "style", inputs,
+        lambda: _style_stage().run_style(project, settings, cache, classify, inputs, run.say,
+                                         group=group))
+    run.summary["style"] = json.loads(cache.get_blob(style.outputs["summary.json"]))
+    run.summary["classifiers"] = classify.meta
+    _warn_weak_classifiers(run, classify.meta)
+    for note in style.meta.get("notes", []):
+        run.say(note)
+    blobs = [style.outputs[f"panel-{panel_label(p, j)}.png"] for p, j, _ in comic.panels()]
+    sizes = [(int(w), int(h)) for w, h in style.meta["sizes"]]
+    return Panels(blobs, sizes, style.meta.get("model", settings.stylenet))
+
+
+def _warn_weak_classifiers(run: BuildRun, meta: dict[str, Any]) -> None:
+    for name in meta.get("weak", []):
+        accuracy = meta.get("accuracy", {}).get(name)
+        measured = f"held-out accuracy {accuracy:.0%}" if accuracy is not None else \
+            "no held-out measurement possible"
+        run.sink.add(run.project.locate(Diagnostic(
+            "warning", f"the classifier for `{name}` cannot reliably tell it apart "
+            f"({measured}); the consistency term may not protect it",
+            key_path=("elements", name), code="weak-classifier",
+            hint="add references that show it clearly, or mark it in more panels")))
+
+
+def _plan_pages(run: BuildRun, sizes: list[tuple[int, int]]) -> list[Entry]:
+    """The page stage, once per page: each page's plan and its lettering diagnostics."""
+    project = run.project
+    fonts = stages.fonts_hash()
+    plans = []
+    start = 0
+    for p, page in enumerate(project.comic.page):
+        page_sizes = sizes[start:start + len(page.panel)]
+        start += len(page.panel)
+        entry = run.engine.run(
+            stages.PAGE, f"page {p + 1}", stages.page_inputs(project, p, page_sizes, fonts),
+            lambda p=p, s=page_sizes: stages.plan_page_stage(project, p, s))
+        for raw in entry.meta.get("diagnostics", []):
+            run.sink.add(project.locate(Diagnostic(**_diagnostic_args(raw))))
+        plans.append(entry)
+    return plans
+
+
+def _book(run: BuildRun, fmt: OutputFormat, plans: list[Entry], panels: Panels) -> Entry:
+    """The pdf or cbz stage: the book's bytes in the cache."""
+    project, comic = run.project, run.project.comic
+    provenance = provenance_text(comic, run.settings, panels.model)
+    art_ids = panels.styled_blobs or [run.files(panel.art) for _, _, panel in comic.panels()]
+    inputs = stages.book_inputs(comic, plans, art_ids, provenance, stages.fonts_hash())
+    return run.engine.run(
+        stages.BOOK_STAGES[fmt], fmt, inputs,
+        lambda: stages.write_book_stage(project, fmt, plans, panels.styled_blobs, run.cache,
+                                        provenance))
+
+
+def _write_output(run: BuildRun, book: Entry, fmt: OutputFormat, output: Path) -> None:
+    """Copy the book out of the cache, unless the output already holds these bytes."""
+    blob = book.outputs[f"book.{fmt}"]
+    if output.exists() and sha256_file(output) == blob:
+        return
+    try:
+        write_atomic(output, run.cache.blob_file(blob).read_bytes())
+    except OSError as exc:
+        raise AuthorError(Diagnostic("error", f"cannot write the output: {exc.strerror}",
+                                     file=output, code="output")) from None
+
+
+def _report(run: BuildRun, output: Path, panels: Panels) -> Path:
+    return write_build_report(run.project, output, run.engine, run.summary, run.sink.items,
+                              panels.styled_blobs, run.settings, run.files)
+
+
+def write_build_report(project: Project, output: Path, engine: Engine, summary: dict[str, Any],
+                       warnings: list[Diagnostic], styled_blobs: list[str] | None,
+                       settings: BuildSettings, files: FileHashes | None = None) -> Path:
+    """The report stage (its pictures, cached), then the HTML and JSON beside the book."""
+    from comicc.report.html import write_report
+
+    cache = engine.cache
+    inputs = stages.pictures_inputs(project, files or FileHashes(project), styled_blobs,
+                                    settings.device_class())
+    entry = engine.run(
+        stages.REPORT, "pictures", inputs,
+        lambda: stages.pictures_stage(project, styled_blobs, cache, settings.device))
+    pictures = json.loads(cache.get_blob(entry.outputs["pictures.json"]))
+    return write_report(project, output, engine.reports, summary, warnings, pictures,
+                        settings.summary())
 
 
 def _diagnostic_args(raw: dict[str, Any]) -> dict[str, Any]:
@@ -424,66 +287,6 @@ def _style_stage() -> Any:
     from comicc.engine import style_stage
 
     return style_stage
-
-
-def _plan_page(project: Project, page_index: int, sizes: list[tuple[int, int]]):
-    from comicc.page.plan import plan_page
-
-    sink = DiagnosticSink()
-    plan = plan_page(project.comic, page_index, project.root, sizes, sink)
-    diagnostics = [{"severity": d.severity, "message": d.message, "key_path": list(d.key_path),
-                    "hint": d.hint, "code": d.code, "file": str(d.file) if d.file else None}
-                   for d in sink.items]
-    return {"plan.json": json.dumps(plan.to_json(), sort_keys=True).encode()}, {
-        "diagnostics": diagnostics}
-
-
-def _panel_images(project: Project, styled_blobs: list[str] | None, cache: Cache) -> list:
-    from PIL import Image
-
-    from comicc.manifest.images import load_image
-
-    comic = project.comic
-    images = []
-    for index, (_, _, panel) in enumerate(comic.panels()):
-        if styled_blobs is not None:
-            images.append(Image.open(io.BytesIO(cache.get_blob(styled_blobs[index]))).convert("RGB"))
-        else:
-            images.append(load_image(project.path(panel.art)))
-    grouped, start = [], 0
-    for page in comic.page:
-        grouped.append(images[start:start + len(page.panel)])
-        start += len(page.panel)
-    return grouped
-
-
-def _write_book(project: Project, fmt: str, plans: list, styled_blobs: list[str] | None,
-                cache: Cache, provenance: str):
-    import tempfile
-
-    from comicc.page.cbz import write_cbz
-    from comicc.page.pageplan import PagePlan
-    from comicc.page.pdf import write_pdf
-
-    page_plans = [PagePlan.from_json(json.loads(cache.get_blob(e.outputs["plan.json"])))
-                  for e in plans]
-    images = _panel_images(project, styled_blobs, cache)
-    with tempfile.TemporaryDirectory(dir=cache.root) as tmp:
-        out = Path(tmp) / f"book.{fmt}"
-        writer = write_cbz if fmt == "cbz" else write_pdf
-        writer(project.comic, page_plans, images, out, provenance)
-        data = out.read_bytes()
-    return {f"book.{fmt}": data}, {}
-
-
-def _write_report(project: Project, output: Path, engine: Engine, summary: dict[str, Any],
-                  sink: DiagnosticSink, styled_blobs: list[str] | None, cache: Cache,
-                  settings: StyleSettings) -> Path | None:
-    try:
-        from comicc.report.html import write_report
-    except ImportError:
-        return None
-    return write_report(project, output, engine, summary, sink, styled_blobs, cache, settings)
 
 
 # -- command-line entry ----------------------------------------------------------------

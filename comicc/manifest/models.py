@@ -7,7 +7,7 @@ The JSON Schema in `schemas/comic.schema.json` is generated from these classes
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -128,21 +128,34 @@ class ComicMeta(Strict):
         return parse_length(self.safe_margin)
 
 
+# The choices of [build] and of the matching command-line flags, written once.
+BackendChoice = Literal["auto", "gram", "clip", "none"]
+Backend = Literal["gram", "clip", "none"]  # what `auto` resolves to
+StyleNetName = Literal["pretrained", "unet"]
+PresetName = Literal["draft", "standard", "final"]  # the keys of comicc.ml.presets.PRESETS
+DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
+
+
+def choices(literal: object) -> list[str]:
+    """The values of one of the Literal types above, e.g. for argparse's `choices`."""
+    return [str(value) for value in get_args(literal)]
+
+
 class BuildOptions(Strict):
     """`[build]`: how the panels are restyled. CLI flags override these."""
 
-    backend: Literal["auto", "gram", "clip", "none"] = Field(
+    backend: BackendChoice = Field(
         default="auto", description="Style loss: clip (text), gram (style image), auto, or none."
     )
-    stylenet: Literal["pretrained", "unet"] = Field(
+    stylenet: StyleNetName = Field(
         default="pretrained",
         description="Network fine-tuned: the pretrained 26-style network or a U-Net from identity.",
     )
-    preset: Literal["draft", "standard", "final"] = Field(
+    preset: PresetName = Field(
         default="draft", description="Quality/time trade-off: draft (CPU), standard, final (GPU)."
     )
     seed: int = Field(default=1, ge=0, le=2**31 - 1, description="Random seed.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto", description="Device.")
+    device: DeviceChoice = Field(default="auto", description="Device.")
     steps: int | None = Field(default=None, ge=0, le=100000, description="Override preset steps.")
     size: int | None = Field(
         default=None, ge=32, le=4096, description="Override the preset's working resolution (px)."

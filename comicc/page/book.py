@@ -63,6 +63,23 @@ def make_book(
     if panel_images is None:
         panel_images = load_panel_art(comic, project_dir, sink)
     plans = plan_book(comic, project_dir, panel_images, sink)
-    if suffix == ".cbz":
-        return write_cbz(comic, plans, panel_images, out, provenance)
-    return write_pdf(comic, plans, panel_images, out, provenance)
+    return write_book(comic, plans, panel_images, out, provenance)
+
+
+def by_page(comic: Comic, images: list[Image.Image]) -> list[list[Image.Image]]:
+    """Panel images in reading order, grouped into one list per page."""
+    grouped, start = [], 0
+    for page in comic.page:
+        grouped.append(images[start:start + len(page.panel)])
+        start += len(page.panel)
+    return grouped
+
+
+def write_book(comic: Comic, plans: list[PagePlan], panel_images: list[list[Image.Image]],
+               out: Path, provenance: str) -> Path:
+    """Write the planned pages as a PDF, or a CBZ when `out` ends in .cbz; returns `out`.
+
+    The build's book stage and `make_book` both end here: one way to write a book.
+    """
+    writer = write_cbz if out.suffix.lower() == ".cbz" else write_pdf
+    return writer(comic, plans, panel_images, out, provenance)

@@ -20,10 +20,10 @@ from reportlab.pdfbase.pdfdoc import PDFDate, PDFDictionary, PDFInfo, PDFName, P
 from reportlab.pdfgen.canvas import Canvas
 
 import comicc
+from comicc.files import atomic_output
 from comicc.manifest.models import Comic
 from comicc.page.fonts import CHAINS, load_font
 from comicc.page.geometry import Rect
-from comicc.page.output import atomic_output
 from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan
 
 FRAME_LINE = 1.0  # panel border width in points

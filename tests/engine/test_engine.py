@@ -11,16 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from comicc.engine.cache import Cache, write_atomic
-from comicc.engine.pipeline import (
-    BuildRequest,
-    FileHashes,
-    build,
-    classify_inputs,
-    page_inputs,
-    resolve_settings,
-    style_inputs,
-)
+from comicc.engine.cache import Cache
+from comicc.engine.pipeline import build
+from comicc.engine.settings import BuildRequest, resolve_settings
+from comicc.engine.stages import FileHashes, classify_inputs, labelled, page_inputs, style_inputs
+from comicc.files import write_atomic
 from comicc.manifest.diagnostics import AuthorError
 from comicc.manifest.load import load_project
 from tests.conftest import BASE_MANIFEST, draw_art, write_project
@@ -50,9 +45,10 @@ def _keys(root: Path) -> dict[str, dict[str, str]]:
     settings = resolve_settings(project, BuildRequest(backend="gram"))
     files = FileHashes(project)
     classify = classify_inputs(project.comic, files, settings)
-    keys = {"classify": classify, "style": style_inputs(project.comic, files, settings, "c")}
+    keys = {"classify": labelled(classify),
+            "style": labelled(style_inputs(project.comic, files, settings, "c"))}
     for p in range(len(project.comic.page)):
-        keys[f"page {p + 1}"] = page_inputs(project, p, [(120, 90)], "fonts")
+        keys[f"page {p + 1}"] = labelled(page_inputs(project, p, [(120, 90)], "fonts"))
     return keys
 
 

@@ -151,8 +151,7 @@ def _plain_fit(panels, objective, **options):
         None,
         torch.zeros(0, n),
         [{}] * n,
-        preset=preset,
-        lam=0.0,
+        preset=preset.with_overrides(lam=0.0),
         steps=options.pop("steps", 4),
         seed=0,
         device="cpu",
@@ -246,8 +245,7 @@ def test_cuda_memory_follows_the_batch_not_the_comic(bf16):
             None,
             torch.zeros(0, count),
             [{}] * count,
-            preset=preset,
-            lam=0.0,
+            preset=preset.with_overrides(lam=0.0),
             steps=6,
             seed=0,
             device="cuda",
@@ -278,8 +276,7 @@ def test_cuda_steps_do_not_wait_for_the_gpu():
                     UNetStyleNet(width=8),
                     CountingPanels(8),
                     *args,
-                    preset=preset,
-                    lam=0.0,
+                    preset=preset.with_overrides(lam=0.0),
                     steps=steps,
                     seed=0,
                     device="cuda",
@@ -317,8 +314,7 @@ def _fit(case: dict, bank_path: str, distributed: bool, steps: int = STEPS, init
         bank,
         case["targets"],
         case["regions"],
-        preset=PRESET,
-        lam=1.0,
+        preset=PRESET.with_overrides(lam=1.0),
         steps=steps,
         seed=0,
         device="cpu",
@@ -423,7 +419,8 @@ def test_torchrun_build_writes_the_plain_builds_pdf(tmp_path):
     import numpy as np
     from pypdf import PdfReader
 
-    from comicc.engine.pipeline import BuildRequest, build
+    from comicc.engine.pipeline import build
+    from comicc.engine.settings import BuildRequest
     from comicc.manifest.load import load_project
     from tests.conftest import BASE_MANIFEST, write_project
 

@@ -11,8 +11,8 @@ import pypdf
 import pypdfium2 as pdfium
 import pytest
 
+from comicc import files as output
 from comicc.manifest.diagnostics import AuthorError, DiagnosticSink
-from comicc.page import output
 from comicc.page.book import make_book, plan_book
 from comicc.page.pdf import write_pdf
 
