@@ -174,3 +174,11 @@ def test_killed_builds_leave_a_cache_the_next_build_accepts(tmp_path: Path) -> N
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_output_suffix_must_be_pdf_or_cbz(tmp_path: Path, capsys) -> None:
+    from comicc.cli import main
+
+    root = _project(tmp_path)
+    assert main(["build", str(root), "--backend", "none", "-o", str(root / "book.docx")]) == 2
+    assert ".pdf or .cbz" in capsys.readouterr().err
