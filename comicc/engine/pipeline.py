@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from comicc.ml.distributed import BuildGroup, Launch
 
 
-
 @dataclass
 class BuildResult:
     """What a finished build produced."""
@@ -47,7 +46,7 @@ class BuildResult:
     seconds: float
 
 
-# -- options -------------------------------------------------------------------------
+# -- output --------------------------------------------------------------------------
 
 def resolve_output(project: Project, request: BuildRequest) -> tuple[Path, OutputFormat]:
     """The output file and its format; refuses to overwrite one of the project's inputs."""
@@ -223,8 +222,8 @@ def _plan_pages(run: BuildRun, sizes: list[tuple[int, int]]) -> list[Entry]:
         entry = run.engine.run(
             stages.PAGE, f"page {p + 1}", stages.page_inputs(project, p, page_sizes, fonts),
             lambda p=p, s=page_sizes: stages.plan_page_stage(project, p, s))
-        for raw in entry.meta.get("diagnostics", []):
-            run.sink.add(project.locate(Diagnostic(**_diagnostic_args(raw))))
+        for diagnostic in stages.page_diagnostics(entry):
+            run.sink.add(project.locate(diagnostic))
         plans.append(entry)
     return plans
 
@@ -275,14 +274,6 @@ def write_build_report(project: Project, output: Path, engine: Engine, summary: 
                         settings.summary())
 
 
-def _diagnostic_args(raw: dict[str, Any]) -> dict[str, Any]:
-    args = dict(raw)
-    args["key_path"] = tuple(args.get("key_path") or ())
-    if args.get("file"):
-        args["file"] = Path(args["file"])
-    return args
-
-
 def _style_stage() -> Any:
     from comicc.engine import style_stage
 
@@ -326,7 +317,7 @@ def _launch(request: BuildRequest) -> Launch | None:
     return launch_from_environ()
 
 
-def _run_distributed(project: Project, request: BuildRequest, launch: Launch, say: Any) -> int:
+def _run_distributed(project: Project, request: BuildRequest, launch: Launch, say: Log) -> int:
     """One rank of a torchrun build: rank 0 builds and writes, the others help it train."""
     stage = _style_stage()
     settings = resolve_settings(project, request)

@@ -29,7 +29,7 @@ from typing import Any
 from comicc.engine.cache import Cache, Entry
 from comicc.engine.settings import BuildSettings, OutputFormat
 from comicc.files import digest, sha256_file
-from comicc.manifest.diagnostics import DiagnosticSink
+from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink
 from comicc.manifest.load import Project
 from comicc.manifest.matrix import panel_label
 from comicc.manifest.models import Comic
@@ -230,6 +230,18 @@ def plan_page_stage(project: Project, page_index: int, sizes: list[tuple[int, in
                    for d in sink.items]
     return {"plan.json": json.dumps(plan.to_json(), sort_keys=True).encode()}, {
         "diagnostics": diagnostics}
+
+
+def page_diagnostics(entry: Entry) -> list[Diagnostic]:
+    """The lettering and layout diagnostics a page stage recorded (reused or not)."""
+    found = []
+    for raw in entry.meta.get("diagnostics", []):
+        args = dict(raw)
+        args["key_path"] = tuple(args.get("key_path") or ())
+        if args.get("file"):
+            args["file"] = Path(args["file"])
+        found.append(Diagnostic(**args))
+    return found
 
 
 def panel_images(project: Project, styled_blobs: list[str] | None, cache: Cache) -> list:
