@@ -30,7 +30,7 @@ from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.images import load_image
 from comicc.manifest.load import Project
 from comicc.manifest.matrix import panel_label, target_matrix
-from comicc.ml.backbone import load_backbone
+from comicc.ml.backbone import Backbone, load_backbone
 from comicc.ml.classifiers import ClassifierBank, train_for_preset
 from comicc.ml.device import resolve_device
 from comicc.ml.distributed import (
@@ -40,6 +40,7 @@ from comicc.ml.distributed import (
     configure_threads,
     launch_from_environ,
 )
+from comicc.ml.losses import StyleObjective
 from comicc.ml.multistyle import MultiStyleNet
 from comicc.ml.presets import Preset
 from comicc.ml.train import (
@@ -171,7 +172,8 @@ def run_classify(project: Project, settings: BuildSettings, say: Log) -> tuple[d
     return {"classifiers.safetensors": data}, {"accuracy": accuracy, "weak": bank.weak}
 
 
-def load_bank(cache: Cache, entry: Entry, backbone: Any) -> ClassifierBank:
+def load_bank(cache: Cache, entry: Entry, backbone: Backbone) -> ClassifierBank:
+    """The classify stage's bank from the cache, on `backbone`."""
     return ClassifierBank.load(cache.blob_file(entry.outputs["classifiers.safetensors"]), backbone)
 
 
@@ -290,9 +292,9 @@ def _own_look(project: Project, settings: BuildSettings) -> bool:
         comic.comic.style is not None or any(p.style is not None for _, _, p in comic.panels()))
 
 
-def style_objective(project: Project, settings: BuildSettings, device: torch.device, net: Any,
-                    panels: Sequence[torch.Tensor], conds: torch.Tensor, texts: list[str],
-                    backbone: Any):
+def style_objective(project: Project, settings: BuildSettings, device: torch.device,
+                    net: torch.nn.Module, panels: Sequence[torch.Tensor], conds: torch.Tensor,
+                    texts: list[str], backbone: Backbone) -> StyleObjective:
     """S_j of the Comic Book Loss: the CLIP directional loss, or the Gram loss against the
     style image or the pretrained network's own rendering of each panel's style."""
     from comicc.ml.backbone import resize
@@ -321,7 +323,7 @@ def style_objective(project: Project, settings: BuildSettings, device: torch.dev
     return GramObjective(backbone, panel_styles=targets, **weights)
 
 
-def _warm_start(cache: Cache, inputs: Inputs, net: Any, conds: torch.Tensor):
+def _warm_start(cache: Cache, inputs: Inputs, net: torch.nn.Module, conds: torch.Tensor):
     """The last build's network, conditions and optimizer when they fit this one, and the
     panels to focus on (those whose inputs changed; all of them when a shared input did)."""
     previous = cache.latest("style", {key.label: inputs[key] for key in WARM_START_KEYS})
@@ -366,7 +368,7 @@ def render_options(settings: BuildSettings, preset: Preset) -> dict[str, Any]:
     return {}
 
 
-def _render(net: Any, panels: Sequence[torch.Tensor], conds: torch.Tensor, long_side: int,
+def _render(net: torch.nn.Module, panels: Sequence[torch.Tensor], conds: torch.Tensor, long_side: int,
             device: torch.device, labels: list[str], changed: list[str] | None,
             previous: Entry | None, cache: Cache,
             options: dict[str, Any]) -> Iterator[tuple[torch.Tensor, bytes]]:
@@ -397,7 +399,7 @@ def _progress(total: int, quiet: bool):
                    TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), transient=True)
     task = bar.add_task("style", total=total, losses="")
 
-    def update(log: Any) -> None:
+    def update(log: StepLog) -> None:
         terms = " ".join(f"{k} {v:.3g}" for k, v in log.terms.items())
         bar.update(task, completed=log.step + 1, losses=f"loss {log.total:.3g} {terms}")
 
@@ -415,11 +417,11 @@ class StyleProblem:
     data: TrainingData
     texts: list[str]
     network: StyleNetwork
-    objective: Any
+    objective: StyleObjective
 
 
 def style_problem(project: Project, settings: BuildSettings,
-                  classifiers: Callable[[Any], ClassifierBank]) -> StyleProblem:
+                  classifiers: Callable[[Backbone], ClassifierBank]) -> StyleProblem:
     """Seed torch, then build the network, its conditions and the objective for `project`.
 
     classifiers: loads the trained bank onto the backbone it is given.
@@ -486,11 +488,11 @@ def run_style(project: Project, settings: BuildSettings, cache: Cache, classify:
         if bar is not None:
             bar.stop()
     rerender = changed if previous is not None else None
-    blobs, sizes = _rendered_outputs(problem, result, labels, rerender, previous, cache)
-    summary = _style_summary(problem, labels, blobs.pop("small styled"), result, steps,
-                             init is not None, changed)
-    return _style_outputs(blobs, result, summary), {"sizes": sizes,
-                                                    "model": problem.network.name, "notes": notes}
+    rendered = _rendered_panels(problem, result, labels, rerender, previous, cache)
+    summary = _style_summary(problem, labels, rendered.small, result, steps, init is not None,
+                             changed)
+    return _style_outputs(rendered.pngs, result, summary), {
+        "sizes": rendered.sizes, "model": problem.network.name, "notes": notes}
 
 
 def _gram_note(project: Project, settings: BuildSettings, texts: list[str]) -> list[str]:
@@ -507,16 +509,23 @@ def _small(image: torch.Tensor, size: int) -> torch.Tensor:
     return resize(image.unsqueeze(0), (size, size))[0]
 
 
-def _rendered_outputs(problem: StyleProblem, result: StyleResult, labels: list[str],
-                      changed: list[str] | None, previous: Entry | None,
-                      cache: Cache) -> tuple[dict[str, Any], list[list[int]]]:
-    """Every panel's PNG (rendered one at a time) and size, plus the styled panels at the
-    training size for the summary (under "small styled")."""
+class RenderedPanels(NamedTuple):
+    """The styled panels: PNGs by output name, sizes [w, h], and at the training size."""
+
+    pngs: dict[str, bytes]
+    sizes: list[list[int]]
+    small: list[torch.Tensor]
+
+
+def _rendered_panels(problem: StyleProblem, result: StyleResult, labels: list[str],
+                     changed: list[str] | None, previous: Entry | None,
+                     cache: Cache) -> RenderedPanels:
+    """Render every panel (after a warm start only the changed ones), one at a time."""
     net = problem.network.net
     # Learnt style rows are kept as the mixes the network saw (the same pixels, valid weights).
     result.conds = as_style_mix(result.conds) if isinstance(net, StyleMixNet) else result.conds
     preset = problem.settings.preset
-    blobs: dict[str, Any] = {}
+    pngs: dict[str, bytes] = {}
     sizes: list[list[int]] = []
     small_styled = []
     # Each panel is encoded as it is rendered: only one is held at output resolution.
@@ -524,11 +533,10 @@ def _rendered_outputs(problem: StyleProblem, result: StyleResult, labels: list[s
                        labels, changed, previous, cache,
                        render_options(problem.settings, preset))
     for label, (image, png) in zip(labels, rendered, strict=True):
-        blobs[f"panel-{label}.png"] = png
+        pngs[f"panel-{label}.png"] = png
         sizes.append([image.shape[2], image.shape[1]])
         small_styled.append(_small(image, preset.size))
-    blobs["small styled"] = small_styled
-    return blobs, sizes
+    return RenderedPanels(pngs, sizes, small_styled)
 
 
 def _style_summary(problem: StyleProblem, labels: list[str], small_styled: list[torch.Tensor],
@@ -593,7 +601,7 @@ def serve_style(project: Project, settings: BuildSettings, group: BuildGroup) ->
     if job is None:
         return
 
-    def classifiers(backbone: Any) -> ClassifierBank:
+    def classifiers(backbone: Backbone) -> ClassifierBank:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "classifiers.safetensors"
             path.write_bytes(job.classifiers)
