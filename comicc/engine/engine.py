@@ -1,9 +1,9 @@
 """The incremental engine: run a stage only when the hash of its declared inputs is new.
 
-A stage (declared in `comicc.engine.stages`) is a plain function that returns named output
-bytes and the inputs it depends on; the engine, not the stage,
-decides whether to run it, stores its outputs in the cache, and remembers its inputs so
-`--explain` can say which input changed (like `make -d` / `ninja -d explain`).
+A stage (declared in `comicc.engine.stages`: its version, its inputs, its function) returns
+named output bytes; the engine, not the stage, decides whether to run it, stores its outputs
+in the cache, and remembers its inputs so `--explain` can say which input changed (like
+`make -d` / `ninja -d explain`).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ class Engine:
         self.reports: list[StageReport] = []
 
     def key(self, stage: Stage, inputs: dict[str, str]) -> str:
+        """The cache key of a stage instance: its inputs (by label), its version, comicc's."""
         return digest({"stage": stage.name, "version": stage.version, "comicc": __version__,
                        "inputs": inputs})
 
