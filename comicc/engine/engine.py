@@ -9,13 +9,43 @@ in the cache, and remembers its inputs so `--explain` can say which input change
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from comicc import __version__
 from comicc.engine.cache import Cache, Entry
-from comicc.engine.stages import Inputs, Stage, StageOutput, labelled
 from comicc.files import digest
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A kind of build step. Bump `version` when its code changes what it produces."""
+
+    name: str
+    version: int
+
+
+@dataclass(frozen=True)
+class InputKey:
+    """One named input of a stage. `label` is for people only and is never parsed back;
+    `panel` is the panel ("1.2") the input belongs to, None for the whole comic or a page."""
+
+    label: str
+    panel: str | None = None
+
+    @classmethod
+    def of_panel(cls, panel: str, what: str) -> InputKey:
+        return cls(f"panel {panel} {what}", panel)
+
+
+Inputs = dict[InputKey, str]
+StageOutput = tuple[dict[str, bytes], dict[str, Any]]  # named output bytes, metadata
+
+
+def labelled(inputs: Mapping[InputKey, str]) -> dict[str, str]:
+    """The inputs as the cache records them (and --explain names them): by label."""
+    return {key.label: value for key, value in inputs.items()}
 
 
 @dataclass

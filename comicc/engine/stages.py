@@ -1,8 +1,8 @@
 """Every stage of a build, declared in one place: its name, version, inputs and function.
 
-A stage's inputs are `InputKey -> hash`: the key says what the input is (and which panel
-it belongs to, as data), its label is only for people (`--explain`, the report). The
-engine (`comicc.engine.engine`) hashes the inputs with the stage's version to decide
+A stage's inputs are `InputKey -> hash` (`comicc.engine.engine`): the key says what the
+input is (and which panel it belongs to, as data), its label is only for people
+(`--explain`, the report). The engine hashes the inputs with the stage's version to decide
 whether to run the function or reuse its cached outputs.
 
   classify   element classifiers      references, panel art, presence, regions, options
@@ -21,12 +21,11 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from comicc.engine.cache import Cache, Entry
+from comicc.engine.engine import InputKey, Inputs, Stage, StageOutput
 from comicc.engine.settings import BuildSettings, OutputFormat
 from comicc.files import digest, sha256_file
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink
@@ -36,18 +35,9 @@ from comicc.manifest.models import Comic
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "page" / "fonts"
 
-StageOutput = tuple[dict[str, bytes], dict[str, Any]]
 Log = Callable[[str], None]  # where a stage says what it is doing (stderr unless quiet)
 
-
-@dataclass(frozen=True)
-class Stage:
-    """A kind of build step. Bump `version` when its code changes what it produces."""
-
-    name: str
-    version: int
-
-
+# Bump a stage's version when its code changes what it produces.
 CLASSIFY = Stage("classify", 1)
 STYLE = Stage("style", 2)
 PAGE = Stage("page", 1)
@@ -58,21 +48,6 @@ STAGES = {stage.name: stage for stage in (CLASSIFY, STYLE, PAGE, PDF, CBZ, REPOR
 BOOK_STAGES: dict[OutputFormat, Stage] = {"pdf": PDF, "cbz": CBZ}
 
 
-@dataclass(frozen=True)
-class InputKey:
-    """One named input of a stage. `label` is for people only and is never parsed back;
-    `panel` is the panel ("1.2") the input belongs to, None for the whole comic or a page."""
-
-    label: str
-    panel: str | None = None
-
-    @classmethod
-    def of_panel(cls, panel: str, what: str) -> InputKey:
-        return cls(f"panel {panel} {what}", panel)
-
-
-Inputs = dict[InputKey, str]
-
 # The style stage's inputs that the whole comic shares (see `style_inputs`).
 OPTIONS = InputKey("options")
 CLASSIFIERS = InputKey("classifiers")
@@ -82,11 +57,6 @@ STYLE_IMAGE = InputKey("style image")
 PANEL_COUNT = InputKey("panel count")
 # A previous style result can warm-start this build only where these agree.
 WARM_START_KEYS = (OPTIONS, PANEL_COUNT, STYLE_IMAGE, COMIC_STYLE)
-
-
-def labelled(inputs: Mapping[InputKey, str]) -> dict[str, str]:
-    """The inputs as the cache records them (and --explain names them): by label."""
-    return {key.label: value for key, value in inputs.items()}
 
 
 class FileHashes:

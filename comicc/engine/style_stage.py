@@ -24,8 +24,9 @@ import torch.utils.deterministic
 from PIL import Image
 
 from comicc.engine.cache import Cache, Entry
+from comicc.engine.engine import Inputs
 from comicc.engine.settings import BuildSettings
-from comicc.engine.stages import CLASSIFIERS, WARM_START_KEYS, Inputs, Log
+from comicc.engine.stages import CLASSIFIERS, WARM_START_KEYS, Log
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.images import load_image
 from comicc.manifest.load import Project

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from comicc.engine.cache import Cache
+from comicc.engine.engine import labelled
 from comicc.engine.pipeline import build
 from comicc.engine.settings import BuildRequest, resolve_settings
-from comicc.engine.stages import FileHashes, classify_inputs, labelled, page_inputs, style_inputs
+from comicc.engine.stages import FileHashes, classify_inputs, page_inputs, style_inputs
 from comicc.files import write_atomic
 from comicc.manifest.diagnostics import AuthorError
 from comicc.manifest.load import load_project

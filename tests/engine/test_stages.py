@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from comicc.engine.stages import CLASSIFIERS, GLOBAL_DIRECTION, InputKey, labelled
+from comicc.engine.engine import InputKey, labelled
+from comicc.engine.stages import CLASSIFIERS, GLOBAL_DIRECTION
 
 
 def _inputs(art: str = "a", classifiers: str = "c", direction: str = "d") -> dict[InputKey, str]:
