@@ -47,7 +47,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from comicc.engine.settings import BuildRequest, resolve_settings
+from comicc.engine.request import BuildRequest
+from comicc.engine.settings import resolve_settings
 from comicc.engine.style_stage import (
     as_style_mix,
     classify_side,

@@ -44,7 +44,8 @@ import torch  # noqa: E402
 from bench_style_loop import build_objective, sync, synthetic_comic  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from comicc.engine.settings import BuildRequest, resolve_settings  # noqa: E402
+from comicc.engine.request import BuildRequest  # noqa: E402
+from comicc.engine.settings import resolve_settings  # noqa: E402
 from comicc.engine.style_stage import (  # noqa: E402
     classify_side,
     panel_texts,

@@ -86,7 +86,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from comicc.engine.pipeline import run_build
-    from comicc.engine.settings import BuildRequest
+    from comicc.engine.request import BuildRequest
 
     request = BuildRequest(
         path=args.path,
@@ -107,7 +107,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from comicc.engine.settings import BuildRequest
+    from comicc.engine.request import BuildRequest
     from comicc.watch import watch
 
     request = BuildRequest(
@@ -119,7 +119,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from comicc.engine.settings import BuildRequest
+    from comicc.engine.request import BuildRequest
     from comicc.git.diff import run_diff
 
     request = BuildRequest(backend=args.backend, preset=args.preset, device=args.device,

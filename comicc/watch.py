@@ -19,7 +19,7 @@ from typing import Protocol
 from comicc.engine.cache import CACHE_DIR
 from comicc.engine.engine import StageReport
 from comicc.engine.pipeline import BuildResult, build
-from comicc.engine.settings import BuildRequest
+from comicc.engine.request import BuildRequest
 from comicc.manifest.checks import IMAGE_SUFFIXES
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.load import display_path, find_manifest, load_project

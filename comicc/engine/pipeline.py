@@ -22,7 +22,8 @@ from comicc import __version__
 from comicc.engine import stages
 from comicc.engine.cache import CACHE_DIR, Cache, Entry
 from comicc.engine.engine import Engine
-from comicc.engine.settings import BuildRequest, BuildSettings, OutputFormat, resolve_settings
+from comicc.engine.request import BuildRequest, OutputFormat
+from comicc.engine.settings import BuildSettings, resolve_settings
 from comicc.engine.stages import FileHashes, Log
 from comicc.files import sha256_file, write_atomic
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink

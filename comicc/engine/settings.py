@@ -1,7 +1,7 @@
 """Build settings: the command line merged over the manifest's `[build]`, validated once.
 
-`BuildRequest` is what the author typed (None = take the manifest's value);
-`resolve_settings` turns it and `[build]` into one `BuildSettings`, the only options
+`BuildRequest` (`comicc.engine.request`) is what the author typed (None = take the
+manifest's value); `resolve_settings` turns it and `[build]` into one `BuildSettings`, the only options
 object the stages see. Everything in `BuildSettings` except `run` changes what a build
 produces and enters the cache keys; `run` (quiet, why `auto` chose a backend) changes
 only how this run behaves on this machine and never does.
@@ -10,43 +10,15 @@ only how this run behaves on this machine and never does.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
+from comicc.engine.request import BuildRequest
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.load import Project
-from comicc.manifest.models import (
-    Backend,
-    BackendChoice,
-    BuildOptions,
-    DeviceChoice,
-    PresetName,
-    StyleNetName,
-)
+from comicc.manifest.models import Backend, BuildOptions, DeviceChoice, StyleNetName
 from comicc.ml.presets import PRESETS, Preset
-
-OutputFormat = Literal["pdf", "cbz"]
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    """What the author asked for on the command line (None = take the manifest's value)."""
-
-    path: str | Path | None = None
-    output: Path | None = None
-    format: OutputFormat | None = None
-    backend: BackendChoice | None = None
-    stylenet: StyleNetName | None = None
-    preset: PresetName | None = None
-    device: DeviceChoice | None = None
-    steps: int | None = None
-    seed: int | None = None
-    explain: bool = False
-    report: bool = True
-    quiet: bool = False
-    distributed: bool = False
 
 
 @dataclass(frozen=True)

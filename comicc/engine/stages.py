@@ -26,7 +26,8 @@ from pathlib import Path
 
 from comicc.engine.cache import Cache, Entry
 from comicc.engine.engine import InputKey, Inputs, Stage, StageOutput
-from comicc.engine.settings import BuildSettings, OutputFormat
+from comicc.engine.request import OutputFormat
+from comicc.engine.settings import BuildSettings
 from comicc.files import digest, sha256_file
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink
 from comicc.manifest.load import Project

@@ -14,7 +14,8 @@ import pytest
 from comicc.engine.cache import Cache
 from comicc.engine.engine import labelled
 from comicc.engine.pipeline import build
-from comicc.engine.settings import BuildRequest, resolve_settings
+from comicc.engine.request import BuildRequest
+from comicc.engine.settings import resolve_settings
 from comicc.engine.stages import FileHashes, classify_inputs, page_inputs, style_inputs
 from comicc.files import write_atomic
 from comicc.manifest.diagnostics import AuthorError

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from comicc.cli import main
-from comicc.engine.settings import BuildRequest, resolve_settings
+from comicc.engine.request import BuildRequest
+from comicc.engine.settings import resolve_settings
 from comicc.manifest.diagnostics import AuthorError
 from comicc.manifest.load import load_project
 from comicc.manifest.models import PresetName

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from comicc.engine.pipeline import build
-from comicc.engine.settings import BuildRequest
+from comicc.engine.request import BuildRequest
 from comicc.manifest.load import load_project
 from tests.conftest import BASE_MANIFEST, draw_art, write_project
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from comicc.cli import main
 from comicc.engine.pipeline import build
-from comicc.engine.settings import BuildRequest
+from comicc.engine.request import BuildRequest
 from comicc.git.diff import diff_revisions, split_arguments
 from comicc.git.visual import GAP, HEADER, OUTLINE
 from comicc.manifest.diagnostics import AuthorError

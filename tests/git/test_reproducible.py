@@ -13,7 +13,7 @@ import pypdf
 import pytest
 
 from comicc.engine.pipeline import build
-from comicc.engine.settings import BuildRequest
+from comicc.engine.request import BuildRequest
 from comicc.manifest.load import load_project
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from comicc.engine.pipeline import BuildResult, build
-from comicc.engine.settings import BuildRequest
+from comicc.engine.request import BuildRequest
 from comicc.git.diff import diff_revisions
 from comicc.manifest.load import load_project
 from comicc.starter import write_starter_comic

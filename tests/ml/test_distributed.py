@@ -420,7 +420,7 @@ def test_torchrun_build_writes_the_plain_builds_pdf(tmp_path):
     from pypdf import PdfReader
 
     from comicc.engine.pipeline import build
-    from comicc.engine.settings import BuildRequest
+    from comicc.engine.request import BuildRequest
     from comicc.manifest.load import load_project
     from tests.conftest import BASE_MANIFEST, write_project
 

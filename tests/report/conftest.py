@@ -16,7 +16,8 @@ from PIL import Image, ImageOps
 from comicc.engine.cache import Cache
 from comicc.engine.engine import Engine, StageReport
 from comicc.engine.pipeline import write_build_report
-from comicc.engine.settings import BuildRequest, BuildSettings, resolve_settings
+from comicc.engine.request import BuildRequest
+from comicc.engine.settings import BuildSettings, resolve_settings
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink
 from comicc.manifest.images import load_image
 from comicc.manifest.load import Project, load_project

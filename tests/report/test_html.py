@@ -13,7 +13,7 @@ from PIL import Image
 
 from comicc.engine.engine import Engine
 from comicc.engine.pipeline import build
-from comicc.engine.settings import BuildRequest
+from comicc.engine.request import BuildRequest
 from comicc.manifest.load import load_project
 from comicc.manifest.matrix import target_matrix
 from comicc.report.pictures import PANEL_LONG_SIDE
