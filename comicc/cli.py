@@ -139,7 +139,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 # One table of every command and flag: splitting it would scatter the command line.
 def build_parser() -> argparse.ArgumentParser:
-    from comicc.manifest.models import (
+    from comicc.manifest.choices import (
         BackendChoice,
         DeviceChoice,
         PresetName,

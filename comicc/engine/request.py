@@ -1,17 +1,16 @@
 """What the author asked `comicc build` for: flags over the manifest's [build] table.
 
-Kept free of pydantic and the manifest models (their types are for checkers only), so a
-command can hold a request before deciding whether a full build is needed.
+Kept free of pydantic and the manifest models, so a command can hold a request before
+deciding whether a full build is needed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from comicc.manifest.models import BackendChoice, DeviceChoice, PresetName, StyleNetName
+from comicc.manifest.choices import BackendChoice, DeviceChoice, PresetName, StyleNetName
 
 OutputFormat = Literal["pdf", "cbz"]
 

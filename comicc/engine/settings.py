@@ -15,9 +15,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from comicc.engine.request import BuildRequest
+from comicc.manifest.choices import Backend, DeviceChoice, StyleNetName
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.load import Project
-from comicc.manifest.models import Backend, BuildOptions, DeviceChoice, StyleNetName
+from comicc.manifest.models import BuildOptions
 from comicc.ml.presets import PRESETS, Preset
 
 

@@ -7,9 +7,16 @@ The JSON Schema in `schemas/comic.schema.json` is generated from these classes
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from comicc.manifest.choices import (
+    BackendChoice,
+    DeviceChoice,
+    PresetName,
+    StyleNetName,
+)
 
 POINTS_PER_UNIT = {"in": 72.0, "mm": 72.0 / 25.4, "cm": 72.0 / 2.54, "pt": 1.0}
 _LENGTH_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(in|mm|cm|pt)\s*$")
@@ -126,19 +133,6 @@ class ComicMeta(Strict):
 
     def safe_margin_points(self) -> float:
         return parse_length(self.safe_margin)
-
-
-# The choices of [build] and of the matching command-line flags, written once.
-BackendChoice = Literal["auto", "gram", "clip", "none"]
-Backend = Literal["gram", "clip", "none"]  # what `auto` resolves to
-StyleNetName = Literal["pretrained", "unet"]
-PresetName = Literal["draft", "standard", "final"]  # the keys of comicc.ml.presets.PRESETS
-DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
-
-
-def choices(literal: object) -> list[str]:
-    """The values of one of the Literal types above, e.g. for argparse's `choices`."""
-    return [str(value) for value in get_args(literal)]
 
 
 class BuildOptions(Strict):

@@ -10,9 +10,9 @@ import pytest
 from comicc.cli import main
 from comicc.engine.request import BuildRequest
 from comicc.engine.settings import resolve_settings
+from comicc.manifest.choices import PresetName
 from comicc.manifest.diagnostics import AuthorError
 from comicc.manifest.load import load_project
-from comicc.manifest.models import PresetName
 from comicc.ml.presets import PRESETS
 from tests.conftest import BASE_MANIFEST, write_project
 
