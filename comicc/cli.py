@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import os
 import sys
 import traceback
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from comicc import __version__
+from comicc.interrupts import exit_now, say_interrupted, stop_promptly
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, printable
 
 EXIT_OK, EXIT_INTERNAL, EXIT_AUTHOR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -57,9 +59,11 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    from comicc.manifest.load import find_manifest
     from comicc.manifest.schema import schema_text
 
-    text = schema_text()
+    project_dir = find_manifest(args.path).parent if args.path else None
+    text = schema_text(project_dir)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -85,8 +89,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from comicc.engine.pipeline import run_build
+    with stop_promptly():
+        return _build(args)
+
+
+def _build(args: argparse.Namespace) -> int:
     from comicc.engine.request import BuildRequest
+    from comicc.engine.stamp import replay
 
     request = BuildRequest(
         path=args.path,
@@ -102,7 +111,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         report=not args.no_report,
         quiet=args.quiet,
         distributed=args.distributed,
+        cache_dir=_cache_dir(args),
+        pdf=args.pdf,
     )
+    replayed = replay(request)  # nothing changed since the last build: answered by stat
+    if replayed is not None:
+        return replayed
+    from comicc.engine.pipeline import run_build
+
     return run_build(request)
 
 
@@ -114,6 +130,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         path=args.path, output=Path(args.output) if args.output else None, format=args.format,
         backend=args.backend, stylenet=args.stylenet, preset=args.preset, device=args.device,
         steps=args.steps, seed=args.seed, report=not args.no_report, quiet=args.quiet,
+        cache_dir=_cache_dir(args),
+        pdf=args.pdf,
     )
     return watch(request, max_rebuilds=args.max_rebuilds, debug=args.debug)
 
@@ -127,14 +145,41 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return run_diff(args.arguments, args.output, request, dpi=args.dpi)
 
 
+def cmd_preflight(args: argparse.Namespace) -> int:
+    from pypdf.errors import PyPdfError
+
+    from comicc.page.preflight import preflight
+    from comicc.page.printers import PRINTERS
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its read warnings are not the author's
+    path = Path(args.pdf)
+    try:
+        findings = preflight(path, PRINTERS[args.printer], ink_limit=args.ink_limit)
+    except (OSError, ValueError, PyPdfError) as exc:
+        raise AuthorError(Diagnostic("error", f"cannot read the PDF: {printable(str(exc))}",
+                                     file=path, code="preflight")) from None
+    diagnostics = [finding.diagnostic(path) for finding in findings]
+    _print_diagnostics(diagnostics)
+    rejected = any(d.severity == "error" for d in diagnostics)
+    verdict = "the printer would reject it" if rejected else "ok"
+    print(f"{path}: {verdict} ({args.printer}: {len(diagnostics)} finding(s))")
+    return EXIT_AUTHOR if rejected else EXIT_OK
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
-    from comicc.engine.cache import clean_cache
+    from comicc.engine.cache import CACHE_DIR, clean_cache
     from comicc.manifest.load import find_manifest
 
     root = find_manifest(args.path).resolve().parent
-    removed = clean_cache(root, keep_last=args.keep_last)
-    print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from {root / '.comicc'}")
+    folder = _cache_dir(args)
+    removed = clean_cache(root, keep_last=args.keep_last, folder=folder)
+    print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from "
+          f"{folder or root / CACHE_DIR}")
     return EXIT_OK
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.cache_dir) if args.cache_dir else None
 
 
 # One table of every command and flag: splitting it would scatter the command line.
@@ -142,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     from comicc.manifest.choices import (
         BackendChoice,
         DeviceChoice,
+        PdfFlavour,
         PresetName,
+        Printer,
         StyleNetName,
         choices,
     )
@@ -169,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", choices=choices(DeviceChoice))
         p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
         p.add_argument("--seed", type=int, help="override the manifest's seed")
+        p.add_argument("--pdf", choices=choices(PdfFlavour),
+                       help="PDF flavour: plain, x4 (PDF/X-4) or x1a (PDF/X-1a, CMYK); "
+                            "default [comic] pdf")
+
+    def with_cache_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--cache-dir", metavar="DIR",
+                       help="keep the build cache in DIR (default <folder>/.comicc), e.g. beside "
+                            "the output: -o out/book.pdf --cache-dir out/.comicc")
 
     p = sub.add_parser("init", help="create a small working comic")
     p.add_argument("dir", nargs="?", default=".", help="folder to create it in")
@@ -185,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_matrix)
 
     p = sub.add_parser("schema", help="print the JSON Schema of comic.toml")
+    p.add_argument("path", nargs="?", help="a comic whose own layout templates the schema also "
+                   "accepts (default: the built-in layouts only)")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_schema)
 
@@ -196,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--distributed", action="store_true",
                    help="shard panels across torchrun ranks (set by torchrun automatically)")
+    with_cache_dir(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("watch", help="build, then rebuild on every save of the manifest or art")
@@ -204,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="skip the HTML build report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--max-rebuilds", type=int, metavar="N", help="stop after N rebuilds")
+    with_cache_dir(p)
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("diff", help="show what changed between two git revisions of the comic")
@@ -221,10 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_diff)
 
-    p = sub.add_parser("clean", help="empty the build cache (.comicc/)")
+    p = sub.add_parser("preflight", help="check a PDF against a printer's specification")
+    p.add_argument("pdf", metavar="BOOK.pdf", help="the PDF to check")
+    p.add_argument("--printer", choices=choices(Printer), default="generic",
+                   help="whose specification (default generic)")
+    p.add_argument("--ink-limit", type=int, metavar="PERCENT",
+                   help="total ink limit instead of the printer's")
+    p.set_defaults(func=cmd_preflight)
+
+    p = sub.add_parser("clean", help="empty the build cache (.comicc/ or --cache-dir)")
     with_path(p)
     p.add_argument("--keep-last", type=int, default=0, metavar="N",
                    help="keep the entries of the last N builds")
+    with_cache_dir(p)
     p.set_defaults(func=cmd_clean)
     return parser
 
@@ -239,11 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_diagnostics(exc.diagnostics)
         return EXIT_AUTHOR
     except KeyboardInterrupt:
-        print("comicc: interrupted; the cache is consistent, rerun to resume", file=sys.stderr)
-        # CPython remembers a KeyboardInterrupt that passed through any exec of a string
-        # (dataclasses and namedtuples make those) and then ends `python -m comicc` by SIGINT
-        # whatever we return; evaluating a string clears that memory, so the exit is 130.
-        exec("")
+        say_interrupted()
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
@@ -254,6 +318,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_AUTHOR
     except Exception as exc:
         return _internal_error(exc, args)
+
+
+def entry() -> None:
+    """The `comicc` program: `main`, then the exit (see `exit_now`)."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # while the arguments were parsed, before a command ran
+        say_interrupted()
+        code = EXIT_INTERRUPTED
+    exit_now(code)
 
 
 # A full disk or a read-only folder is the machine's state, not a bug in comicc.
@@ -279,4 +353,4 @@ def _internal_error(exc: BaseException, args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from comicc.interrupts import temporary
+
 
 def sha256_bytes(data: bytes) -> str:
     """The one hash comicc uses for contents and keys."""
@@ -51,16 +53,17 @@ def atomic_output(out: Path) -> Iterator[BinaryIO]:
     out.parent.mkdir(parents=True, exist_ok=True)
     # Name first, open inside the try: a signal at any moment leaves no stray temporary.
     temp = out.parent / f".{out.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, out)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with temporary(temp):  # a hard stop (comicc.interrupts) removes it too
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with os.fdopen(fd, "wb") as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, out)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
 
 
 def write_atomic(path: Path, data: bytes) -> None:

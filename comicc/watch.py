@@ -3,6 +3,10 @@
 Each rebuild loads the project anew and goes through the incremental engine, so editing a
 balloon re-letters only its page. An author error is printed and the watcher waits for the
 next save; Ctrl-C stops it cleanly.
+
+The build's own messages (the backend it chose, the network, notes) describe the setup, so
+they are printed for the first build only (each once, until a build succeeds); after that
+a rebuild prints exactly one summary line, plus its errors and any warning not seen before.
 """
 
 from __future__ import annotations
@@ -129,6 +133,8 @@ class Watcher:
         self.builds = 0  # how many builds have finished, the first one included
         self.last: Rebuild | None = None
         self._shown_warnings: set[str] = set()
+        self._shown_messages: set[str] = set()
+        self._succeeded = False  # a build has finished: its messages have all been shown
 
     def _show(self, diagnostics: list[Diagnostic], complete: bool) -> None:
         """Errors every time; a warning only when it is new, so rebuilds stay one line each.
@@ -145,15 +151,22 @@ class Watcher:
             self.err(text)
         self._shown_warnings = warnings if complete else self._shown_warnings | warnings
 
+    def _say(self, message: str) -> None:
+        """A build's message: shown once, and only until a build has succeeded."""
+        if not self._succeeded and message not in self._shown_messages:
+            self._shown_messages.add(message)
+            self.err(message)
+
     def build_once(self, changed: list[Path]) -> Rebuild:
         """Load the project anew and build it; errors are reported, not raised."""
         number = self.builds
         started = time.perf_counter()
-        log = None if self.request.quiet else self.err
+        log = None if self.request.quiet else self._say
         try:
             result = build(load_project(self.manifest), self.request, log=log)
             rebuild = Rebuild(number, changed, result, list(result.diagnostics),
                               time.perf_counter() - started)
+            self._succeeded = True
             self._show(result.diagnostics, complete=True)
             self.out(summary_line(result, "built" if number == 0 else "rebuilt"))
         except AuthorError as exc:

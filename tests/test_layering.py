@@ -15,7 +15,9 @@ PACKAGE = Path(comicc.__file__).parent
 # Bottom to top. A module may import its own package and any package in a lower layer;
 # packages in one layer are independent of each other.
 LAYERS: list[set[str]] = [
-    {"comicc", "comicc.files"},  # the version, content hashes and atomic writes
+    {"comicc"},  # the version
+    {"comicc.interrupts"},  # Ctrl-C and SIGTERM: prompt stops, temporaries removed
+    {"comicc.files"},  # content hashes and atomic writes
     {"comicc.manifest"},  # models, loading, diagnostics, images, the target matrix
     {"comicc.ml", "comicc.page"},  # networks and training; layout, lettering, PDF/CBZ
     {"comicc.report"},  # the build report

@@ -1,4 +1,4 @@
-"""The content-addressed build cache in `<project>/.comicc/`.
+"""The content-addressed build cache: `<project>/.comicc/`, or the folder `--cache-dir` names.
 
 Layout:
   objects/ab/abcdef...   blobs named by the sha256 of their bytes (verified on read)
@@ -48,8 +48,8 @@ class CacheCorrupt(Exception):
 class Cache:
     """Content-addressed storage for stage outputs, safe against interruption."""
 
-    def __init__(self, project_root: Path):
-        self.root = project_root / CACHE_DIR
+    def __init__(self, project_root: Path, folder: Path | None = None):
+        self.root = folder if folder is not None else project_root / CACHE_DIR
         self.used: set[str] = set()
         self.repaired: list[str] = []
 
@@ -192,9 +192,9 @@ class Cache:
             lock.release()
 
 
-def clean_cache(project_root: Path, keep_last: int = 0) -> int:
+def clean_cache(project_root: Path, keep_last: int = 0, folder: Path | None = None) -> int:
     """`comicc clean`: remove cache entries, keeping those used by the last `keep_last` builds."""
-    cache = Cache(project_root)
+    cache = Cache(project_root, folder)
     if not cache.root.exists():
         return 0
     with cache.lock(timeout=0):

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from comicc import __version__
 from comicc.engine import stages
-from comicc.engine.cache import CACHE_DIR, Cache, Entry
+from comicc.engine.cache import Cache, Entry
 from comicc.engine.engine import Engine
 from comicc.engine.request import BuildRequest, OutputFormat
 from comicc.engine.settings import BuildSettings, resolve_settings
 from comicc.engine.stages import FileHashes, Log
+from comicc.engine.stamp import BuildStamp, FileIndex, code_files, stamp_path, stats, write_stamp
 from comicc.files import sha256_file, write_atomic
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.images import upright_size
@@ -34,6 +32,7 @@ from comicc.manifest.models import Comic
 
 if TYPE_CHECKING:
     from comicc.ml.distributed import BuildGroup, Launch
+    from comicc.page.colour import PrintSettings
 
 
 @dataclass
@@ -60,8 +59,8 @@ def resolve_output(project: Project, request: BuildRequest) -> tuple[Path, Outpu
         fmt = fmt or "pdf"
         output = project.root / f"{project.root.name}.{fmt}"
     resolved = output.resolve()
-    if resolved.is_relative_to((project.root / CACHE_DIR).resolve()):
-        raise AuthorError(Diagnostic("error", "the output path is inside the build cache (.comicc/)",
+    if resolved.is_relative_to(Cache(project.root, request.cache_dir).root.resolve()):
+        raise AuthorError(Diagnostic("error", "the output path is inside the build cache",
                                      file=output, code="output", hint="choose another folder with -o"))
     inputs = {project.manifest_path.resolve()} | {p.resolve() for p in input_files(project)}
     if resolved in inputs:
@@ -89,23 +88,6 @@ def input_files(project: Project) -> list[Path]:
 
 # -- the build -------------------------------------------------------------------------
 
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so temporary files are removed and the cache stays whole."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (e.g. a test runner's worker)
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def provenance_text(comic: Comic, settings: BuildSettings, model: str) -> str:
     authors = ", ".join(comic.comic.authors) or "the author"
     if settings.backend == "none":
@@ -127,6 +109,12 @@ class BuildRun:
     sink: DiagnosticSink
     say: Log
     summary: dict[str, Any]
+    notes: list[str]  # what any build of these inputs says, whatever runs (for the stamp)
+
+    def note(self, message: str) -> None:
+        """Say a message that a replay of this build (comicc.engine.stamp) says again."""
+        self.notes.append(message)
+        self.say(message)
 
 
 @dataclass(frozen=True)
@@ -151,25 +139,80 @@ def build(project: Project, request: BuildRequest, log: Log | None = None,
     stage then trains together with the other ranks.
     """
     started = time.perf_counter()
-    say = log or (lambda message: None)
     settings = resolve_settings(project, request)
     output, fmt = resolve_output(project, request)
     sink = DiagnosticSink()
     sink.extend(project.warnings)
+    notes: list[str] = []
     if settings.run.backend_reason:
-        say(f"backend: {settings.backend} ({settings.run.backend_reason})")
-    cache = Cache(cache_root or project.root)
+        notes.append(f"backend: {settings.backend} ({settings.run.backend_reason})")
+        if log is not None:
+            log(notes[-1])
+    cache = Cache(cache_root or project.root, request.cache_dir)
     with cache.lock(timeout=float(os.environ.get("COMICC_LOCK_WAIT", "0"))):
-        engine = Engine(cache)
-        run = BuildRun(project, settings, cache, engine, FileHashes(project), sink, say,
-                       {"matrix": json.loads(target_matrix(project.comic).to_json())})
+        index = FileIndex(cache.root)
+        run = BuildRun(project, settings, cache, Engine(cache), FileHashes(project, index), sink,
+                       log or (lambda message: None),
+                       {"matrix": json.loads(target_matrix(project.comic).to_json())}, notes)
         panels = _style(run, group) if settings.backend != "none" else _raw_panels(project)
         plans = _plan_pages(run, panels.sizes)
-        _write_output(run, _book(run, fmt, plans, panels), fmt, output)
+        printing = _print_settings(project, request, fmt)
+        book = _book(run, fmt, plans, panels, printing)
+        _write_output(run, book, fmt, output)
+        if printing.pdf != "plain" and fmt == "pdf":
+            sink.extend(_preflight(run, book.outputs["book.pdf"], output, printing))
         report_path = _report(run, output, panels) if request.report else None
         if record:
             cache.record_build()
-    return BuildResult(output, report_path, engine, sink.items, time.perf_counter() - started)
+        index.save()
+        # A stamp lets the next identical command answer by stat (comicc.engine.stamp).
+        if record and cache_root is None and group is None \
+                and not _asks_the_machine(project, request):
+            _stamp(run, request, output, report_path, index)
+    return BuildResult(output, report_path, run.engine, sink.items,
+                       time.perf_counter() - started)
+
+
+def _stamp(run: BuildRun, request: BuildRequest, output: Path, report_path: Path | None,
+           index: FileIndex) -> None:
+    """Record what this build read, wrote and printed, for `comicc.engine.stamp.replay`."""
+    cache = run.cache
+    stamp = BuildStamp(
+        read=stats(_files_read(run.project)),
+        wrote=stats([output, *_report_files(output, report_path),
+                     *(cache.root / f"{name}.json" for name in sorted(cache.used)
+                       if name.startswith("entries/"))]),
+        notes=run.notes, diagnostics=[d.render() for d in run.sink.items],
+        stages=[(r.stage, r.instance) for r in run.engine.reports],
+        output=str(output), report=str(report_path) if report_path else None)
+    write_stamp(stamp_path(cache.root, request, run.project.manifest_path), stamp,
+                index.started_ns)
+
+
+def _asks_the_machine(project: Project, request: BuildRequest) -> bool:
+    """Whether the settings depend on more than the files (auto looks for CLIP weights)."""
+    build = project.comic.build
+    return (request.backend or build.backend) == "auto" and bool(build.clip_pretrained) \
+        and not build.clip_checkpoint
+
+
+def _files_read(project: Project) -> list[Path]:
+    """Every file and folder a build of `project` reads, comicc's own code included."""
+    from comicc.manifest.layouts import layout_dirs
+
+    templates = layout_dirs(project.root)[0]
+    found = [project.manifest_path, *input_files(project), templates, *code_files()]
+    if templates.is_dir():
+        found += sorted(templates.iterdir())
+    if project.comic.build.clip_checkpoint:
+        found.append(project.path(project.comic.build.clip_checkpoint))
+    return found
+
+
+def _report_files(output: Path, report: Path | None) -> list[Path]:
+    from comicc.report.html import report_paths
+
+    return [] if report is None else list(report_paths(output))
 
 
 def _raw_panels(project: Project) -> Panels:
@@ -193,7 +236,7 @@ def _style(run: BuildRun, group: BuildGroup | None) -> Panels:
     run.summary["classifiers"] = classify.meta
     _warn_weak_classifiers(run, classify.meta)
     for note in style.meta.get("notes", []):
-        run.say(note)
+        run.note(note)
     blobs = [style.outputs[f"panel-{panel_label(p, j)}.png"] for p, j, _ in comic.panels()]
     sizes = [(int(w), int(h)) for w, h in style.meta["sizes"]]
     return Panels(blobs, sizes, style.meta.get("model", settings.stylenet))
@@ -229,16 +272,43 @@ def _plan_pages(run: BuildRun, sizes: list[tuple[int, int]]) -> list[Entry]:
     return plans
 
 
-def _book(run: BuildRun, fmt: OutputFormat, plans: list[Entry], panels: Panels) -> Entry:
+def _print_settings(project: Project, request: BuildRequest, fmt: OutputFormat) -> PrintSettings:
+    """How the book is made for press: [comic]'s print settings, --pdf over them (a CBZ is
+    never PDF/X)."""
+    from comicc.page.colour import PLAIN, resolve_print
+
+    if fmt != "pdf":
+        return PLAIN
+    return resolve_print(project.comic, project.root, request.pdf, locate=project.locate)
+
+
+def _book(run: BuildRun, fmt: OutputFormat, plans: list[Entry], panels: Panels,
+          printing: PrintSettings) -> Entry:
     """The pdf or cbz stage: the book's bytes in the cache."""
     project, comic = run.project, run.project.comic
     provenance = provenance_text(comic, run.settings, panels.model)
     art_ids = panels.styled_blobs or [run.files(panel.art) for _, _, panel in comic.panels()]
-    inputs = stages.book_inputs(comic, plans, art_ids, provenance, stages.fonts_hash())
+    inputs = stages.book_inputs(comic, plans, art_ids, provenance, stages.fonts_hash(), printing)
     return run.engine.run(
         stages.BOOK_STAGES[fmt], fmt, inputs,
         lambda: stages.write_book_stage(project, fmt, plans, panels.styled_blobs, run.cache,
-                                        provenance))
+                                        provenance, printing))
+
+
+def _preflight(run: BuildRun, book: str, output: Path,
+               printing: PrintSettings) -> list[Diagnostic]:
+    """The printer's checks on the written PDF, as warnings (the file is written regardless)."""
+    from comicc.page.preflight import findings_from_json
+    from comicc.page.printers import PRINTERS
+
+    data = run.cache.blob_file(book)
+    entry = run.engine.run(stages.PREFLIGHT, "preflight", stages.preflight_inputs(book, printing),
+                           lambda: stages.preflight_stage(data, printing))
+    # The page planner has already warned, at the panel's line, of art below the comic's dpi.
+    planned = run.project.comic.comic.dpi >= PRINTERS[printing.printer].min_ppi
+    return [f.diagnostic(output, severity="warning")
+            for f in findings_from_json(entry.meta["findings"])
+            if not (planned and f.code == "resolution")]
 
 
 def _write_output(run: BuildRun, book: Entry, fmt: OutputFormat, output: Path) -> None:
@@ -293,12 +363,11 @@ def run_build(request: BuildRequest) -> int:
 
     own_threads()  # the command line picks torch's CPU threads (torch is not imported here)
     try:
-        with _terminate_as_interrupt():
-            project = load_project(request.path)
-            launch = _launch(request)
-            if launch is not None:
-                return _run_distributed(project, request, launch, say)
-            result = build(project, request, log=say)
+        project = load_project(request.path)
+        launch = _launch(request)
+        if launch is not None:
+            return _run_distributed(project, request, launch, say)
+        result = build(project, request, log=say)
     finally:
         release_threads()
     return _finish(request, result)

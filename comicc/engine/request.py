@@ -6,11 +6,17 @@ deciding whether a full build is needed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
-from comicc.manifest.choices import BackendChoice, DeviceChoice, PresetName, StyleNetName
+from comicc.manifest.choices import (
+    BackendChoice,
+    DeviceChoice,
+    PdfFlavour,
+    PresetName,
+    StyleNetName,
+)
 
 OutputFormat = Literal["pdf", "cbz"]
 
@@ -32,3 +38,13 @@ class BuildRequest:
     report: bool = True
     quiet: bool = False
     distributed: bool = False
+    cache_dir: Path | None = None  # the build cache's folder (default <project>/.comicc)
+    pdf: PdfFlavour | None = None  # overrides [comic] pdf
+
+    def options(self) -> dict[str, object]:
+        """The flags that change what a build writes (not where, nor what it prints)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _NOT_OPTIONS}
+
+
+# Where the build reads and writes, and how much it says: kept apart from its options.
+_NOT_OPTIONS = frozenset({"path", "output", "cache_dir", "explain", "quiet", "distributed"})

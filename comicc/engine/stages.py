@@ -10,6 +10,7 @@ whether to run the function or reuse its cached outputs.
   page       one page's plan          its layout, balloons, framing, art sizes, fonts
   pdf / cbz  the book                 page plans, panel images, metadata, fonts
   report     the report's pictures    raw and styled panels, presence, regions, device
+  preflight  a PDF/X book's findings  the book, the printer's specification, the ink limit
 
 The ML stages' functions live in `comicc.engine.style_stage`, imported only when they
 run, so a build that reuses them never imports torch.
@@ -23,16 +24,22 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from comicc.engine.cache import Cache, Entry
 from comicc.engine.engine import InputKey, Inputs, Stage, StageOutput
 from comicc.engine.request import OutputFormat
 from comicc.engine.settings import BuildSettings
+from comicc.engine.stamp import FileIndex
 from comicc.files import digest, sha256_file
+from comicc.interrupts import temporary
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink
 from comicc.manifest.load import Project
 from comicc.manifest.matrix import panel_label
 from comicc.manifest.models import Comic
+
+if TYPE_CHECKING:
+    from comicc.page.colour import PrintSettings
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "page" / "fonts"
 
@@ -41,11 +48,12 @@ Log = Callable[[str], None]  # where a stage says what it is doing (stderr unles
 # Bump a stage's version when its code changes what it produces.
 CLASSIFY = Stage("classify", 1)
 STYLE = Stage("style", 2)
-PAGE = Stage("page", 1)
-PDF = Stage("pdf", 2)
+PAGE = Stage("page", 2)
+PDF = Stage("pdf", 3)
 CBZ = Stage("cbz", 1)
 REPORT = Stage("report", 1)
-STAGES = {stage.name: stage for stage in (CLASSIFY, STYLE, PAGE, PDF, CBZ, REPORT)}
+PREFLIGHT = Stage("preflight", 1)
+STAGES = {stage.name: stage for stage in (CLASSIFY, STYLE, PAGE, PDF, CBZ, REPORT, PREFLIGHT)}
 BOOK_STAGES: dict[OutputFormat, Stage] = {"pdf": PDF, "cbz": CBZ}
 
 
@@ -61,23 +69,24 @@ WARM_START_KEYS = (OPTIONS, PANEL_COUNT, STYLE_IMAGE, COMIC_STYLE)
 
 
 class FileHashes:
-    """Content hashes of the project's files, each file hashed once per build.
+    """Content hashes of the project's files, by their path in the manifest.
 
+    index: the stat-keyed hashes of earlier builds (None: hashes for this process only).
     missing: what an absent file hashes to (None: reading it raises, as a build should;
     `comicc diff` compares versions in which files come and go).
     """
 
-    def __init__(self, project: Project, missing: str | None = None):
+    def __init__(self, project: Project, index: FileIndex | None = None,
+                 missing: str | None = None):
         self.project = project
+        self.index = index or FileIndex(None)
         self.missing = missing
-        self._seen: dict[str, str] = {}
 
     def __call__(self, relative: str) -> str:
-        if relative not in self._seen:
-            path = self.project.path(relative)
-            absent = self.missing is not None and not path.is_file()
-            self._seen[relative] = self.missing if absent else sha256_file(path)
-        return self._seen[relative]
+        path = self.project.path(relative)
+        if self.missing is not None and not path.is_file():
+            return self.missing
+        return self.index.sha256(path)
 
 
 # -- inputs ----------------------------------------------------------------------------
@@ -142,10 +151,11 @@ def page_inputs(project: Project, page_index: int, art_sizes: list[tuple[int, in
         InputKey("book format"): digest({
             "trim": meta.trim_points(), "bleed": meta.bleed_points(),
             "safe": meta.safe_margin_points(), "dpi": meta.dpi, "reading": meta.reading,
-            "language": meta.language, "layout defaults": comic.layout.model_dump()}),
+            "language": meta.language, "writing": meta.writing,
+            "layout defaults": comic.layout.model_dump()}),
         InputKey(f"page {n} layout"): digest({
             "layout": page.layout, "gutter": page.gutter, "margin": page.margin,
-            "template": template_hash(project, page.layout)}),
+            "writing": page.writing, "template": template_hash(project, page.layout)}),
         InputKey(f"balloon text on page {n}"): digest(
             [[b.model_dump() for b in panel.balloons] for panel in page.panel]),
         InputKey(f"panel framing on page {n}"): digest(
@@ -153,13 +163,18 @@ def page_inputs(project: Project, page_index: int, art_sizes: list[tuple[int, in
              for panel in page.panel]),
         InputKey(f"art sizes on page {n}"): digest(art_sizes),
         InputKey("fonts"): fonts,
+        InputKey("lettering"): digest({
+            "settings": comic.lettering.model_dump(),
+            "font files": {kind: sha256_file(project.path(path))
+                           for kind, path in comic.lettering.fonts.items()}}),
     }
 
 
 def book_inputs(comic: Comic, plans: list[Entry], art_ids: list[str], provenance: str,
-                fonts: str) -> Inputs:
-    """The book: its pages' plans, the panel images placed on them and its metadata."""
-    return {
+                fonts: str, printing: PrintSettings) -> Inputs:
+    """The book: its pages' plans, the panel images placed on them, its metadata and, for
+    a PDF/X book, how it is made for press."""
+    inputs = {
         InputKey("page plans"): digest([e.outputs["plan.json"] for e in plans]),
         InputKey("panel images"): digest(art_ids),
         InputKey("metadata"): digest({
@@ -168,6 +183,18 @@ def book_inputs(comic: Comic, plans: list[Entry], art_ids: list[str], provenance
             "epoch": os.environ.get("SOURCE_DATE_EPOCH")}),
         InputKey("fonts"): fonts,
     }
+    if printing.pdf != "plain":  # a plain book keeps the key (and cache entry) it had
+        inputs[InputKey("print")] = digest(printing.key())
+    return inputs
+
+
+def preflight_inputs(book: str, printing: PrintSettings) -> Inputs:
+    """The printer's checks of a PDF/X book: the book's bytes, the printer, the ink limit."""
+    from comicc.page.printers import PRINTERS
+
+    return {InputKey("book"): book,
+            InputKey("printer"): digest(PRINTERS[printing.printer].__dict__),
+            InputKey("ink limit"): str(printing.ink_limit)}
 
 
 def pictures_inputs(project: Project, files: FileHashes, styled_blobs: list[str] | None,
@@ -227,8 +254,8 @@ def panel_images(project: Project, styled_blobs: list[str] | None, cache: Cache)
 
 
 def write_book_stage(project: Project, fmt: OutputFormat, plans: list[Entry],
-                     styled_blobs: list[str] | None, cache: Cache,
-                     provenance: str) -> StageOutput:
+                     styled_blobs: list[str] | None, cache: Cache, provenance: str,
+                     printing: PrintSettings) -> StageOutput:
     """Write the PDF or CBZ from the page plans and the panel images."""
     from comicc.page.book import by_page, write_book
     from comicc.page.pageplan import PagePlan
@@ -236,11 +263,20 @@ def write_book_stage(project: Project, fmt: OutputFormat, plans: list[Entry],
     page_plans = [PagePlan.from_json(json.loads(cache.get_blob(e.outputs["plan.json"])))
                   for e in plans]
     images = by_page(project.comic, panel_images(project, styled_blobs, cache))
-    with tempfile.TemporaryDirectory(dir=cache.root) as tmp:
+    with tempfile.TemporaryDirectory(dir=cache.root) as tmp, temporary(Path(tmp)):
         out = Path(tmp) / f"book.{fmt}"
-        write_book(project.comic, page_plans, images, out, provenance)
+        write_book(project.comic, page_plans, images, out, provenance, printing)
         data = out.read_bytes()
     return {f"book.{fmt}": data}, {}
+
+
+def preflight_stage(book: Path, printing: PrintSettings) -> StageOutput:
+    """The printer's checks of the written PDF, as JSON-able findings in the metadata."""
+    from comicc.page.preflight import preflight
+    from comicc.page.printers import PRINTERS
+
+    findings = preflight(book, PRINTERS[printing.printer], ink_limit=printing.ink_limit)
+    return {}, {"findings": [f.to_json() for f in findings]}
 
 
 def pictures_stage(project: Project, styled_blobs: list[str] | None, cache: Cache,

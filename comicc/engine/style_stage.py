@@ -22,6 +22,17 @@ import numpy as np
 import torch
 import torch.utils.deterministic
 from PIL import Image
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column
+from rich.text import Text
 
 from comicc.engine.cache import Cache, Entry
 from comicc.engine.engine import Inputs
@@ -394,10 +405,35 @@ def _progress(total: int, quiet: bool):
     """A progress callback: a rich bar on a terminal, nothing otherwise."""
     if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
         return None, None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    return style_progress(total)
 
-    bar = Progress(TextColumn("style"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                   TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), transient=True)
+
+class LossColumn(ProgressColumn):
+    """The loss figures: the one column that gives way, cut short with an ellipsis."""
+
+    def __init__(self) -> None:
+        # The only wrapable column, so rich narrows it alone when the line is too long.
+        super().__init__(table_column=Column(no_wrap=False, overflow="ellipsis", min_width=1))
+
+    def render(self, task: Task) -> Text:
+        return Text(task.fields["losses"], no_wrap=True, overflow="ellipsis")
+
+
+def style_progress(total: int, console: Console | None = None,
+                   clock: Callable[[], float] | None = None
+                   ) -> tuple[Progress, Callable[[StepLog], None]]:
+    """The style stage's rich bar and the callback that feeds it each logged step.
+
+    The bar, the step count and the time left keep their widths; only the loss figures
+    give way on a narrow terminal, as every term is also charted in the report.
+    `console` and `clock` are rich's, for tests.
+    """
+    fixed = Column(no_wrap=True)
+    bar = Progress(TextColumn("style", table_column=fixed),
+                   BarColumn(bar_width=30, table_column=fixed),
+                   TextColumn("{task.completed}/{task.total}", table_column=fixed),
+                   TimeRemainingColumn(table_column=fixed), LossColumn(),
+                   console=console, transient=True, **({"get_time": clock} if clock else {}))
     task = bar.add_task("style", total=total, losses="")
 
     def update(log: StepLog) -> None:

@@ -173,11 +173,33 @@ def _check_files(comic: Comic, root: Path, sink: DiagnosticSink) -> None:
         _, problem = project_file(root, comic.build.clip_checkpoint, ("build", "clip_checkpoint"))
         if problem is not None:
             sink.add(problem)
+    if comic.comic.icc_profile is not None:
+        _, problem = project_file(root, comic.comic.icc_profile, ("comic", "icc_profile"))
+        if problem is not None:
+            sink.add(problem)
     for name, element in comic.elements.items():
         for k, ref in enumerate(element.references):
             _check_image(root, ref, ("elements", name, "references", k), sink)
     for p, j, panel in comic.panels():
         _check_image(root, panel.art, ("page", p, "panel", j, "art"), sink)
+    for kind, font in comic.lettering.fonts.items():
+        _check_font(root, font, ("lettering", "fonts", kind), sink)
+
+
+def _check_font(root: Path, relative: str, path: KeyPath, sink: DiagnosticSink) -> None:
+    from reportlab.pdfbase.ttfonts import TTFError, TTFontFile
+
+    resolved, problem = project_file(root, relative, path)
+    if problem is not None:
+        sink.add(problem)
+        return
+    try:
+        TTFontFile(str(resolved))
+    except (TTFError, OSError, AssertionError, KeyError, ValueError) as exc:
+        sink.add(Diagnostic("error", f"`{relative}` is not a TrueType font comicc can embed: {exc}",
+                            key_path=path, code="font",
+                            hint="use a .ttf with TrueType (glyf) outlines; CFF-based .otf fonts "
+                            "can be converted with fontTools"))
 
 
 def _check_layouts(comic: Comic, root: Path, sink: DiagnosticSink) -> None:

@@ -13,6 +13,10 @@ Backend = Literal["gram", "clip", "none"]  # what `auto` resolves to
 StyleNetName = Literal["pretrained", "unet"]
 PresetName = Literal["draft", "standard", "final"]  # the keys of comicc.ml.presets.PRESETS
 DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
+# Print production: the CLI's flags and the preflight's printer table use them.
+PdfFlavour = Literal["plain", "x4", "x1a"]
+Printer = Literal["generic", "kdp", "ingramspark"]
+RenderingIntent = Literal["perceptual", "relative", "saturation", "absolute"]
 
 
 def choices(literal: object) -> list[str]:

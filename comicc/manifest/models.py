@@ -14,7 +14,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from comicc.manifest.choices import (
     BackendChoice,
     DeviceChoice,
+    PdfFlavour,
     PresetName,
+    Printer,
+    RenderingIntent,
     StyleNetName,
 )
 
@@ -91,7 +94,17 @@ class ComicMeta(Strict):
     reading: Literal["ltr", "rtl"] = Field(
         default="ltr", description="Reading direction; rtl mirrors layouts (manga)."
     )
-    language: str = Field(default="en", max_length=16, description="Language of the lettering.")
+    language: str = Field(
+        default="en",
+        max_length=16,
+        description="Language of the lettering (a BCP 47 tag such as en, de, ar, ja): it sets "
+        "hyphenation and, for ja, zh and ko, vertical writing in balloons.",
+    )
+    writing: Literal["horizontal", "vertical"] | None = Field(
+        default=None,
+        description="horizontal or vertical lettering (columns top to bottom, right to left); "
+        "default: vertical for ja, zh and ko, else horizontal.",
+    )
     direction: str = Field(
         default="", max_length=2000, description="Global text direction for the whole comic."
     )
@@ -103,6 +116,26 @@ class ComicMeta(Strict):
         description="Pretrained network style: a name, an index 0-25, or a mix {name = weight}.",
     )
     pad_to_even: bool = Field(default=False, description="Add a blank page to reach an even count.")
+    pdf: PdfFlavour = Field(
+        default="plain",
+        description="PDF flavour: plain RGB, PDF/X-4 (sRGB, or CMYK with icc_profile) or "
+        "PDF/X-1a (CMYK only, no transparency). See docs/printing.md.",
+    )
+    printer: Printer = Field(
+        default="generic", description="Printer whose specification the build checks the PDF against."
+    )
+    icc_profile: str | None = Field(
+        default=None,
+        description="CMYK output profile (.icc) for x1a/x4; default comicc's GRACoL 2006 coated.",
+    )
+    rendering_intent: RenderingIntent = Field(
+        default="relative", description="How RGB art maps into the printer's CMYK gamut."
+    )
+    ink_limit: int | None = Field(
+        default=None, ge=200, le=400,
+        description="Total area coverage limit in percent; default the printer's (240 for "
+        "ingramspark, else 300).",
+    )
 
     @field_validator("bleed")
     @classmethod
@@ -200,10 +233,13 @@ Region = Annotated[
 ]
 
 
+BalloonKind = Literal["speech", "thought", "caption", "sfx", "whisper", "shout"]
+
+
 class Balloon(Strict):
     """One balloon, caption or sound effect in a panel."""
 
-    kind: Literal["speech", "thought", "caption", "sfx", "whisper", "shout"] = Field(
+    kind: BalloonKind = Field(
         default="speech", description="speech, thought, whisper, shout, caption or sfx."
     )
     speaker: str | None = Field(default=None, description="Element id the tail points at.")
@@ -216,6 +252,23 @@ class Balloon(Strict):
         min_length=2,
         max_length=2,
         description="Preferred balloon centre [x, y] as fractions of the panel.",
+    )
+    writing: Literal["horizontal", "vertical"] | None = Field(
+        default=None,
+        description="horizontal or vertical lettering for this balloon (sound effects stay horizontal).",
+    )
+    line_spacing: float | None = Field(
+        default=None, ge=0.8, le=3.0,
+        description="Line (column) spacing as a multiple of the font size (overrides [lettering]).",
+    )
+    padding: float | None = Field(
+        default=None, ge=0.0, le=36.0,
+        description="Space between the text and the balloon's outline, in points.",
+    )
+    path: Literal["arc"] | list[list[float]] | None = Field(
+        default=None,
+        description='Sound effects only: letters set along a path, "arc" or [[x, y], ...] '
+        "as fractions of the panel (two points or more).",
     )
 
     @field_validator("at")
@@ -236,6 +289,20 @@ class Balloon(Strict):
     def _speaker_fits_kind(self) -> Balloon:
         if self.kind in ("caption", "sfx") and self.speaker is not None:
             raise ValueError(f"a {self.kind} has no speaker; remove `speaker` or use kind = \"speech\"")
+        return self
+
+    @model_validator(mode="after")
+    def _path_is_for_sound_effects(self) -> Balloon:
+        if self.path is None:
+            return self
+        if self.kind != "sfx":
+            raise ValueError('only a sound effect follows a path; remove `path` or use kind = "sfx"')
+        if isinstance(self.path, list) and (
+            len(self.path) < 2
+            or any(len(p) != 2 or not all(0 <= v <= 1 for v in p) for p in self.path)
+        ):
+            raise ValueError("path must be \"arc\" or two or more [x, y] points, fractions of "
+                             "the panel between 0 and 1")
         return self
 
 
@@ -276,6 +343,10 @@ class Page(Strict):
     gutter: str | float | None = Field(default=None, description="Space between panels.")
     margin: str | float | None = Field(default=None, description="Outer margin of the panel area.")
     panel: list[Panel] = Field(min_length=1, description="The page's panels in reading order.")
+    writing: Literal["horizontal", "vertical"] | None = Field(
+        default=None,
+        description="horizontal or vertical lettering on this page (overrides [comic]).",
+    )
 
     @field_validator("gutter", "margin")
     @classmethod
@@ -298,12 +369,26 @@ class LayoutDefaults(Strict):
         return value
 
 
+class Lettering(Strict):
+    """`[lettering]`: fonts and spacing for every balloon."""
+
+    fonts: dict[BalloonKind | Literal["default"], str] = Field(
+        default_factory=dict,
+        description="A TrueType font file (inside the project) per balloon kind, or `default` "
+        "for all; comicc's fonts still letter the characters it lacks.",
+    )
+    line_spacing: float = Field(
+        default=1.2, ge=0.8, le=3.0, description="Line spacing as a multiple of the font size."
+    )
+
+
 class Comic(Strict):
     """The whole manifest, `comic.toml`."""
 
     comic: ComicMeta
     build: BuildOptions = Field(default_factory=BuildOptions)
     layout: LayoutDefaults = Field(default_factory=LayoutDefaults)
+    lettering: Lettering = Field(default_factory=Lettering)
     elements: dict[ElementId, Element] = Field(default_factory=dict)
     page: list[Page] = Field(min_length=1, max_length=2000, description="Pages in order.")
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from comicc.manifest.models import Comic
 from comicc.page.cbz import write_cbz
+from comicc.page.colour import PLAIN, PrintSettings
 from comicc.page.pageplan import PagePlan
 from comicc.page.pdf import write_pdf
 
@@ -26,7 +27,9 @@ def by_page(comic: Comic, images: list[Image.Image]) -> list[list[Image.Image]]:
 
 
 def write_book(comic: Comic, plans: list[PagePlan], panel_images: list[list[Image.Image]],
-               out: Path, provenance: str) -> Path:
-    """Write the planned pages as a PDF, or a CBZ when `out` ends in .cbz; returns `out`."""
-    writer = write_cbz if out.suffix.lower() == ".cbz" else write_pdf
-    return writer(comic, plans, panel_images, out, provenance)
+               out: Path, provenance: str, printing: PrintSettings = PLAIN) -> Path:
+    """Write the planned pages as a PDF (plain or PDF/X, as `printing` says), or a CBZ when
+    `out` ends in .cbz; returns `out`."""
+    if out.suffix.lower() == ".cbz":
+        return write_cbz(comic, plans, panel_images, out, provenance)
+    return write_pdf(comic, plans, panel_images, out, provenance, printing)

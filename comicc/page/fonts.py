@@ -9,6 +9,7 @@ reportlab name, so measuring and drawing use the same fonts.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import unicodedata
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfmetrics, ttfonts
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
 FONT_DIR = Path(__file__).parent / "fonts"
@@ -32,6 +33,8 @@ CHAINS = {
     "bold": ("ComicNeue-Bold", "DejaVuSans-Bold"),
 }
 SYSTEM_PREFIX = "file:"
+# The first private-use code point given to glyphs no character maps to.
+PRIVATE_USE = 0xE000
 # How many of fontconfig's best matches are tried for uncovered characters.
 SYSTEM_CANDIDATES = 8
 
@@ -44,24 +47,36 @@ class Run:
     text: str
 
 
+def font_file(key: str) -> tuple[Path, int]:
+    """The file of the font `key` and the font's index in it (collections hold several)."""
+    if key in SHIPPED:
+        return FONT_DIR / SHIPPED[key], 0
+    if key.startswith(SYSTEM_PREFIX):
+        return Path(key[len(SYSTEM_PREFIX) :]), 0
+    raise KeyError(f"unknown font {key!r}")
+
+
 @cache
 def load_font(key: str) -> TTFont | None:
     """Register the font `key` with reportlab (once) and return it; None if it cannot be used."""
-    if key in SHIPPED:
-        path = FONT_DIR / SHIPPED[key]
-    elif key.startswith(SYSTEM_PREFIX):
-        path = Path(key[len(SYSTEM_PREFIX) :])
-    else:
-        raise KeyError(f"unknown font {key!r}")
+    path, index = font_file(key)
+    if key not in SHIPPED:
+        for shipped in SHIPPED:  # shipped fonts claim their names first (see below)
+            load_font(shipped)
     try:
-        font = TTFont(key, str(path))
+        font = TTFont(key, str(path), subfontIndex=index)
     except (TTFError, OSError, AssertionError, KeyError, ValueError):
         # reportlab embeds only TrueType outlines; CFF-flavoured system fonts end up here.
         if key in SHIPPED:
             raise
         return None
+    if key not in SHIPPED:
+        # reportlab hands out the first font registered under a PostScript name for every
+        # later font of that name, so a font that is not comicc's own gets a name of its own.
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:8].encode()
+        font.face.name = font.face.name + b"-" + digest  # reportlab keeps names as bytes
     pdfmetrics.registerFont(font)
-    return font
+    return font if pdfmetrics.getFont(key) is font else None
 
 
 def covers(key: str, char: str) -> bool:
@@ -108,15 +123,19 @@ def _system_font_for(char: str) -> str | None:
     return None
 
 
-def font_for(char: str, weight: str) -> str | None:
-    """The first font in the weight's chain (then the system's fonts) that has `char`."""
-    for key in CHAINS[weight]:
+Chain = tuple[str, ...]  # font keys tried in order for each character
+
+
+def font_for(char: str, chain: Chain | str) -> str | None:
+    """The first font in the chain (a weight names a shipped chain), then the system's fonts,
+    that has `char`."""
+    for key in CHAINS[chain] if isinstance(chain, str) else chain:
         if covers(key, char):
             return key
     return _system_font_for(char)
 
 
-def split_runs(text: str, weight: str) -> tuple[list[Run], list[str]]:
+def split_runs(text: str, chain: Chain | str) -> tuple[list[Run], list[str]]:
     """Split text into runs by the font that draws each character.
 
     Returns the runs and the characters no font covers (left out of the runs, so the
@@ -124,9 +143,10 @@ def split_runs(text: str, weight: str) -> tuple[list[Run], list[str]]:
     """
     runs: list[Run] = []
     missing: list[str] = []
-    primary = CHAINS[weight][0]
+    chain = CHAINS[chain] if isinstance(chain, str) else chain
+    primary = chain[0]
     for char in text:
-        key = primary if char == " " else font_for(char, weight)
+        key = primary if char == " " else font_for(char, chain)
         if key is None:
             if not _ignorable(char) and char not in missing:
                 missing.append(char)
@@ -138,10 +158,67 @@ def split_runs(text: str, weight: str) -> tuple[list[Run], list[str]]:
     return runs, missing
 
 
-def runs_width(runs: list[Run] | tuple[Run, ...], size: float) -> float:
-    """Width in points of runs set at `size` points."""
-    total = 0.0
-    for run in runs:
-        load_font(run.font)
-        total += pdfmetrics.stringWidth(run.text, run.font, size)
-    return total
+def char_for_glyph(key: str, gid: int, text: str) -> str:
+    """A character that draws glyph `gid` of font `key` through reportlab and reads as `text`.
+
+    reportlab subsets fonts by character, and a PDF reads text back through each font's
+    ToUnicode map. A glyph drawn for characters other than its own (an Arabic joining form,
+    a ligature, a mirrored bracket) is given a private-use character of its own that draws
+    it and reads back as `text`.
+    """
+    font = load_font(key)
+    assert font is not None, key
+    face = font.face
+    own = face.glyphToChar.get(gid, [])
+    if len(text) == 1 and ord(text) in own:
+        return text
+    if not text and own:
+        return chr(own[0])
+    found = _GLYPH_CHARS.get((key, gid, text))
+    if found is not None:
+        return found
+    # Codes are unique across fonts: the ToUnicode maps know them by code alone.
+    code = max(_READS_AS, default=PRIVATE_USE - 1) + 1
+    while code in face.charToGlyph:
+        code += 1
+    face.charToGlyph[code] = gid
+    face.glyphToChar.setdefault(gid, []).append(code)
+    face.charWidths[code] = font.pdfScale(face.hmetrics[gid][0])
+    _READS_AS[code] = text
+    _GLYPH_CHARS[key, gid, text] = chr(code)
+    return chr(code)
+
+
+_GLYPH_CHARS: dict[tuple[str, int, str], str] = {}
+# What each private-use character given to a glyph stands for, for the ToUnicode maps.
+_READS_AS: dict[int, str] = {}
+
+
+def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
+    """reportlab's ToUnicode CMap, with each code's text in UTF-16 (so characters beyond the
+    BMP, emoji among them, read back) and private-use glyph characters read as their text."""
+    entries = [
+        f"<{i:02X}> <{_READS_AS.get(code, chr(code)).encode('utf-16-be').hex().upper()}>"
+        for i, code in enumerate(subset)
+    ]
+    return "\n".join(
+        [
+            "/CIDInit /ProcSet findresource begin",
+            "12 dict begin",
+            "begincmap",
+            f"/CIDSystemInfo << /Registry ({fontname}) /Ordering ({fontname}) /Supplement 0 >> def",
+            f"/CMapName /{fontname} def",
+            "/CMapType 2 def",
+            f"1 begincodespacerange <00> <{len(subset) - 1:02X}> endcodespacerange",
+            f"{len(entries)} beginbfchar",
+            *entries,
+            "endbfchar",
+            "endcmap",
+            "CMapName currentdict /CMap defineresource pop",
+            "end",
+            "end",
+        ]
+    )
+
+
+ttfonts.makeToUnicodeCMap = _to_unicode_cmap

@@ -10,14 +10,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
+
+import pyphen
+from pyphen import Pyphen
+from uniseg.linebreak import line_break_units
 
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink, KeyPath
 from comicc.manifest.models import Balloon, Panel
 from comicc.page.art import Crop, region_to_page
-from comicc.page.fonts import CHAINS, Run, runs_width, split_runs
+from comicc.page.fonts import CHAINS, Chain, Run, load_font, split_runs
 from comicc.page.geometry import Point, Rect
 from comicc.page.pageplan import BalloonPlan, TextLine
+from comicc.page.shaping import (
+    Glyph,
+    column_length,
+    line_width,
+    paragraph_rtl,
+    runs_width,
+    shape_column,
+    shape_line,
+)
 
 LEADING = 1.2  # line height as a multiple of the font size
 SUPERELLIPSE_N = 2.6  # 2 is an ellipse; larger hugs the text block more tightly
@@ -80,26 +94,62 @@ class PanelArt:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """How a balloon's text is set: its fonts, its direction of lines, and its hyphenation."""
+
+    weight: str
+    vertical: bool = False  # columns top to bottom, right to left
+    hyphenator: Pyphen | None = None
+    chain: Chain = ()  # fonts tried before the weight's shipped ones (`[lettering.fonts]`)
+    leading: float = LEADING  # line (column) spacing as a multiple of the font size
+
+    @property
+    def fonts(self) -> Chain:
+        usable = tuple(key for key in self.chain if load_font(key) is not None)
+        return (*usable, *CHAINS[self.weight])
+
+    def length(self, runs: list[Run] | tuple[Run, ...]) -> float:
+        """How long runs are along a line (a column, in vertical text) at 1 pt."""
+        return column_length(runs, 1.0) if self.vertical else runs_width(runs, 1.0)
+
+
+@cache
+def hyphenator_for(language: str) -> Pyphen | None:
+    """pyphen's patterns for a language tag (`en`, `de-DE`), or None where it has none."""
+    found = pyphen.language_fallback(language.replace("-", "_"))
+    return Pyphen(lang=found) if found else None
+
+
+@dataclass(frozen=True)
 class Word:
+    """A line-breaking unit (UAX #14): a word, or one CJK character with its punctuation."""
+
     runs: tuple[Run, ...]
-    width: float  # at 1 pt; widths scale linearly with the font size
+    width: float  # length along the line at 1 pt; lengths scale linearly with the font size
+    space: bool = False  # a space follows it: shown between it and the next unit on a line
 
 
-def _word(runs: list[Run] | tuple[Run, ...]) -> Word:
-    return Word(tuple(runs), runs_width(runs, 1.0))
+def _word(runs: list[Run] | tuple[Run, ...], setting: Setting, space: bool = False) -> Word:
+    return Word(tuple(runs), setting.length(runs), space)
 
 
-def words_of(text: str, weight: str) -> tuple[list[list[Word]], list[str]]:
-    """Paragraphs (split at explicit newlines) of measured words, and characters no font has."""
+def words_of(text: str, setting: Setting | str) -> tuple[list[list[Word]], list[str]]:
+    """Paragraphs (split at explicit newlines) of measured line-breaking units, and the
+    characters no font has. Units are UAX #14's: a line may end after any of them."""
+    if isinstance(setting, str):
+        setting = Setting(setting)
     paragraphs: list[list[Word]] = []
     missing: list[str] = []
     for paragraph in text.split("\n"):
         words = []
-        for token in paragraph.split():
-            runs, lost = split_runs(token, weight)
+        for unit in line_break_units(paragraph):
+            body = unit.rstrip()
+            runs, lost = split_runs(body, setting.fonts)
             missing += [c for c in lost if c not in missing]
             if runs:
-                words.append(_word(runs))
+                words.append(_word(runs, setting, space=body != unit))
+            elif words and body != unit:
+                words[-1] = Word(words[-1].runs, words[-1].width, space=True)
         paragraphs.append(words)
     return paragraphs, missing
 
@@ -107,7 +157,7 @@ def words_of(text: str, weight: str) -> tuple[list[list[Word]], list[str]]:
 def _join(words: list[Word], space: Run) -> tuple[Run, ...]:
     runs: list[Run] = []
     for i, word in enumerate(words):
-        for run in ((space,) if i else ()) + word.runs:
+        for run in ((space,) if i and words[i - 1].space else ()) + word.runs:
             if runs and runs[-1].font == run.font:
                 runs[-1] = Run(run.font, runs[-1].text + run.text)
             else:
@@ -115,48 +165,78 @@ def _join(words: list[Word], space: Run) -> tuple[Run, ...]:
     return tuple(runs)
 
 
-def _break_word(word: Word, limit: float) -> list[Word]:
-    """Split a word wider than `limit` (at 1 pt) into pieces that fit, character by character."""
+def _break_word(word: Word, limit: float, setting: Setting) -> list[Word]:
+    """Split a word longer than `limit` (at 1 pt) into pieces that fit, character by character."""
     pieces: list[Word] = []
     current: list[Run] = []
     for run in word.runs:
         for char in run.text:
             candidate = current + [Run(run.font, char)]
-            if current and runs_width(candidate, 1.0) > limit:
-                pieces.append(_word(current))
+            if current and setting.length(candidate) > limit:
+                pieces.append(_word(current, setting))
                 candidate = [Run(run.font, char)]
             current = candidate
     if current:
-        pieces.append(_word(current))
+        pieces.append(_word(current, setting, word.space))
     return pieces
+
+
+def _hyphenate(word: Word, room: float, setting: Setting) -> tuple[Word, Word] | None:
+    """Split a word at the last hyphenation point whose head and hyphen fit in `room`."""
+    if setting.hyphenator is None or setting.vertical or len(word.runs) != 1:
+        return None
+    (run,) = word.runs
+    for head, tail in setting.hyphenator.iterate(run.text):
+        first = _word([Run(run.font, head + "-")], setting)
+        if first.width <= room:
+            return first, _word([Run(run.font, tail)], setting, word.space)
+    return None
+
+
+def _pieces(word: Word, limit: float, setting: Setting) -> list[Word]:
+    """A word longer than a line, in pieces that fit: hyphenated where the language has
+    patterns (comic lettering hyphenates nothing else), else broken between characters."""
+    pieces: list[Word] = []
+    while word.width > limit:
+        split = _hyphenate(word, limit, setting)
+        if split is None:
+            return pieces + _break_word(word, limit, setting)
+        pieces.append(split[0])
+        word = split[1]
+    return [*pieces, word]
 
 
 @dataclass(frozen=True)
 class Line:
-    """One wrapped line: its runs and its width in points."""
+    """One wrapped line (a column, in vertical text): its runs and its length in points."""
 
     runs: tuple[Run, ...]
     width: float
 
 
-def wrap(paragraphs: list[list[Word]], size: float, width: float, weight: str) -> list[Line]:
-    """Greedy line breaking at `width` points; words too long for a line are broken."""
-    space = Run(CHAINS[weight][0], " ")
-    space_w = runs_width([space], 1.0)
+def wrap(
+    paragraphs: list[list[Word]], size: float, width: float, setting: Setting | str
+) -> list[Line]:
+    """Greedy line breaking at `width` points at UAX #14's break opportunities; a word too
+    long for a line is hyphenated where the language allows, else broken."""
+    if isinstance(setting, str):
+        setting = Setting(setting)
+    space = Run(setting.fonts[0], " ")
+    space_w = setting.length([space])
     limit = width / size
     lines: list[Line] = []
     for paragraph in paragraphs:
         current: list[Word] = []
         used = 0.0
         for word in paragraph:
-            for piece in _break_word(word, limit) if word.width > limit else [word]:
-                extra = piece.width + (space_w if current else 0.0)
-                if current and used + extra > limit:
+            gap = space_w if current and current[-1].space else 0.0
+            for piece in _pieces(word, limit, setting):
+                if current and used + gap + piece.width > limit:
                     lines.append(Line(_join(current, space), used * size))
-                    current, used = [], 0.0
-                    extra = piece.width
+                    current, used, gap = [], 0.0, 0.0
                 current.append(piece)
-                used += extra
+                used += gap + piece.width
+                gap = 0.0
         if current or not paragraph:
             lines.append(Line(_join(current, space), used * size))
     return lines
@@ -169,14 +249,19 @@ class Fitted:
     size: float
     lines: list[Line]
     dropped: int = 0
+    vertical: bool = False
+    leading: float = LEADING
 
     @property
     def block(self) -> tuple[float, float]:
-        width = max((line.width for line in self.lines), default=0.0)
-        return width, len(self.lines) * self.size * LEADING
+        length = max((line.width for line in self.lines), default=0.0)
+        across = len(self.lines) * self.size * self.leading
+        return (across, length) if self.vertical else (length, across)
 
 
 ShapeSize = Callable[[float, float, float], tuple[float, float]]
+# Vertical balloons are tall: height over width at least this share of the kind's aspect.
+VERTICAL_ASPECT = 0.8
 
 
 def fit_text(
@@ -185,13 +270,16 @@ def fit_text(
     shape: ShapeSize,
     max_w: float,
     max_h: float,
+    setting: Setting | None = None,
 ) -> Fitted:
     """The largest font size and line breaks whose balloon fits in max_w x max_h.
 
     Among the fits at one size it picks the narrowest whose balloon is at least `style.aspect`
-    wide for its height. At the smallest size, if nothing fits, it keeps the lines that fit and
-    reports how many it dropped, so nothing is clipped silently.
+    wide for its height (for vertical text: the shortest columns whose balloon is tall by
+    VERTICAL_ASPECT of that). At the smallest size, if nothing fits, it keeps the lines that
+    fit and reports how many it dropped, so nothing is clipped silently.
     """
+    setting = setting or Setting(style.weight)
     one_line = max((sum(w.width for w in p) for p in paragraphs), default=0.0) * 1.3
     longest = max((w.width for p in paragraphs for w in p), default=0.0)
     steps = max(1, round((style.max_size - style.min_size) / 0.5))
@@ -201,18 +289,19 @@ def fit_text(
         best_aspect = 0.0
         low, high = longest * size, max(longest, one_line) * size
         for k in range(16):
-            lines = wrap(paragraphs, size, low + (high - low) * k / 15, style.weight)
-            fitted = Fitted(size, lines)
+            lines = wrap(paragraphs, size, low + (high - low) * k / 15, setting)
+            fitted = Fitted(size, lines, vertical=setting.vertical, leading=setting.leading)
             w, h = shape(*fitted.block, size)
             if w > max_w or h > max_h:
                 continue
-            if w / h >= style.aspect:
+            aspect = h / w if setting.vertical else w / h
+            if aspect >= style.aspect * (VERTICAL_ASPECT if setting.vertical else 1.0):
                 return fitted
-            if w / h > best_aspect:
-                best, best_aspect = fitted, w / h
+            if aspect > best_aspect:
+                best, best_aspect = fitted, aspect
         if best is not None:
             return best
-    return _overflow(paragraphs, style, shape, max_w, max_h)
+    return _overflow(paragraphs, style, shape, max_w, max_h, setting)
 
 
 def _overflow(
@@ -221,22 +310,28 @@ def _overflow(
     shape: ShapeSize,
     max_w: float,
     max_h: float,
+    setting: Setting,
 ) -> Fitted:
     size = style.min_size
-    weight = style.weight
-    leading = size * LEADING
-    width = _largest(lambda tw: shape(tw, leading, size)[0] <= max_w, max_w)
-    height = _largest(lambda th: shape(size, th, size)[1] <= max_h, max_h)
-    lines = wrap(paragraphs, size, max(width, size), weight)
-    keep = max(1, int(height // leading))
+    leading = size * setting.leading
+    if setting.vertical:
+        length = _largest(lambda th: shape(leading, th, size)[1] <= max_h, max_h)
+        across = _largest(lambda tw: shape(tw, size, size)[0] <= max_w, max_w)
+    else:
+        length = _largest(lambda tw: shape(tw, leading, size)[0] <= max_w, max_w)
+        across = _largest(lambda th: shape(size, th, size)[1] <= max_h, max_h)
+    lines = wrap(paragraphs, size, max(length, size), setting)
+    keep = max(1, int(across // leading))
     if keep >= len(lines):
-        return Fitted(size, lines)
+        return Fitted(size, lines, vertical=setting.vertical, leading=setting.leading)
     shown = lines[:keep]
     last = shown[-1]
-    ellipsis = split_runs("…", weight)[0]
+    ellipsis = split_runs("…", setting.fonts)[0]
     tail = last.runs + tuple(ellipsis)
-    shown[-1] = Line(tail, runs_width(tail, size))
-    return Fitted(size, shown, dropped=len(lines) - keep)
+    shown[-1] = Line(tail, setting.length(tail) * size)
+    return Fitted(
+        size, shown, dropped=len(lines) - keep, vertical=setting.vertical, leading=setting.leading
+    )
 
 
 def _largest(ok: Callable[[float], bool], upper: float) -> float:
@@ -257,9 +352,9 @@ def _bump(size: float) -> float:
     return 0.45 * size  # how far a thought cloud's bumps stand out
 
 
-def shape_size(kind: str, angle: float = 0.0) -> ShapeSize:
+def shape_size(kind: str, angle: float = 0.0, style: Style | None = None) -> ShapeSize:
     """The function giving a balloon's box (w, h) from its text block (tw, th) and font size."""
-    style = STYLES[kind]
+    style = style or STYLES[kind]
 
     def size_of(tw: float, th: float, size: float) -> tuple[float, float]:
         pad = style.padding + 0.25 * size
@@ -412,6 +507,19 @@ def _best(candidates: list[Rect], placed: list[Rect], cost: Callable[[Rect], flo
     return min(candidates, key=lambda r: (round(_clash(r, placed), 3), cost(r)))
 
 
+VERTICAL_LANGUAGES = ("ja", "zh", "ko")
+
+
+@dataclass(frozen=True)
+class LetteringOptions:
+    """The book's and the page's lettering choices, resolved once per page."""
+
+    language: str = "en"
+    writing: str = "horizontal"  # the page's; a balloon's own `writing` overrides it
+    fonts: dict[str, str] = field(default_factory=dict)  # balloon kind or "default" -> font key
+    line_spacing: float = LEADING
+
+
 @dataclass
 class PanelLettering:
     """What lettering one panel needs to know while its balloons are placed one by one."""
@@ -426,6 +534,25 @@ class PanelLettering:
     placed: list[Rect] = field(default_factory=list)
     tails: list[Point] = field(default_factory=list)  # points along earlier balloons' tails
     previous: Rect | None = None
+    options: LetteringOptions = field(default_factory=LetteringOptions)
+
+    def setting(self, balloon: Balloon) -> Setting:
+        """How this balloon's text is set; sound effects always run horizontally."""
+        options = self.options
+        vertical = page_writing(options.language, options.writing, balloon.writing) == "vertical"
+        font = options.fonts.get(balloon.kind) or options.fonts.get("default")
+        return Setting(
+            STYLES[balloon.kind].weight,
+            vertical=vertical and balloon.kind != "sfx",
+            hyphenator=hyphenator_for(options.language),
+            chain=(font,) if font else (),
+            leading=balloon.line_spacing or options.line_spacing,
+        )
+
+    def style(self, balloon: Balloon) -> Style:
+        """The balloon kind's style, with the balloon's own padding if it sets one."""
+        style = STYLES[balloon.kind]
+        return style if balloon.padding is None else replace(style, padding=balloon.padding)
 
     def at_point(self, balloon: Balloon) -> Point | None:
         if balloon.at is None:
@@ -441,6 +568,16 @@ class PanelLettering:
         return (region.x + region.w / 2, region.y + 0.2 * region.h)
 
 
+def page_writing(language: str, *choices: str | None) -> str:
+    """The writing mode from the most specific choice made (comic, page, balloon, in that
+    order), else the language's: vertical for Japanese, Chinese and Korean."""
+    for choice in reversed(choices):
+        if choice is not None:
+            return choice
+    primary = language.lower().replace("_", "-").split("-")[0]
+    return "vertical" if primary in VERTICAL_LANGUAGES else "horizontal"
+
+
 def letter_panel(
     art: PanelArt,
     panel: Panel,
@@ -448,10 +585,12 @@ def letter_panel(
     reading: str,
     key_path: KeyPath,
     sink: DiagnosticSink,
+    options: LetteringOptions | None = None,
 ) -> list[BalloonPlan]:
     """Fit, place and outline every balloon of one panel, in reading order."""
     area = (art.frame.intersection(live_area) or art.frame).inset(INSET)
     ctx = PanelLettering(art, panel, area, reading == "rtl", key_path, sink)
+    ctx.options = options or LetteringOptions()
     for name, region in panel.regions.items():
         ctx.regions[name] = region_to_page(region, art.art_size, art.crop, art.frame)
     plans = []
@@ -461,13 +600,14 @@ def letter_panel(
 
 
 def _letter_balloon(ctx: PanelLettering, index: int, balloon: Balloon) -> BalloonPlan:
-    style = STYLES[balloon.kind]
+    style = ctx.style(balloon)
     where = (*ctx.key_path, "balloons", index)
     angle = 0.0
     if balloon.kind == "sfx":
         angle = (8.0 if index % 2 == 0 else -6.0) * (-1 if ctx.rtl else 1)
-    shape = shape_size(balloon.kind, angle)
-    paragraphs, missing = words_of(balloon.text, style.weight)
+    shape = shape_size(balloon.kind, angle, style)
+    setting = ctx.setting(balloon)
+    paragraphs, missing = words_of(balloon.text, setting)
     if missing:
         listed = " ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:12])
         ctx.sink.add(
@@ -482,8 +622,13 @@ def _letter_balloon(ctx: PanelLettering, index: int, balloon: Balloon) -> Balloo
             )
         )
     max_w = min(ctx.area.w, max(style.width_share * ctx.area.w, 110.0))
+    if balloon.path is not None:
+        return _letter_on_path(ctx, index, balloon, style, setting, paragraphs, max_w)
     max_h = min(ctx.area.h, max(style.height_share * ctx.area.h, 60.0))
-    fitted = fit_text(paragraphs, style, shape, max_w, max_h)
+    if setting.vertical:  # columns run down: the height limits them as the width does lines
+        max_w = min(ctx.area.w, max(style.height_share * ctx.area.w, 60.0))
+        max_h = min(ctx.area.h, max(style.width_share * ctx.area.h, 110.0))
+    fitted = fit_text(paragraphs, style, shape, max_w, max_h, setting)
     if fitted.dropped:
         ctx.sink.add(
             Diagnostic(
@@ -715,15 +860,141 @@ def _trail(
 
 
 def _text_lines(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[TextLine]:
+    if fitted.vertical:
+        return _columns(fitted, box, kind, style)
     size = fitted.size
-    leading = size * LEADING
+    leading = size * fitted.leading
     tw, th = fitted.block
     cx, cy = box.centre
     top = box.y + style.padding if kind == "caption" else cy - th / 2
+    rtl = paragraph_rtl("".join(run.text for line in fitted.lines for run in line.runs))
     lines = []
     for i, line in enumerate(fitted.lines):
-        x = box.x + style.padding if kind == "caption" else cx - line.width / 2
+        glyphs = shape_line(line.runs, size, rtl)
+        width = line_width(glyphs)
+        x = cx - width / 2
+        if kind == "caption":
+            x = box.right - style.padding - width if rtl else box.x + style.padding
         # Centre each line's cap height on its slot: about 0.35 em below the slot's middle.
         baseline = top + i * leading + leading / 2 + 0.35 * size
-        lines.append(TextLine(x, baseline, size, line.runs))
+        lines.append(TextLine(x, baseline, size, line.runs, glyphs))
     return lines
+
+
+def _columns(fitted: Fitted, box: Rect, kind: str, style: Style) -> list[TextLine]:
+    """Vertical text: columns from the right, each set from its top down. A column's line
+    has its x on the column's centre line and its baseline at the column's top."""
+    size = fitted.size
+    leading = size * fitted.leading
+    tw, th = fitted.block
+    right, top = box.centre[0] + tw / 2, box.centre[1] - th / 2
+    if kind == "caption":
+        right, top = box.right - style.padding, box.y + style.padding
+    return [
+        TextLine(right - (i + 0.5) * leading, top, size, line.runs, shape_column(line.runs, size))
+        for i, line in enumerate(fitted.lines)
+    ]
+
+
+# ---- sound effects along a path ------------------------------------------------------
+
+ARC_RISE = 0.22  # how far an arc's middle stands above its ends, as a share of its width
+
+
+def _letter_on_path(
+    ctx: PanelLettering,
+    index: int,
+    balloon: Balloon,
+    style: Style,
+    setting: Setting,
+    paragraphs: list[list[Word]],
+    room: float,
+) -> BalloonPlan:
+    """A sound effect set on one line along its path, each letter turned to the path's
+    direction where it stands: an arc over the place a sound effect would take, or the
+    author's points."""
+    words = [word for paragraph in paragraphs for word in paragraph]
+    runs = _join(words, Run(setting.fonts[0], " "))
+    length = max(setting.length(runs), 1e-6)  # at 1 pt
+    frame = ctx.art.frame
+    points: list[Point] = []
+    if isinstance(balloon.path, list):
+        points = [(frame.x + x * frame.w, frame.y + y * frame.h) for x, y in balloon.path]
+        room = _polyline_length(points)
+    size = min(max(room / length, style.min_size), style.max_size)
+    if not points:
+        width, height = length * size, size * (1 + ARC_RISE * length)
+        box = _place(ctx, balloon, width, height)
+        points = _arc(box, size)
+    else:
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        box = Rect(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)).inset(-0.6 * size)
+    ctx.placed.append(box)
+    glyphs = _along(shape_line(runs, size), points, size)
+    return BalloonPlan(
+        kind=balloon.kind,
+        panel=ctx.art.index,
+        index=index,
+        box=box,
+        outline=(),
+        bubbles=(),
+        lines=(TextLine(0.0, 0.0, size, runs, glyphs),),
+        fill=None,
+        stroke=None,
+        line_width=max(0.6, size * 0.035),
+        dashed=False,
+        text_colour=style.text_colour,
+        text_outline=style.text_outline,
+        angle=0.0,
+    )
+
+
+def _arc(box: Rect, size: float, steps: int = 32) -> list[Point]:
+    """A circular arc across the box: its ends low at the sides, its middle at the top, each
+    a half line in from the box's edge so the letters stay inside it."""
+    half = box.w / 2
+    rise = max(box.h - size, 1e-6)
+    radius = (half * half + rise * rise) / (2 * rise)
+    cx, cy = box.centre[0], box.y + 0.5 * size + radius
+    reach = math.asin(min(half / radius, 1.0))
+    return [
+        (cx + radius * math.sin(t), cy - radius * math.cos(t))
+        for t in (-reach + 2 * reach * i / steps for i in range(steps + 1))
+    ]
+
+
+def _polyline_length(points: list[Point]) -> float:
+    return sum(math.dist(a, b) for a, b in zip(points, points[1:], strict=False))
+
+
+def _point_on(points: list[Point], distance: float) -> tuple[Point, Point]:
+    """The point `distance` along a polyline and the unit direction there; beyond either
+    end, the end segment carries on straight."""
+    for a, b in zip(points, points[1:], strict=False):
+        step = math.dist(a, b)
+        if step == 0:
+            continue
+        ux, uy = (b[0] - a[0]) / step, (b[1] - a[1]) / step
+        if distance <= step or b is points[-1]:
+            return (a[0] + ux * distance, a[1] + uy * distance), (ux, uy)
+        distance -= step
+    return points[0], (1.0, 0.0)
+
+
+def _along(glyphs: tuple[Glyph, ...], points: list[Point], size: float) -> tuple[Glyph, ...]:
+    """Glyphs of one line moved onto a path, centred on it, each turned to its direction."""
+    out: list[Glyph] = []
+    start = (_polyline_length(points) - line_width(glyphs)) / 2
+    for glyph in glyphs:
+        (px, py), (ux, uy) = _point_on(points, start + glyph.x + glyph.advance / 2)
+        # The baseline runs a little below the path, so the letters' middle is on it.
+        below = 0.35 * size + glyph.y
+        out.append(
+            replace(
+                glyph,
+                x=px - ux * glyph.advance / 2 - uy * below,
+                y=py - uy * glyph.advance / 2 + ux * below,
+                angle=-math.degrees(math.atan2(uy, ux)),
+            )
+        )
+    return tuple(out)

@@ -13,8 +13,9 @@ from typing import Any
 from comicc.page.art import Crop
 from comicc.page.fonts import Run
 from comicc.page.geometry import Point, Rect, border_edges
+from comicc.page.shaping import Glyph
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,14 @@ class FramePlan:
 
 @dataclass(frozen=True)
 class TextLine:
-    """One line of lettering: left end of its baseline, font size, and its runs of text."""
+    """One line of lettering: left end of its baseline, font size, its runs of text in logical
+    order, and the shaped glyphs that draw them, in visual order."""
 
     x: float
     baseline: float
     size: float
     runs: tuple[Run, ...]
+    glyphs: tuple[Glyph, ...]
 
     @property
     def text(self) -> str:
@@ -69,6 +72,7 @@ class TextLine:
             "baseline": self.baseline,
             "size": self.size,
             "runs": [[run.font, run.text] for run in self.runs],
+            "glyphs": [glyph.to_json() for glyph in self.glyphs],
         }
 
     @staticmethod
@@ -78,6 +82,7 @@ class TextLine:
             baseline=float(data["baseline"]),
             size=float(data["size"]),
             runs=tuple(Run(font, text) for font, text in data["runs"]),
+            glyphs=tuple(Glyph.from_json(glyph) for glyph in data["glyphs"]),
         )
 
 

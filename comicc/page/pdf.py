@@ -4,27 +4,36 @@ Each PDF page's MediaBox is the trim grown by the bleed on every side; TrimBox, 
 and ArtBox (the live area inside the safe margin) are set for the printer. Panel art is
 embedded at the full resolution of its crop, lettering is real (searchable) text in
 embedded TrueType subsets, and the same inputs always give the same bytes.
+
+With `PrintSettings` for PDF/X (`comicc.page.colour`, `comicc.page.pdfx`) the same pages are
+drawn in the output intent's colours and the document carries the PDF/X identification.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 from pathlib import Path
 
 from PIL import Image
 from reportlab import rl_config
-from reportlab.lib.colors import HexColor
+from reportlab.lib.colors import CMYKColor, Color, HexColor
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfdoc import PDFDate, PDFDictionary, PDFInfo, PDFName, PDFString
 from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.textobject import PDFTextObject
 
 import comicc
 from comicc.files import atomic_output
 from comicc.manifest.models import Comic
-from comicc.page.fonts import CHAINS, load_font
+from comicc.page.colour import PLAIN, PrintSettings, cmyk_colour, to_cmyk
+from comicc.page.fonts import CHAINS, char_for_glyph, load_font
 from comicc.page.geometry import Rect
-from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan
+from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan, TextLine
+from comicc.page.pdfx import VERSIONS, Identity, build_epoch, info_entries, mark_pdfx
+from comicc.page.shaping import Glyph
 
 FRAME_LINE = 1.0  # panel border width in points
 CREATOR = f"comicc {comicc.__version__}"
@@ -38,6 +47,7 @@ class _BookInfo(PDFInfo):
     """
 
     provenance = ""
+    pdfx: dict[str, object] = {}  # PDF/X keys (with their dates), empty for a plain PDF
 
     def format(self, document):  # type: ignore[no-untyped-def]
         entries = {
@@ -52,6 +62,7 @@ class _BookInfo(PDFInfo):
         }
         if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
             entries["CreationDate"] = entries["ModDate"] = PDFDate(ts=document._timeStamp)
+        entries.update(self.pdfx)
         return PDFDictionary(entries).format(document)
 
 
@@ -60,8 +71,12 @@ def render_pdf(
     plans: list[PagePlan],
     panel_images: list[list[Image.Image]],
     provenance: str,
+    printing: PrintSettings = PLAIN,
 ) -> bytes:
-    """Draw the planned pages into PDF bytes (padded to an even count when the comic asks)."""
+    """Draw the planned pages into PDF bytes (padded to an even count when the comic asks).
+
+    `printing` picks plain RGB or a PDF/X flavour with its colour conversion.
+    """
     if len(plans) != len(panel_images):
         raise ValueError(f"{len(plans)} page plans but images for {len(panel_images)} pages")
     for weight in CHAINS.values():
@@ -71,7 +86,7 @@ def render_pdf(
     # without its optional C accelerator, spends ~1 s per panel in pure-Python encoding.
     a85, rl_config.useA85 = rl_config.useA85, 0
     try:
-        return _render(comic, plans, panel_images, provenance)
+        return _render(comic, plans, panel_images, provenance, printing)
     finally:
         rl_config.useA85 = a85
 
@@ -81,9 +96,11 @@ def _render(
     plans: list[PagePlan],
     panel_images: list[list[Image.Image]],
     provenance: str,
+    printing: PrintSettings,
 ) -> bytes:
     buffer = io.BytesIO()
     first = plans[0]
+    pdfx = printing.intent is not None and printing.pdf != "plain"
     canvas = Canvas(
         buffer,
         pagesize=(first.media.w, first.media.h),
@@ -91,6 +108,10 @@ def _render(
         pageCompression=1,
         # The default initial font is Helvetica, which would be referenced but not embedded.
         initialFontName=CHAINS["regular"][0],
+        # X-1a is defined on PDF 1.3, X-4 on 1.6; a plain book keeps reportlab's default.
+        **({"pdfVersion": VERSIONS[printing.pdf][1]} if pdfx else {}),
+        # A guard: in a CMYK book any RGB colour that slips through is an error, not ink.
+        enforceColorSpace="cmyk" if printing.cmyk else None,
     )
     info = _BookInfo()
     info.title = comic.comic.title
@@ -102,10 +123,17 @@ def _render(
     info.provenance = provenance
     info.invariant = 1
     canvas._doc.info = info  # reportlab has no public hook for custom info entries
+    if pdfx:
+        assert printing.intent is not None
+        identity = Identity(info.title, comic.comic.authors, info.creator, info.producer,
+                            build_epoch())
+        info.pdfx = info_entries(printing.pdf, identity)
+        mark_pdfx(canvas, printing.pdf, printing.intent, identity)
+    press = _Press(printing)
     for plan, images in zip(plans, panel_images, strict=True):
-        _draw_page(canvas, plan, images)
+        _draw_page(canvas, plan, images, press)
     if comic.comic.pad_to_even and len(plans) % 2:
-        _set_boxes(canvas, plans[-1])
+        _set_boxes(canvas, plans[-1], art_box=not pdfx)
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()
@@ -117,9 +145,10 @@ def write_pdf(
     panel_images: list[list[Image.Image]],
     out: Path,
     provenance: str,
+    printing: PrintSettings = PLAIN,
 ) -> Path:
     """Write the book's PDF to `out` atomically (the old file survives any failure)."""
-    data = render_pdf(comic, plans, panel_images, provenance)
+    data = render_pdf(comic, plans, panel_images, provenance, printing)
     with atomic_output(out) as handle:
         handle.write(data)
     return out
@@ -140,49 +169,69 @@ class _Page:
         return x, y, rect.w, rect.h
 
 
-def _set_boxes(canvas: Canvas, plan: PagePlan) -> None:
+class _Press:
+    """Colours and art as the book's colour space wants them: RGB as drawn, or the intent's CMYK."""
+
+    def __init__(self, printing: PrintSettings):
+        self.printing = printing
+        self.pdfx = printing.intent is not None and printing.pdf != "plain"
+
+    def colour(self, hex_colour: str) -> Color:
+        if not self.printing.cmyk:
+            return HexColor(hex_colour)
+        # alpha None: reportlab would otherwise mark an opaque colour as PDF 1.4 transparency.
+        return CMYKColor(*cmyk_colour(hex_colour, self.printing), alpha=None)
+
+    def art(self, piece: Image.Image) -> Image.Image:
+        return to_cmyk(piece, self.printing) if self.printing.cmyk else piece
+
+
+def _set_boxes(canvas: Canvas, plan: PagePlan, art_box: bool = True) -> None:
     page = _Page(plan)
     media = plan.media
     canvas.setPageSize((media.w, media.h))
     x, y, w, h = page.rect(plan.trim)
     canvas.setTrimBox((x, y, x + w, y + h))
     canvas.setBleedBox((0, 0, media.w, media.h))
+    if not art_box:
+        return  # PDF/X forbids an ArtBox beside the TrimBox
     x, y, w, h = page.rect(plan.live_area)
     canvas.setArtBox((x, y, x + w, y + h))
 
 
-def _draw_page(canvas: Canvas, plan: PagePlan, images: list[Image.Image]) -> None:
+def _draw_page(canvas: Canvas, plan: PagePlan, images: list[Image.Image], press: _Press) -> None:
     if len(images) != len(plan.frames):
         raise ValueError(
             f"page {plan.index + 1}: {len(plan.frames)} frames but {len(images)} images"
         )
-    _set_boxes(canvas, plan)
+    _set_boxes(canvas, plan, art_box=not press.pdfx)
     page = _Page(plan)
     for frame, image in zip(plan.frames, images, strict=True):
-        _draw_art(canvas, page, frame, image)
+        _draw_art(canvas, page, frame, image, press)
     for frame in plan.frames:
-        _draw_border(canvas, page, frame)
+        _draw_border(canvas, page, frame, press)
     # Sound effects sit on the art, under any balloon that shares their space.
     for balloon in sorted(plan.balloons, key=lambda b: b.kind != "sfx"):
-        _draw_balloon(canvas, page, balloon)
+        _draw_balloon(canvas, page, balloon, press)
     canvas.showPage()
 
 
-def _draw_art(canvas: Canvas, page: _Page, frame: FramePlan, image: Image.Image) -> None:
+def _draw_art(canvas: Canvas, page: _Page, frame: FramePlan, image: Image.Image,
+              press: _Press) -> None:
     if image.size != frame.art_size:
         raise ValueError(
             f"panel {frame.rect} was planned for {frame.art_size} px art, got {image.size}"
         )
-    piece = image.convert("RGB").crop(frame.crop.box())
+    piece = press.art(image.convert("RGB").crop(frame.crop.box()))
     x, y, w, h = page.rect(frame.rect)
     canvas.drawImage(ImageReader(piece), x, y, width=w, height=h)
 
 
-def _draw_border(canvas: Canvas, page: _Page, frame: FramePlan) -> None:
+def _draw_border(canvas: Canvas, page: _Page, frame: FramePlan, press: _Press) -> None:
     edges = frame.border_edges
     if not edges:
         return
-    canvas.setStrokeColor(HexColor("#000000"))
+    canvas.setStrokeColor(press.colour("#000000"))
     canvas.setLineWidth(FRAME_LINE)
     canvas.setDash()
     x, y, w, h = page.rect(frame.rect)
@@ -202,7 +251,7 @@ def _draw_border(canvas: Canvas, page: _Page, frame: FramePlan) -> None:
     canvas.setLineCap(0)
 
 
-def _draw_balloon(canvas: Canvas, page: _Page, balloon: BalloonPlan) -> None:
+def _draw_balloon(canvas: Canvas, page: _Page, balloon: BalloonPlan, press: _Press) -> None:
     canvas.saveState()
     if balloon.angle:
         cx, cy = page.point(*balloon.box.centre)
@@ -212,9 +261,9 @@ def _draw_balloon(canvas: Canvas, page: _Page, balloon: BalloonPlan) -> None:
     canvas.setLineWidth(balloon.line_width)
     canvas.setLineJoin(1)
     if balloon.fill:
-        canvas.setFillColor(HexColor(balloon.fill))
+        canvas.setFillColor(press.colour(balloon.fill))
     if balloon.stroke:
-        canvas.setStrokeColor(HexColor(balloon.stroke))
+        canvas.setStrokeColor(press.colour(balloon.stroke))
     if balloon.dashed:
         canvas.setDash(3, 2)
     if balloon.outline:
@@ -227,16 +276,62 @@ def _draw_balloon(canvas: Canvas, page: _Page, balloon: BalloonPlan) -> None:
     for x, y, r in balloon.bubbles:
         canvas.circle(*page.point(x, y), r, stroke=1, fill=1)
     canvas.setDash()
-    canvas.setFillColor(HexColor(balloon.text_colour))
+    canvas.setFillColor(press.colour(balloon.text_colour))
     if balloon.text_outline:
-        canvas.setStrokeColor(HexColor(balloon.text_outline))
+        canvas.setStrokeColor(press.colour(balloon.text_outline))
     for line in balloon.lines:
-        text = canvas.beginText(*page.point(line.x, line.baseline))
+        text = canvas.beginText()
         # Mode 2 fills and strokes the glyphs: outlined sound-effect lettering.
         text.setTextRenderMode(2 if balloon.text_outline else 0)
-        for run in line.runs:
-            load_font(run.font)
-            text.setFont(run.font, line.size)
-            text.textOut(run.text)
+        _draw_line(text, page, line)
         canvas.drawText(text)
     canvas.restoreState()
+
+
+def _draw_line(text: PDFTextObject, page: _Page, line: TextLine) -> None:
+    """Draw a line's shaped glyphs, each where HarfBuzz put it, in the text's logical order
+    (text extraction and screen readers take the order glyphs are drawn in as a hint).
+
+    Glyphs that follow each other at their natural advance share one string, so plain
+    text stays whole in the content stream; the rest are placed one by one.
+    """
+    starts = sorted({glyph.cluster for glyph in line.glyphs})
+    ends = dict(zip(starts, [*starts[1:], len(line.text)], strict=False))  # none on an empty line
+    font: str | None = None
+    pending = ""  # characters set from the last placed glyph on, not yet drawn
+    pen: tuple[float, float] | None = None  # where `pending` ends, if the next may join it
+    for glyph in sorted(line.glyphs, key=_logical_order):
+        stands_for = line.text[glyph.cluster : ends[glyph.cluster]]
+        if glyph.rtl:  # readers reverse right-to-left glyphs, a ligature's text with them
+            stands_for = stands_for[::-1]
+        char = char_for_glyph(glyph.font, glyph.gid, stands_for)
+        x, y = page.point(line.x + glyph.x, line.baseline + glyph.y)
+        joins = (
+            glyph.font == font
+            and not glyph.angle
+            and pen is not None
+            and math.isclose(pen[0], x, abs_tol=1e-3)
+            and math.isclose(pen[1], y, abs_tol=1e-3)
+        )
+        if not joins:
+            if pending:
+                text.textOut(pending)
+            pending = ""
+            if glyph.font != font:
+                load_font(glyph.font)
+                text.setFont(glyph.font, line.size)
+                font = glyph.font
+            if glyph.angle:  # sideways in vertical text, or along a sound effect's path
+                c, s = math.cos(math.radians(glyph.angle)), math.sin(math.radians(glyph.angle))
+                text.setTextTransform(c, s, -s, c, x, y)
+            else:
+                text.setTextOrigin(x, y)
+        pending += char
+        natural = pdfmetrics.stringWidth(char, glyph.font, line.size)
+        pen = None if glyph.angle else (x + natural, y)
+    if pending:
+        text.textOut(pending)
+
+
+def _logical_order(glyph: Glyph) -> tuple[int, float]:
+    return glyph.cluster, glyph.x

@@ -7,8 +7,9 @@ from pathlib import Path
 from comicc.manifest.diagnostics import DiagnosticSink
 from comicc.manifest.models import Comic
 from comicc.page.art import cover_crop, resolution_warning
+from comicc.page.fonts import SYSTEM_PREFIX
 from comicc.page.layout import layout_frames, page_geometry
-from comicc.page.letter import PanelArt, letter_panel
+from comicc.page.letter import LetteringOptions, PanelArt, letter_panel, page_writing
 from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan
 
 
@@ -32,6 +33,13 @@ def plan_page(
         )
     geometry = page_geometry(comic, page_index)
     frames = layout_frames(comic, page_index, project_dir)
+    lettering = comic.lettering
+    options = LetteringOptions(
+        language=comic.comic.language,
+        writing=page_writing(comic.comic.language, comic.comic.writing, page.writing),
+        fonts=project_fonts(lettering.fonts, project_dir),
+        line_spacing=lettering.line_spacing,
+    )
     frame_plans: list[FramePlan] = []
     balloons: list[BalloonPlan] = []
     for j, (panel, frame, size) in enumerate(zip(page.panel, frames, art_sizes, strict=True)):
@@ -43,7 +51,8 @@ def plan_page(
             sink.add(warning)
         frame_plans.append(FramePlan(frame.rect, frame.bleed_edges, crop, size))
         art = PanelArt(j, frame.rect, crop, size)
-        balloons += letter_panel(art, panel, geometry.live_area, geometry.reading, where, sink)
+        balloons += letter_panel(art, panel, geometry.live_area, geometry.reading, where, sink,
+                                 options)
     return PagePlan(
         index=page_index,
         trim_width=geometry.trim_width,
@@ -53,3 +62,14 @@ def plan_page(
         frames=tuple(frame_plans),
         balloons=tuple(balloons),
     )
+
+
+def project_fonts(fonts: dict[str, str], project_dir: Path | None) -> dict[str, str]:
+    """`[lettering.fonts]` as font keys: each file, relative to the project, as `file:<path>`.
+
+    The files were checked when the manifest was (see comicc.manifest.checks); without a
+    project folder (a plan made from a manifest alone) the shipped fonts letter everything.
+    """
+    if project_dir is None:
+        return {}
+    return {kind: SYSTEM_PREFIX + str((project_dir / path).resolve()) for kind, path in fonts.items()}

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -157,25 +156,104 @@ def test_interrupted_write_leaves_old_file_and_no_temporary(tmp_path: Path, monk
     assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
 
 
+# Runs `comicc ARGS...` with two observation points: it prints "start STAGE INSTANCE" as each
+# stage begins, and at its Nth rename of a finished temporary into place it prints
+# "holding PATH" and waits to be killed: the temporary is written but never renamed.
+_KILLABLE = """
+import os, sys, time
+import comicc.engine.engine as engine
+from comicc.cli import main
+
+hold_at, renames = int(sys.argv[1]), 0
+real_replace, real_run = os.replace, engine.Engine.run
+
+def replace(source, target):
+    global renames
+    if str(source).endswith(".tmp"):
+        renames += 1
+        if renames == hold_at:
+            print("holding", source, flush=True)
+            time.sleep(3600)
+    return real_replace(source, target)
+
+def run(self, stage, instance, inputs, compute):
+    print("start", stage.name, instance, flush=True)
+    return real_run(self, stage, instance, inputs, compute)
+
+os.replace, engine.Engine.run = replace, run
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _tamper(leftover: Path, cache: Path, reference: Path) -> None:
+    """Make a leftover temporary plausible but wrong: an intact file of the same kind from a
+    finished build (another entry, of its stage if there is one; another object), so a build
+    that trusted it would produce a different book or fail."""
+    folder = leftover.parent.relative_to(cache)
+    if not folder.parts or not (reference / folder.parts[0]).is_dir():
+        return  # the build log, or a scratch folder of the killed build: nothing trusts those
+    kind = folder.parts[0]
+    pool = sorted((reference / folder).glob("*.json")) + sorted((reference / kind).rglob("*"))
+    alien = next(p for p in pool if p.is_file() and not p.name.startswith(".")
+                 and f".{p.name}." not in leftover.name)
+    leftover.write_bytes(alien.read_bytes())
+
+
+@pytest.mark.slow
 def test_killed_builds_leave_a_cache_the_next_build_accepts(tmp_path: Path) -> None:
-    """SIGKILL a layout build at several moments; the next build always succeeds."""
-    root = _project(tmp_path)
-    out = root / "out.pdf"
-    command = [sys.executable, "-m", "comicc", "build", str(root), "--backend", "none",
-               "--no-report", "-q", "-o", str(out)]
+    """SIGKILL a layout build inside each stage, at each rename of a temporary into place.
+
+    The killed build leaves a written, never renamed `*.tmp`; made plausible but wrong, it is
+    ignored by the next build, which writes the same book as an undisturbed build, and
+    `comicc clean` removes it."""
+    reference_root = _project(tmp_path / "reference")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for delay in (0.3, 0.6, 0.9, 1.2):
-        (root / "comic.toml").write_text(TWO_PAGES.replace("Page two.", f"Page {delay}"))
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+    args = ["build", "--backend", "none", "--no-report", "-q", "-o"]
+
+    def comicc(root: Path, hold_at: int = 0) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-c", _KILLABLE, str(hold_at), args[0],
+                                 str(root), *args[1:], str(root / "out.pdf")],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    reference = comicc(reference_root)
+    assert reference.wait(timeout=300) == 0, reference.communicate()
+    good = (reference_root / "out.pdf").read_bytes()
+
+    stages_killed: set[str] = set()
+    for hold_at in range(1, 100):
+        root = _project(tmp_path / f"killed-{hold_at}")
+        process = comicc(root, hold_at)
+        started = []
+        for line in process.stdout:  # type: ignore[union-attr]
+            if line.startswith("start "):
+                started.append(line.split()[1])
+            if line.startswith("holding "):
+                break
+        else:  # fewer renames than hold_at: the build finished undisturbed
+            assert process.wait(timeout=300) == 0, process.communicate()
+            break
         process.send_signal(signal.SIGKILL)
-        process.wait()
-        for leftover in (root / ".comicc").rglob("*.tmp"):
-            leftover.unlink()  # a killed process cannot clean up; the files are inert
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        assert out.read_bytes().startswith(b"%PDF")
+        process.communicate(timeout=60)
+        leftovers = sorted(root.rglob("*.tmp"))
+        assert leftovers == [Path(line.split(maxsplit=1)[1].strip())], leftovers
+        (leftover,) = leftovers
+        if ".comicc" in leftover.parts:
+            assert started, "a cache write before any stage started"
+            stages_killed.add(started[-1])
+            _tamper(leftover, root / ".comicc", reference_root / ".comicc")
+        done = comicc(root)
+        _, err = done.communicate(timeout=300)
+        assert done.returncode == 0, err
+        assert (root / "out.pdf").read_bytes() == good, f"killed at rename {hold_at}: {leftover}"
+        assert leftover.exists(), "the next build ignores a leftover; `comicc clean` removes it"
+        if ".comicc" in leftover.parts:
+            clean = subprocess.run([sys.executable, "-m", "comicc", "clean", str(root)], env=env,
+                                   capture_output=True, text=True, timeout=120)
+            assert clean.returncode == 0, clean.stderr
+            assert not list((root / ".comicc").rglob("*.tmp"))
+    else:
+        pytest.fail("the build never finished undisturbed")
+    assert stages_killed == {"page", "pdf"}, stages_killed
 
 
 def test_output_suffix_must_be_pdf_or_cbz(tmp_path: Path, capsys) -> None:

@@ -106,6 +106,41 @@ def test_summary_line_groups_stages_by_reason(running: Running) -> None:
     assert "page 1, page 2, pdf" in running.out[0] and "(first build); 0 reused" in running.out[0]
 
 
+@pytest.fixture
+def chatty_build(monkeypatch) -> None:
+    """Builds that talk like a styled one: the backend and a note each time, and a line
+    that differs from build to build (the warm start's changed panels)."""
+    import comicc.watch
+
+    real_build = comicc.watch.build
+    count = iter(range(1000))
+
+    def build(project, request, log=None, **kwargs):
+        log("backend: gram (auto: no CLIP weights configured; using the gram backend)")
+        log("note: the gram backend takes its look from the style image")
+        log(f"style: warm start from the last build (changed panels: {next(count)})")
+        return real_build(project, request, log=log, **kwargs)
+
+    monkeypatch.setattr(comicc.watch, "build", build)
+
+
+def test_one_line_per_rebuild_after_the_first(chatty_build: None, running: Running,
+                                              tiny_comic: Path) -> None:
+    assert running.next_build().ok
+    assert running.err.count("note: the gram backend takes its look from the style image") == 1
+    assert any(line.startswith("backend: gram") for line in running.err)
+    setup = len(running.err)
+    last = "Hello"
+    for text in ("Hi", "Hey", "Ho"):
+        edit_manifest(tiny_comic, f'text = "{last}" }}', f'text = "{text}" }}')
+        last = text
+        assert running.next_build().ok
+    assert running.err[setup:] == []
+    assert running.out[0].startswith("built in ") and running.out[1].startswith("watching ")
+    rebuilds = running.out[2:]
+    assert len(rebuilds) == 3 and all(line.startswith("rebuilt in ") for line in rebuilds)
+
+
 def _start_cli(*args: str) -> subprocess.Popen[str]:
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "comicc", "watch", *args], cwd=ROOT, env=env,
@@ -113,15 +148,38 @@ def _start_cli(*args: str) -> subprocess.Popen[str]:
 
 
 def _wait_for_line(process: subprocess.Popen[str], start: str) -> str:
+    """The first stdout line starting with `start`, or an AssertionError after WAIT seconds.
+
+    A reader thread does the blocking readline(): a silent, hung watcher still reaches the
+    deadline. The thread stops at that line (or at EOF), so stdout is free for communicate()."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.put(line)
+            if line.startswith(start):
+                return
+        lines.put("")  # EOF
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()  # type: ignore[union-attr]
-        if line.startswith(start):
-            return line
-        if not line and process.poll() is not None:
+    seen: list[str] = []
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
             break
+        if line.startswith(start):
+            reader.join()
+            return line
+        if not line:
+            break
+        seen.append(line)
     process.kill()
-    raise AssertionError(f"no line starting {start!r}; stderr: {process.stderr.read()}")  # type: ignore[union-attr]
+    _, err = process.communicate()
+    reader.join()
+    raise AssertionError(f"no line starting {start!r}; stdout: {seen}; stderr: {err}")
 
 
 def test_ctrl_c_stops_cleanly(tiny_comic: Path) -> None:
@@ -141,3 +199,14 @@ def test_cli_stops_after_max_rebuilds(tiny_comic: Path) -> None:
     out, err = process.communicate(timeout=WAIT)
     assert process.returncode == 0, err
     assert "page 1 ran (balloon text on page 1 changed)" in out
+
+
+def test_wait_for_line_gives_up_on_a_silent_process(monkeypatch) -> None:
+    """A hung watcher prints nothing: the helper must still reach its deadline, not block."""
+    monkeypatch.setattr(sys.modules[__name__], "WAIT", 0.5)
+    silent = subprocess.Popen([sys.executable, "-c", "import time; print('hello', flush=True); "
+                               "time.sleep(120)"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    with pytest.raises(AssertionError, match="no line starting 'watching '.*hello"):
+        _wait_for_line(silent, "watching ")
+    assert silent.returncode is not None  # killed, not left running

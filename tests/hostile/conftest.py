@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -58,12 +59,22 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     return run
 
 
-def comicc_process(*argv: str | Path, **kwargs: object) -> subprocess.Popen[str]:
-    """`python -m comicc ARGS` as a child process with its output piped."""
+def comicc_process(*argv: str | Path, preexec_fn: Callable[[], None] | None = None,
+                   **kwargs: object) -> subprocess.Popen[str]:
+    """`python -m comicc ARGS` as a child process with its output piped (unless redirected)."""
+    options: dict[str, object] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+
+    def prepare() -> None:
+        # A shell starts background jobs with SIGINT ignored and children inherit that; the
+        # interrupt tests are about comicc, not about how the test run itself was started.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if preexec_fn is not None:
+            preexec_fn()
+
     return subprocess.Popen([sys.executable, "-m", "comicc", *map(str, argv)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            **kwargs)  # type: ignore[call-overload]
+                            text=True, preexec_fn=prepare,
+                            **options)  # type: ignore[call-overload]
 
 
 def edit(old: str, new: str, text: str = BASE_MANIFEST) -> str:
@@ -108,3 +119,33 @@ def assert_cache_consistent(root: Path, allow_temporaries: bool = False) -> None
         for digest in body["outputs"].values():
             blob = cache / "objects" / digest[:2] / digest
             assert blob.is_file(), f"{path} names missing object {digest[:12]}"
+
+
+# Runs `setup`, then measures `body`: a fresh interpreter, so the peak resident size
+# (ru_maxrss, a lifetime maximum) is not already set by torch or an earlier test.
+_MEASURE = """
+import json, resource, sys, time
+namespace = {}
+exec(sys.argv[1], namespace)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+cpu = time.process_time()
+exec(sys.argv[2], namespace)
+cpu = time.process_time() - cpu
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps({"grown_mib": grown / 1024, "cpu_s": cpu}))
+"""
+
+
+@dataclass
+class Measured:
+    grown_mib: float  # growth of the peak resident size during the body
+    cpu_s: float  # CPU seconds the body took: immune to a busy machine, unlike a wall clock
+
+
+def measure_fresh(setup: str, body: str) -> Measured:
+    """Peak memory growth and CPU time of `body` (Python source) in a fresh interpreter."""
+    done = subprocess.run([sys.executable, "-c", _MEASURE, setup, body], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return Measured(**json.loads(done.stdout.splitlines()[-1]))

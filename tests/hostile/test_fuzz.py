@@ -15,6 +15,7 @@ import math
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,11 @@ from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.load import load_project
 from tests.conftest import BASE_MANIFEST, write_project
 from tests.hostile.conftest import ROOT, assert_clean_output
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 SCHEMA = json.loads((ROOT / "schemas/comic.schema.json").read_text(encoding="utf-8"))
 LIGHTHOUSE = ROOT / "samples/lighthouse"
@@ -53,7 +59,7 @@ JUNK_VALUE = st.one_of(
 
 
 def _ref(node: dict[str, Any]) -> dict[str, Any]:
-    return SCHEMA["$defs"][node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
+    return SCHEMA["definitions"][node["$ref"].rsplit("/", 1)[1]] if "$ref" in node else node
 
 
 def from_schema(node: dict[str, Any], depth: int = 0) -> st.SearchStrategy[Any]:
@@ -231,6 +237,7 @@ def lighthouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow
 @FUZZ
 @given(document=from_schema(SCHEMA))
 def test_schema_shaped_documents(base_project: Path, document: Any) -> None:
@@ -238,12 +245,14 @@ def test_schema_shaped_documents(base_project: Path, document: Any) -> None:
     check_loads_or_reports(base_project, text)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutations=st.lists(MUTATION, min_size=1, max_size=4))
 def test_mutated_test_manifest(base_project: Path, mutations: list[tuple[Any, ...]]) -> None:
     check_loads_or_reports(base_project, mutate(BASE_MANIFEST, mutations))
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutations=st.lists(MUTATION, min_size=1, max_size=4))
 def test_mutated_lighthouse_sample(lighthouse: Path, mutations: list[tuple[Any, ...]]) -> None:
@@ -253,8 +262,6 @@ def test_mutated_lighthouse_sample(lighthouse: Path, mutations: list[tuple[Any, 
 
 def test_the_writer_and_mutator_produce_what_they_should(base_project: Path) -> None:
     """The generators themselves: an unmutated manifest loads; the writer round-trips."""
-    import tomllib
-
     check_loads_or_reports(base_project, mutate(BASE_MANIFEST, []), record=lambda _: None)
     assert load_project(base_project).comic.comic.title == "Test Comic"
     data = {"comic": {"title": 'a "q" \u0007 é', "dpi": 300, "bleed": 0.5},

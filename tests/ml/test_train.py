@@ -39,10 +39,12 @@ def styled_agreement(net, bank, comic, conds) -> float:
         return matrix_agreement(bank.probabilities(out), comic.targets)
 
 
-def test_classifier_term_keeps_elements_recognisable(backbone, bank, comic):
-    """(a) Same seed and steps: lambda > 0 ends with a lower BCE against p_hat than lambda = 0."""
-    objective = GramObjective(backbone, stripes(), style_weight=1.0, content_weight=0.0)
-    agreement = {}
+@pytest.mark.slow
+def test_classifier_term_keeps_elements_recognisable(backbone, bank, judge_bank, comic):
+    """(a) Same seed and steps: lambda > 0 ends with a lower BCE against p_hat than lambda = 0,
+    by the bank it trained against and by an independent judge bank it never saw."""
+    objective = GramObjective(backbone, stripes(), style_weight=10.0, content_weight=0.0)
+    agreement, judged = {}, {}
     for lam in (0.0, 1.0):
         torch.manual_seed(0)
         net = UNetStyleNet(width=8)
@@ -55,17 +57,19 @@ def test_classifier_term_keeps_elements_recognisable(backbone, bank, comic):
             comic.targets,
             comic.regions,
             preset=TINY.with_overrides(lam=lam),
-            steps=20,
+            steps=40,
             seed=0,
             device="cpu",
         )
         agreement[lam] = styled_agreement(net, bank, comic, result.conds)
+        judged[lam] = styled_agreement(net, judge_bank, comic, result.conds)
         assert ("consistency" in result.history[0].terms) == (lam > 0)
     raw = matrix_agreement(bank.probabilities(torch.stack(comic.panels)).detach(), comic.targets)
     print(f"mean BCE vs p_hat: raw {raw:.3f}, lambda=0 {agreement[0.0]:.3f}, ", end="")
-    print(f"lambda=1 {agreement[1.0]:.3f}")
-    assert agreement[0.0] > raw + 0.1, "the style target should damage recognition on its own"
+    print(f"lambda=1 {agreement[1.0]:.3f}; judged {judged}")
+    assert agreement[0.0] > 2 * raw, "the style target should damage recognition on its own"
     assert agreement[1.0] < 0.6 * agreement[0.0]
+    assert judged[1.0] < 0.8 * judged[0.0], judged
 
 
 def test_per_panel_conditions_let_one_network_style_panels_differently(comic):

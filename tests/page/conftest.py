@@ -12,6 +12,7 @@ from comicc.manifest.diagnostics import DiagnosticSink
 from comicc.manifest.images import load_image
 from comicc.manifest.models import Comic
 from comicc.page.book import write_book
+from comicc.page.colour import PLAIN, PrintSettings
 from comicc.page.pageplan import PagePlan
 from comicc.page.plan import plan_page
 
@@ -37,14 +38,15 @@ def plan_book(comic: Comic, project_dir: Path, panel_images: list[list[Image.Ima
 
 
 def make_book(comic: Comic, project_dir: Path, panel_images: list[list[Image.Image]] | None,
-              out: Path, *, sink: DiagnosticSink, provenance: str) -> Path:
+              out: Path, *, sink: DiagnosticSink, provenance: str,
+              printing: PrintSettings = PLAIN) -> Path:
     """Plan and write the book to `out` (.pdf or .cbz) through the build's own functions;
     `panel_images` None uses the raw art."""
     if panel_images is None:
         panel_images = [[load_image(project_dir / panel.art, sink) for panel in page.panel]
                         for page in comic.page]
     plans = plan_book(comic, project_dir, panel_images, sink)
-    return write_book(comic, plans, panel_images, out, provenance)
+    return write_book(comic, plans, panel_images, out, provenance, printing)
 
 
 def make_comic(tmp_path: Path, pages: list[dict[str, Any]], **meta: Any) -> Comic:

@@ -169,7 +169,7 @@ def test_plan_page_warns_about_low_resolution(tmp_path: Path) -> None:
 def test_system_font_letters_cjk_when_fontconfig_has_one() -> None:
     key = fonts._system_font_for("世")
     if key is None:
-        pytest.skip("no TrueType CJK font installed (e.g. Debian fonts-wqy-microhei)")
+        pytest.skip("no TrueType CJK font installed (e.g. Debian fonts-noto-cjk, as .ci/run installs)")
     (plan,), sink = letter([{"text": "Hello 世界"}])
     assert not sink.items
     assert plan.text == "Hello 世界"

@@ -36,7 +36,8 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
         try:
             browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         except sync_api.Error as exc:
-            pytest.skip(f"Chromium at {executable} would not start: {exc}")
+            # Installed but broken is a failure, not a skip: CI must not go green without it.
+            pytest.fail(f"Chromium at {executable} would not start: {exc}")
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)

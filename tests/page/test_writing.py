@@ -1,0 +1,136 @@
+"""Line breaking (UAX #14), hyphenation, and vertical writing for Japanese and Chinese."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+import uharfbuzz as hb
+
+from comicc.cli import main
+from comicc.page import fonts
+from comicc.page.fonts import Run, font_file
+from comicc.page.letter import Setting, hyphenator_for, page_writing, words_of, wrap
+from comicc.page.shaping import orientation, shape_column
+from tests.conftest import BASE_MANIFEST, write_project
+
+from .test_letter import letter
+
+JAPANESE = "誰かいますか？灯台守のマラです。OKですか、Fathom？"
+
+
+def cjk_font() -> str:
+    key = fonts._system_font_for("誰")
+    if key is None:
+        pytest.skip("no TrueType CJK font installed (Debian fonts-droid-fallback has one)")
+    return key
+
+
+def test_cjk_breaks_between_characters_but_not_before_closing_punctuation() -> None:
+    cjk_font()
+    paragraphs, missing = words_of("誰かいますか？灯台守さん！", "regular")
+    assert not missing
+    units = ["".join(r.text for r in word.runs) for word in paragraphs[0]]
+    assert units[:5] == ["誰", "か", "い", "ま", "す"]  # no spaces, yet a line may end anywhere
+    assert "か？" in units and "ん！" in units  # never a line starting with ？ or ！
+    lines = wrap(paragraphs, 10.0, 35.0, "regular")
+    assert len(lines) > 2
+    assert not any("".join(r.text for r in line.runs).startswith(("？", "！")) for line in lines)
+
+
+def test_a_word_longer_than_its_line_is_hyphenated_where_the_language_allows() -> None:
+    english = Setting("regular", hyphenator=hyphenator_for("en"))
+    paragraphs, _ = words_of("A lighthouse keeper", english)
+    lines = [
+        "".join(r.text for r in line.runs) for line in wrap(paragraphs, 10.0, 40.0, english)
+    ]
+    assert lines == ["A light-", "house", "keeper"]
+    # A word that fits its line is never hyphenated.
+    assert [
+        "".join(r.text for r in line.runs) for line in wrap(paragraphs, 10.0, 60.0, english)
+    ] == ["A lighthouse", "keeper"]
+    # Without patterns (Japanese has none), a word too long is broken between letters.
+    assert hyphenator_for("ja") is None
+    plain = ["".join(r.text for r in line.runs) for line in wrap(paragraphs, 10.0, 40.0, "regular")]
+    assert not any(line.endswith("-") for line in plain) and "lighthouse" not in plain
+
+
+def test_writing_mode_follows_language_and_the_most_specific_choice() -> None:
+    assert page_writing("ja") == "vertical" and page_writing("zh-Hant") == "vertical"
+    assert page_writing("en") == "horizontal"
+    assert page_writing("ja", None, "horizontal") == "horizontal"  # page over language
+    assert page_writing("en", "vertical", None, None) == "vertical"  # comic over language
+    assert page_writing("ja", None, None, "horizontal") == "horizontal"  # balloon over all
+
+
+def test_utr50_orientation_of_latin_kana_and_punctuation() -> None:
+    assert [orientation(c) for c in "誰かア？A1、。「ー"] == [
+        "U", "U", "U", "U", "R", "R", "Tu", "Tu", "R", "R"
+    ]
+
+
+def harfbuzz_vertical(font: str, text: str) -> list[tuple[int, float]]:
+    path, index = font_file(font)
+    face = hb.Face(hb.Blob.from_file_path(str(path)), index)
+    hb_font = hb.Font(face)
+    buf = hb.Buffer()
+    buf.add_str(text)
+    buf.guess_segment_properties()
+    buf.direction = "ttb"
+    hb.shape(hb_font, buf, {"vert": False, "vrt2": False})
+    upem = face.upem
+    pairs = zip(buf.glyph_infos, buf.glyph_positions, strict=True)
+    return [(i.codepoint, -p.y_advance / upem) for i, p in pairs]
+
+
+def test_vertical_columns_match_harfbuzz_and_run_right_to_left() -> None:
+    font = cjk_font()
+    (plan,), sink = letter([{"text": JAPANESE, "writing": "vertical"}])
+    assert not sink.items
+    assert len(plan.lines) > 1
+    xs = [line.x for line in plan.lines]
+    assert xs == sorted(xs, reverse=True)  # the first column is the rightmost
+    first = plan.lines[0]
+    kana = [g for g in first.glyphs if g.font == font]
+    want = harfbuzz_vertical(font, first.text)[: len(kana)]
+    assert [(g.gid, round(g.advance / first.size, 6)) for g in kana] == [
+        (gid, round(advance, 6)) for gid, advance in want
+    ]
+    ys = [g.y for g in first.glyphs]
+    assert ys == sorted(ys)  # top to bottom
+    # The Latin run is turned sideways; the kana stand upright.
+    turned = {line.text[g.cluster] for line in plan.lines for g in line.glyphs if g.rotated}
+    assert {"O", "K", "F", "a"} <= turned and not turned & set("誰かいます")
+
+
+def test_a_column_sets_sideways_runs_along_it_and_moves_tu_punctuation() -> None:
+    font = cjk_font()
+    glyphs = shape_column((Run(font, "す。"), Run("ComicNeue", "OK")), 10.0)
+    su, stop, o, k = glyphs
+    assert not su.rotated and o.rotated and k.rotated
+    assert stop.x > su.x  # the full stop stands right of the centre line...
+    assert stop.y < su.y + 10.0  # ...and high in its em box, just below す
+    assert o.y < k.y and o.x == k.x  # sideways letters follow each other down the column
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler's pdftotext")
+def test_a_manga_page_reads_in_logical_order(tmp_path) -> None:
+    """Japanese, right to left, B6: vertical balloons with a Latin run, text in order."""
+    cjk_font()
+    manifest = (
+        BASE_MANIFEST.replace(
+            'title = "Test Comic"',
+            'title = "Test Comic"\nlanguage = "ja"\nreading = "rtl"\nformat = "manga-b6"',
+        )
+        .replace('"Is anyone up there?"', f'"{JAPANESE}"')
+        .replace("Ninety miles from shore.", "岸から九十マイル。")
+    )
+    write_project(tmp_path, manifest)
+    assert main(["build", str(tmp_path), "--backend", "none", "--no-report"]) == 0
+    out = subprocess.run(
+        ["pdftotext", "-raw", tmp_path / f"{tmp_path.name}.pdf", "-"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    assert JAPANESE in "".join(out.split())
+    assert "岸から九十マイル。" in "".join(out.split())
