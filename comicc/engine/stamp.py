@@ -31,8 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from comicc.build.cache import sha256_file, stable_json, write_atomic
-from comicc.build.request import BuildRequest
+from comicc.engine.request import BuildRequest
+from comicc.files import sha256_file, stable_json, write_atomic
 
 FORMAT = 1
 RACY_NS = 2_000_000_000  # FAT and HFS+ keep mtimes to 1-2 s
@@ -106,7 +106,7 @@ class BuildStamp:
 
 def stamp_path(cache_folder: Path, request: BuildRequest, manifest: Path) -> Path:
     """Where the stamp of this command lives: one per flags, folder, output and directory."""
-    from comicc.build.engine import digest
+    from comicc.files import digest
 
     identity = {
         "manifest": str(manifest.resolve()), "cwd": os.getcwd(),
@@ -145,7 +145,7 @@ def replay(request: BuildRequest) -> int | None:
     if request.distributed or "WORLD_SIZE" in os.environ:
         return None
     started = time.perf_counter()
-    from comicc.build.cache import Cache
+    from comicc.engine.cache import Cache
     from comicc.manifest.diagnostics import AuthorError
     from comicc.manifest.load import find_manifest
 
@@ -211,7 +211,7 @@ def _unchanged(recorded: dict[str, Sequence[int] | None]) -> bool:
 
 
 def _print(request: BuildRequest, stamp: BuildStamp, seconds: float) -> None:
-    from comicc.build.engine import StageReport
+    from comicc.engine.engine import StageReport
 
     for line in ([] if request.quiet else stamp.notes) + stamp.diagnostics:
         print(line, file=sys.stderr)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from comicc.build import pipeline
-from comicc.build.stamp import FileIndex
 from comicc.cli import main
+from comicc.engine import pipeline
+from comicc.engine.stamp import FileIndex
 
 
 def _age(root: Path, seconds: float = 60.0) -> None:

@@ -1,13 +1,24 @@
-"""What the author asked `comicc build` for: flags over the manifest's [build] table."""
+"""What the author asked `comicc build` for: flags over the manifest's [build] table.
+
+Kept free of pydantic and the manifest models, so a command can hold a request before
+deciding whether a full build is needed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
 
-if TYPE_CHECKING:  # a type only: this module stays free of pydantic
-    from comicc.manifest.models import PdfFlavour
+from comicc.manifest.choices import (
+    BackendChoice,
+    DeviceChoice,
+    PdfFlavour,
+    PresetName,
+    StyleNetName,
+)
+
+OutputFormat = Literal["pdf", "cbz"]
 
 
 @dataclass(frozen=True)
@@ -16,11 +27,11 @@ class BuildRequest:
 
     path: str | Path | None = None
     output: Path | None = None
-    format: str | None = None
-    backend: str | None = None
-    stylenet: str | None = None
-    preset: str | None = None
-    device: str | None = None
+    format: OutputFormat | None = None
+    backend: BackendChoice | None = None
+    stylenet: StyleNetName | None = None
+    preset: PresetName | None = None
+    device: DeviceChoice | None = None
     steps: int | None = None
     seed: int | None = None
     explain: bool = False
