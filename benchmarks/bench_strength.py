@@ -38,12 +38,13 @@ from torch import Tensor, nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from comicc.build.cache import Cache  # noqa: E402
-from comicc.build.pipeline import BuildRequest, build, resolve_settings  # noqa: E402
-from comicc.build.style_stage import (  # noqa: E402
+from comicc.engine.cache import Cache  # noqa: E402
+from comicc.engine.pipeline import build  # noqa: E402
+from comicc.engine.request import BuildRequest  # noqa: E402
+from comicc.engine.settings import resolve_settings  # noqa: E402
+from comicc.engine.style_stage import (  # noqa: E402
     StyleMixNet,
     _style_conds,
-    preset_for,
     render_options,
     to_tensor,
 )
@@ -136,7 +137,7 @@ def cin_panels(project: Project, network: dict[str, bytes], arts: list[Tensor],
     conds = load_tensors(network["conds.safetensors"])["conds"]  # the build's own, maybe learnt
     wide = unstyled_network(net, arts)
     settings = resolve_settings(project, BuildRequest())
-    options = render_options(settings, preset_for(settings))
+    options = render_options(settings, settings.preset)
     out = {}
     for s in STRENGTHS:
         wide_conds = torch.cat([s * conds, torch.full((len(conds), 1), 1 - s)], dim=1)

@@ -11,6 +11,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from comicc.manifest.choices import (
+    BackendChoice,
+    DeviceChoice,
+    PdfFlavour,
+    PresetName,
+    Printer,
+    RenderingIntent,
+    StyleNetName,
+)
+
 POINTS_PER_UNIT = {"in": 72.0, "mm": 72.0 / 25.4, "cm": 72.0 / 2.54, "pt": 1.0}
 _LENGTH_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(in|mm|cm|pt)\s*$")
 
@@ -21,12 +31,32 @@ FORMATS: dict[str, tuple[float, float]] = {
     "a4": (210 / 25.4 * 72, 297 / 25.4 * 72),
 }
 
-# Print production choices, named once: the CLI's flags and the preflight's table use them.
-PdfFlavour = Literal["plain", "x4", "x1a"]
-Printer = Literal["generic", "kdp", "ingramspark"]
-RenderingIntent = Literal["perceptual", "relative", "saturation", "absolute"]
-
 ElementId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)]
+
+# A BCP 47 language tag as authors write them: a primary language, then subtags (ja, pt-BR,
+# zh-Hant, sr-Latn-RS); `_` is accepted for `-`.
+_LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
+
+
+def _language_tag(value: str) -> str:
+    if not _LANGUAGE_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a language tag: write a BCP 47 tag such as en, ar, ja or pt-BR"
+        )
+    return value
+
+
+# The pattern is for editors (the JSON Schema); the validator gives authors the message.
+LanguageTag = Annotated[
+    str,
+    Field(max_length=35, json_schema_extra={"pattern": _LANGUAGE_RE.pattern}),
+    AfterValidator(_language_tag),
+]
+
+
+def primary_language(tag: str) -> str:
+    """The primary subtag of a language tag, lower case: `pt` for `pt-BR`."""
+    return tag.lower().replace("_", "-").split("-")[0]
 
 
 def parse_length(value: str | float | int) -> float:
@@ -96,11 +126,11 @@ class ComicMeta(Strict):
     reading: Literal["ltr", "rtl"] = Field(
         default="ltr", description="Reading direction; rtl mirrors layouts (manga)."
     )
-    language: str = Field(
+    language: LanguageTag = Field(
         default="en",
-        max_length=16,
         description="Language of the lettering (a BCP 47 tag such as en, de, ar, ja): it sets "
-        "hyphenation and, for ja, zh and ko, vertical writing in balloons.",
+        "hyphenation, the fonts of [lettering.languages] and, for ja, zh and ko, vertical "
+        "writing in balloons.",
     )
     writing: Literal["horizontal", "vertical"] | None = Field(
         default=None,
@@ -175,18 +205,18 @@ class ComicMeta(Strict):
 class BuildOptions(Strict):
     """`[build]`: how the panels are restyled. CLI flags override these."""
 
-    backend: Literal["auto", "gram", "clip", "none"] = Field(
+    backend: BackendChoice = Field(
         default="auto", description="Style loss: clip (text), gram (style image), auto, or none."
     )
-    stylenet: Literal["pretrained", "unet"] = Field(
+    stylenet: StyleNetName = Field(
         default="pretrained",
         description="Network fine-tuned: the pretrained 26-style network or a U-Net from identity.",
     )
-    preset: Literal["draft", "standard", "final"] = Field(
+    preset: PresetName = Field(
         default="draft", description="Quality/time trade-off: draft (CPU), standard, final (GPU)."
     )
     seed: int = Field(default=1, ge=0, le=2**31 - 1, description="Random seed.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto", description="Device.")
+    device: DeviceChoice = Field(default="auto", description="Device.")
     steps: int | None = Field(default=None, ge=0, le=100000, description="Override preset steps.")
     size: int | None = Field(
         default=None, ge=32, le=4096, description="Override the preset's working resolution (px)."
@@ -263,6 +293,11 @@ class Balloon(Strict):
     writing: Literal["horizontal", "vertical"] | None = Field(
         default=None,
         description="horizontal or vertical lettering for this balloon (sound effects stay horizontal).",
+    )
+    language: LanguageTag | None = Field(
+        default=None,
+        description="Language of this balloon when it differs from its page's (sets its fonts, "
+        "hyphenation and default writing).",
     )
     line_spacing: float | None = Field(
         default=None, ge=0.8, le=3.0,
@@ -356,6 +391,10 @@ class Page(Strict):
         default=None,
         description="horizontal or vertical lettering on this page (overrides [comic]).",
     )
+    language: LanguageTag | None = Field(
+        default=None,
+        description="Language of this page's lettering when it differs from [comic] language.",
+    )
 
     @field_validator("gutter", "margin")
     @classmethod
@@ -378,17 +417,58 @@ class LayoutDefaults(Strict):
         return value
 
 
+FontTable = dict[BalloonKind | Literal["default"], str]
+
+
+class LanguageLettering(Strict):
+    """`[lettering.languages.<tag>]`: what one language's balloons are lettered with."""
+
+    fonts: FontTable = Field(
+        default_factory=dict,
+        description="A TrueType font file (inside the project) per balloon kind, or `default` "
+        "for all, for balloons in this language; tried before [lettering.fonts].",
+    )
+
+
 class Lettering(Strict):
     """`[lettering]`: fonts and spacing for every balloon."""
 
-    fonts: dict[BalloonKind | Literal["default"], str] = Field(
+    fonts: FontTable = Field(
         default_factory=dict,
         description="A TrueType font file (inside the project) per balloon kind, or `default` "
         "for all; comicc's fonts still letter the characters it lacks.",
     )
+    languages: dict[LanguageTag, LanguageLettering] = Field(
+        default_factory=dict,
+        description="Fonts per language tag (`ja`, `ar`, `pt-BR`): a balloon in pt-BR takes "
+        "pt-BR's fonts, then pt's, then [lettering.fonts].",
+    )
     line_spacing: float = Field(
         default=1.2, ge=0.8, le=3.0, description="Line spacing as a multiple of the font size."
     )
+
+    def font_files(self) -> list[tuple[tuple[str, ...], str]]:
+        """Every font file named, with the keys that name it (for checks and cache keys)."""
+        named = [(("lettering", "fonts", kind), path) for kind, path in self.fonts.items()]
+        for tag, table in self.languages.items():
+            named += [(("lettering", "languages", tag, "fonts", kind), path)
+                      for kind, path in table.fonts.items()]
+        return named
+
+    def font_chain(self, language: str, kind: str) -> list[str]:
+        """The font files for a balloon, most specific first: its language's (the full tag,
+        then the primary language) kind font and default, then the book's."""
+        wanted = language.lower().replace("_", "-")
+        tables = [t for tag, t in self.languages.items() if tag.lower().replace("_", "-") == wanted]
+        tables += [t for tag, t in self.languages.items()
+                   if tag.lower().replace("_", "-") == primary_language(language) != wanted]
+        chain: list[str] = []
+        for fonts in [t.fonts for t in tables] + [self.fonts]:
+            for key in (kind, "default"):
+                path = fonts.get(key)  # type: ignore[call-overload]
+                if path is not None and path not in chain:
+                    chain.append(path)
+        return chain
 
 
 class Comic(Strict):

@@ -12,15 +12,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
+from pathlib import Path
 
 import pyphen
 from pyphen import Pyphen
 from uniseg.linebreak import line_break_units
 
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink, KeyPath
-from comicc.manifest.models import Balloon, Panel
+from comicc.manifest.models import Balloon, Lettering, Panel, primary_language
 from comicc.page.art import Crop, region_to_page
-from comicc.page.fonts import CHAINS, Chain, Run, load_font, split_runs
+from comicc.page.fonts import CHAINS, SYSTEM_PREFIX, Chain, Run, load_font, split_runs
 from comicc.page.geometry import Point, Rect
 from comicc.page.pageplan import BalloonPlan, TextLine
 from comicc.page.shaping import (
@@ -100,7 +101,7 @@ class Setting:
     weight: str
     vertical: bool = False  # columns top to bottom, right to left
     hyphenator: Pyphen | None = None
-    chain: Chain = ()  # fonts tried before the weight's shipped ones (`[lettering.fonts]`)
+    chain: Chain = ()  # the project's fonts, tried before the weight's shipped ones
     leading: float = LEADING  # line (column) spacing as a multiple of the font size
 
     @property
@@ -514,10 +515,17 @@ VERTICAL_LANGUAGES = ("ja", "zh", "ko")
 class LetteringOptions:
     """The book's and the page's lettering choices, resolved once per page."""
 
-    language: str = "en"
-    writing: str = "horizontal"  # the page's; a balloon's own `writing` overrides it
-    fonts: dict[str, str] = field(default_factory=dict)  # balloon kind or "default" -> font key
-    line_spacing: float = LEADING
+    language: str = "en"  # the page's; a balloon's own `language` overrides it
+    writing: str | None = None  # the comic's or page's choice; None: the language's default
+    lettering: Lettering = field(default_factory=Lettering)  # `[lettering]`: fonts, spacing
+    project_dir: Path | None = None  # where its font files are; None: the shipped fonts only
+
+    def chain(self, language: str, kind: str) -> Chain:
+        """The project's fonts for a balloon, most specific first, as font keys."""
+        if self.project_dir is None:
+            return ()
+        paths = self.lettering.font_chain(language, kind)
+        return tuple(SYSTEM_PREFIX + str((self.project_dir / path).resolve()) for path in paths)
 
 
 @dataclass
@@ -539,14 +547,14 @@ class PanelLettering:
     def setting(self, balloon: Balloon) -> Setting:
         """How this balloon's text is set; sound effects always run horizontally."""
         options = self.options
-        vertical = page_writing(options.language, options.writing, balloon.writing) == "vertical"
-        font = options.fonts.get(balloon.kind) or options.fonts.get("default")
+        language = balloon.language or options.language
+        vertical = page_writing(language, options.writing, balloon.writing) == "vertical"
         return Setting(
             STYLES[balloon.kind].weight,
             vertical=vertical and balloon.kind != "sfx",
-            hyphenator=hyphenator_for(options.language),
-            chain=(font,) if font else (),
-            leading=balloon.line_spacing or options.line_spacing,
+            hyphenator=hyphenator_for(language),
+            chain=options.chain(language, balloon.kind),
+            leading=balloon.line_spacing or options.lettering.line_spacing,
         )
 
     def style(self, balloon: Balloon) -> Style:
@@ -574,8 +582,7 @@ def page_writing(language: str, *choices: str | None) -> str:
     for choice in reversed(choices):
         if choice is not None:
             return choice
-    primary = language.lower().replace("_", "-").split("-")[0]
-    return "vertical" if primary in VERTICAL_LANGUAGES else "horizontal"
+    return "vertical" if primary_language(language) in VERTICAL_LANGUAGES else "horizontal"
 
 
 def letter_panel(

@@ -7,9 +7,8 @@ from pathlib import Path
 from comicc.manifest.diagnostics import DiagnosticSink
 from comicc.manifest.models import Comic
 from comicc.page.art import cover_crop, resolution_warning
-from comicc.page.fonts import SYSTEM_PREFIX
 from comicc.page.layout import layout_frames, page_geometry
-from comicc.page.letter import LetteringOptions, PanelArt, letter_panel, page_writing
+from comicc.page.letter import LetteringOptions, PanelArt, letter_panel
 from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan
 
 
@@ -33,12 +32,11 @@ def plan_page(
         )
     geometry = page_geometry(comic, page_index)
     frames = layout_frames(comic, page_index, project_dir)
-    lettering = comic.lettering
     options = LetteringOptions(
-        language=comic.comic.language,
-        writing=page_writing(comic.comic.language, comic.comic.writing, page.writing),
-        fonts=project_fonts(lettering.fonts, project_dir),
-        line_spacing=lettering.line_spacing,
+        language=page.language or comic.comic.language,
+        writing=page.writing or comic.comic.writing,
+        lettering=comic.lettering,
+        project_dir=project_dir,
     )
     frame_plans: list[FramePlan] = []
     balloons: list[BalloonPlan] = []
@@ -63,13 +61,3 @@ def plan_page(
         balloons=tuple(balloons),
     )
 
-
-def project_fonts(fonts: dict[str, str], project_dir: Path | None) -> dict[str, str]:
-    """`[lettering.fonts]` as font keys: each file, relative to the project, as `file:<path>`.
-
-    The files were checked when the manifest was (see comicc.manifest.checks); without a
-    project folder (a plan made from a manifest alone) the shipped fonts letter everything.
-    """
-    if project_dir is None:
-        return {}
-    return {kind: SYSTEM_PREFIX + str((project_dir / path).resolve()) for kind, path in fonts.items()}

@@ -160,8 +160,39 @@ def upright(char: str) -> bool:
     return orientation(char) != "R"
 
 
+# Tate-chu-yoko (JLREQ 3.4, UTR #50): a short number or "!?" standing alone in vertical
+# text is set across the column in one em, not turned sideways. Longer runs stay sideways.
+TATE_CHU_YOKO_LIMIT = 2
+TATE_CHU_YOKO_SETS = (frozenset("0123456789"), frozenset("!?"))
+TATE_CHU_YOKO_ADVANCE = 1.0  # em down the column a tate-chu-yoko run takes: one square
+
+
+def tate_chu_yoko(text: str) -> bool:
+    """Whether a sideways stretch standing alone between upright characters is set across."""
+    return 0 < len(text) <= TATE_CHU_YOKO_LIMIT and any(
+        set(text) <= chars for chars in TATE_CHU_YOKO_SETS
+    )
+
+
 def _orientation_runs(runs: tuple[Run, ...]) -> list[tuple[Run, int, str]]:
-    """Runs split where the orientation changes: (run, start in the text, orientation)."""
+    """Runs split where the orientation changes: (run, start in the text, orientation).
+
+    Orientation "H" is a tate-chu-yoko run: a short sideways stretch, in one font, with no
+    sideways character either side, set horizontally across the column.
+    """
+    out = _orientation_stretches(runs)
+
+    def sideways(j: int) -> bool:
+        return 0 <= j < len(out) and out[j][2] == "R"
+
+    for i, (run, start, mode) in enumerate(out):
+        alone = not sideways(i - 1) and not sideways(i + 1)
+        if mode == "R" and alone and tate_chu_yoko(run.text):
+            out[i] = (run, start, "H")
+    return out
+
+
+def _orientation_stretches(runs: tuple[Run, ...]) -> list[tuple[Run, int, str]]:
     out: list[tuple[Run, int, str]] = []
     start = 0
     for run in runs:
@@ -183,6 +214,8 @@ def column_length(runs: list[Run] | tuple[Run, ...], size: float) -> float:
     for run, _, mode in _orientation_runs(tuple(runs)):
         if mode == "U":
             total += sum(shape_run(run.font, run.text, vertical=True).advances)
+        elif mode == "H":
+            total += TATE_CHU_YOKO_ADVANCE
         else:
             total += run_width(run.font, run.text)
     return total * size
@@ -198,11 +231,16 @@ def shape_column(runs: tuple[Run, ...], size: float) -> tuple[Glyph, ...]:
 
     Upright runs are shaped top to bottom (HarfBuzz's glyphs and vertical advances), each
     glyph centred on the column; sideways runs are shaped left to right and turned 90
-    degrees clockwise, their baseline just left of the centre line.
+    degrees clockwise, their baseline just left of the centre line; tate-chu-yoko runs
+    are shaped left to right and centred across the column in one em.
     """
     glyphs: list[Glyph] = []
     pen = 0.0
     for run, start, mode in _orientation_runs(runs):
+        if mode == "H":
+            glyphs += _across(run, start, pen, size)
+            pen += TATE_CHU_YOKO_ADVANCE * size
+            continue
         shaped = shape_run(run.font, run.text, vertical=mode == "U")
         widths = shaped.widths or shaped.advances
         for gid, cluster, advance, (dx, dy), width in zip(
@@ -223,6 +261,21 @@ def shape_column(runs: tuple[Run, ...], size: float) -> tuple[Glyph, ...]:
             )
             pen += advance * size
     return tuple(glyphs)
+
+
+def _across(run: Run, start: int, pen: float, size: float) -> list[Glyph]:
+    """A tate-chu-yoko run at `pen` down the column: HarfBuzz's horizontal glyphs, centred
+    on the column, on the baseline of a full-width glyph in that square."""
+    shaped = shape_run(run.font, run.text)
+    x = -sum(shaped.advances) / 2 * size
+    glyphs = []
+    for gid, cluster, advance, (dx, dy) in zip(
+        shaped.gids, shaped.clusters, shaped.advances, shaped.offsets, strict=True
+    ):
+        y = pen + CJK_BASELINE * size - dy * size
+        glyphs.append(Glyph(run.font, gid, x + dx * size, y, advance * size, start + cluster))
+        x += advance * size
+    return glyphs
 
 
 def paragraph_rtl(text: str) -> bool:

@@ -58,9 +58,9 @@ def _fit(comic, bank, strengths, lam: float = 1.0):
     torch.manual_seed(0)
     n = len(comic.panels)
     objective = MeanColourObjective(torch.full((n, 3), 0.5))
-    preset = PRESETS["draft"].with_overrides(size=32, lr=1e-2, panels_per_step=n)
+    preset = PRESETS["draft"].with_overrides(size=32, lr=1e-2, panels_per_step=n, lam=lam)
     return fit_comic(UNetStyleNet(width=4), comic.panels, torch.zeros(n, 0), objective, bank,
-                     comic.targets, comic.regions, preset=preset, lam=lam, steps=2, seed=0,
+                     comic.targets, comic.regions, preset=preset, steps=2, seed=0,
                      device="cpu", strengths=strengths)
 
 

@@ -12,7 +12,7 @@ from comicc.cli import main
 from comicc.page import fonts
 from comicc.page.fonts import Run, font_file
 from comicc.page.letter import Setting, hyphenator_for, page_writing, words_of, wrap
-from comicc.page.shaping import orientation, shape_column
+from comicc.page.shaping import column_length, orientation, shape_column
 from tests.conftest import BASE_MANIFEST, write_project
 
 from .test_letter import letter
@@ -124,7 +124,7 @@ def test_a_manga_page_reads_in_logical_order(tmp_path) -> None:
             'title = "Test Comic"\nlanguage = "ja"\nreading = "rtl"\nformat = "manga-b6"',
         )
         .replace('"Is anyone up there?"', f'"{JAPANESE}"')
-        .replace("Ninety miles from shore.", "岸から九十マイル。")
+        .replace("Ninety miles from shore.", "岸から90マイル!?")
     )
     write_project(tmp_path, manifest)
     assert main(["build", str(tmp_path), "--backend", "none", "--no-report"]) == 0
@@ -133,4 +133,42 @@ def test_a_manga_page_reads_in_logical_order(tmp_path) -> None:
         check=True, capture_output=True, text=True,
     ).stdout
     assert JAPANESE in "".join(out.split())
-    assert "岸から九十マイル。" in "".join(out.split())
+    assert "岸から90マイル!?" in "".join(out.split())
+
+
+def test_tate_chu_yoko_sets_two_digits_across_the_column_as_harfbuzz_shapes_them() -> None:
+    font, size = cjk_font(), 10.0
+    glyphs = shape_column((Run(font, "第"), Run("ComicNeue", "12"), Run(font, "話")), size)
+    dai, one, two, wa = glyphs
+    assert not one.rotated and not two.rotated  # across the column, not turned
+    assert one.y == two.y and two.x > one.x  # side by side on one baseline
+    want = harfbuzz_horizontal("ComicNeue", "12")
+    assert [(g.gid, round(g.advance / size, 6)) for g in (one, two)] == want
+    assert two.x - one.x == pytest.approx(one.advance)
+    width = one.advance + two.advance
+    assert one.x == pytest.approx(-width / 2)  # centred on the column
+    assert dai.y < one.y < wa.y
+    assert wa.y - dai.y == pytest.approx(dai.advance + size)  # the pair takes one em square
+    assert column_length((Run(font, "第"), Run("ComicNeue", "12"), Run(font, "話")), size) == (
+        pytest.approx(dai.advance + size + wa.advance)
+    )
+
+
+def test_longer_numbers_and_latin_words_stay_sideways() -> None:
+    font = cjk_font()
+    for latin in ("2024", "OK", "1a", "12 "):
+        glyphs = shape_column((Run(font, "年"), Run("ComicNeue", latin), Run(font, "年")), 10.0)
+        assert all(g.rotated for g in glyphs[1:-1]), latin
+    mark = shape_column((Run("ComicNeue", "!?"),), 10.0)[0]
+    assert not mark.rotated  # "!?" alone is set across too
+
+
+def harfbuzz_horizontal(font: str, text: str) -> list[tuple[int, float]]:
+    path, index = font_file(font)
+    face = hb.Face(hb.Blob.from_file_path(str(path)), index)
+    buf = hb.Buffer()
+    buf.add_str(text)
+    buf.guess_segment_properties()
+    hb.shape(hb.Font(face), buf, {"kern": True, "liga": True})
+    pairs = zip(buf.glyph_infos, buf.glyph_positions, strict=True)
+    return [(i.codepoint, round(p.x_advance / face.upem, 6)) for i, p in pairs]

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comicc.build.cache import Cache
-from comicc.build.pipeline import BuildRequest, build, run_build
+from comicc.engine.cache import Cache
+from comicc.engine.pipeline import build, run_build
+from comicc.engine.request import BuildRequest
 from comicc.manifest.load import load_project
-from tests.build.test_style_build import TINY
 from tests.conftest import draw_art, write_project
+from tests.engine.test_style_build import TINY
 
 # The pretrained network (the default), as small and short as a build allows.
 PRETRAINED = TINY.replace('stylenet = "unet"\n', "").replace("steps = 3", "steps = 1")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from comicc.build.pipeline import BuildRequest, build
+from comicc.engine.pipeline import build
+from comicc.engine.request import BuildRequest
 from comicc.manifest.load import load_project
 from tests.conftest import BASE_MANIFEST, draw_art, write_project
 
@@ -33,7 +34,7 @@ def built(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_styled_build_writes_pdf_with_restyled_panels(built: Path) -> None:
-    from comicc.build.cache import Cache
+    from comicc.engine.cache import Cache
 
     assert (built / "out.pdf").read_bytes().startswith(b"%PDF")
     cache = Cache(built)
@@ -79,7 +80,7 @@ def test_art_edit_warm_starts_and_balloon_edit_does_not_restyle(built: Path) -> 
 
 
 def _notes(root: Path) -> list[str]:
-    from comicc.build.cache import Cache
+    from comicc.engine.cache import Cache
 
     entry = Cache(root).latest("style", {})
     return entry.meta.get("notes", [])
