@@ -228,9 +228,20 @@ def classify_inputs(comic: Comic, files: FileHashes, settings: StyleSettings) ->
     return inputs
 
 
+def panel_print_sizes(project: Project) -> list[tuple[int, int]]:
+    """Per panel, the pixel size its art is styled and printed at (its frame at the comic's
+    dpi, capped by the art's own size)."""
+    from comicc.page.plan import print_sizes
+
+    art_sizes = [upright_size(project.path(panel.art)) for _, _, panel in project.comic.panels()]
+    return print_sizes(project.comic, project.root, art_sizes)
+
+
 def style_inputs(comic: Comic, files: FileHashes, settings: StyleSettings,
-                 classify_key: str) -> dict[str, str]:
-    """The style stage: art, directions, styles, the classifiers and the options — not balloons."""
+                 classify_key: str,
+                 print_sizes: list[tuple[int, int]] | None = None) -> dict[str, str]:
+    """The style stage: art, directions, styles, the classifiers, the options and each
+    panel's print size — not balloons."""
     meta = comic.comic
     inputs = {
         "options": digest(settings.key()),
@@ -240,13 +251,15 @@ def style_inputs(comic: Comic, files: FileHashes, settings: StyleSettings,
         "style image": files(meta.style_image) if meta.style_image else "none",
         "panel count": str(len(comic.panels())),
     }
-    for p, j, panel in comic.panels():
+    for index, (p, j, panel) in enumerate(comic.panels()):
         label = panel_label(p, j)
         inputs[f"panel {label} art"] = files(panel.art)
         inputs[f"panel {label} direction"] = digest(panel.direction)
         inputs[f"panel {label} style"] = digest(panel.style)
         inputs[f"panel {label} elements"] = digest(sorted(panel.elements))
         inputs[f"panel {label} regions"] = digest(panel.regions)
+        if print_sizes is not None:
+            inputs[f"panel {label} print"] = digest(list(print_sizes[index]))
     return inputs
 
 
@@ -351,7 +364,8 @@ def build(project: Project, request: BuildRequest, log: Any = None,
         if settings.backend != "none":
             classify = engine.run("classify", "classify", classify_inputs(comic, files, settings),
                                   lambda: _style_stage().run_classify(project, settings, say))
-            inputs = style_inputs(comic, files, settings, classify.key)
+            inputs = style_inputs(comic, files, settings, classify.key,
+                                  panel_print_sizes(project))
             style = engine.run("style", "style", inputs,
                                lambda: _style_stage().run_style(project, settings, cache, classify,
                                                                 inputs, say, group=group))
