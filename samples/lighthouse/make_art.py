@@ -235,11 +235,12 @@ def render_all() -> dict[str, Image.Image]:
 
 
 def for_the_repository(name: str, image: Image.Image) -> Image.Image:
-    """Panels as 256-colour PNGs: a third of the bytes at print size, under one level of
-    mean error on flat, inked drawings (references and the style image stay full colour)."""
+    """Panels as 256-colour PNGs: a fifth of the bytes at print size for about three levels
+    (of 255) of mean error; max-coverage keeps every character's signature colour
+    (tests/test_starter.py). References and the style image stay full colour."""
     if not name.startswith("art/p"):
         return image
-    return image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT,
+    return image.convert("RGB").quantize(256, method=Image.Quantize.MAXCOVERAGE,
                                          dither=Image.Dither.NONE)
 
 
