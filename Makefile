@@ -12,9 +12,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
+# The book, its report and its build cache all go to out/: the sample folder stays as committed.
 demo: $(VENV)/.installed
-	$(VENV)/bin/comicc build $(SAMPLE) -o out/lighthouse.pdf
-	@echo "open out/lighthouse.pdf (and out/lighthouse.report.html)"
+	$(VENV)/bin/comicc build $(SAMPLE) -o out/$(notdir $(SAMPLE)).pdf --cache-dir out/.comicc/$(notdir $(SAMPLE))
+	@echo "open out/$(notdir $(SAMPLE)).pdf (and out/$(notdir $(SAMPLE)).report.html)"
 
 # `make test`: the fast suite a developer runs often (a few minutes on two cores);
 # `make test-all`: the whole suite, slow end-to-end checks included (what CI runs).

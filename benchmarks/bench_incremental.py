@@ -3,9 +3,10 @@
     python benchmarks/bench_incremental.py [samples/lighthouse] [--preset draft] [--steps N]
 
 Copies the comic to a temporary folder and prints, in one run:
-  cold build, no-op rebuild, one balloon edited, one panel's art edited, one panel's
-  direction edited — whole-process wall time, which stages ran (--explain), the style
-  stage's time against the cold one, and how much the untouched panels' pixels moved.
+  cold build, no-op rebuild (min / median / max of NOOP_RUNS), one balloon edited, one
+  panel's art edited, one panel's direction edited — whole-process wall time, which stages
+  ran (--explain), the style stage's time against the cold one, and how much the untouched
+  panels' pixels moved.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
+NOOP_RUNS = 10
 
 
 def run_build(project: Path, extra: list[str]) -> tuple[float, str]:
@@ -93,10 +96,16 @@ def main() -> None:
         print(f"cold build               {cold:7.2f} s   (style stage {cold_style:.1f} s)")
         base = styled_panels(project)
 
-        noop, explain = run_build(project, extra)
-        ran = [line.split()[0] for line in explain.splitlines() if re.search(r" ran( in|$)", line)]
-        print(f"no-op rebuild            {noop:7.2f} s   = {noop / cold * 100:.1f} % of cold; "
-              f"stages ran: {ran or 'none'}")
+        noops, ran = [], set()
+        for _ in range(NOOP_RUNS):
+            seconds, explain = run_build(project, extra)
+            noops.append(seconds)
+            ran.update(line.split()[0] for line in explain.splitlines()
+                       if re.search(r" ran( in|$)", line))
+        print(f"no-op rebuild            {statistics.median(noops):7.2f} s   median of {NOOP_RUNS} "
+              f"(min {min(noops):.3f} s, max {max(noops):.3f} s) = "
+              f"{statistics.median(noops) / cold * 100:.2f} % of cold; "
+              f"stages ran: {sorted(ran) or 'none'}")
 
         text = (project / "comic.toml").read_text(encoding="utf-8")
         balloon = re.search(r'text = "([^"]+)"', text).group(1)

@@ -47,25 +47,25 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from comicc.build.pipeline import BuildRequest, resolve_settings
-from comicc.build.plan import panel_label
-from comicc.build.style_stage import (
-    _network,
-    _objective,
-    _setup,
-    _training_data,
+from comicc.engine.request import BuildRequest
+from comicc.engine.settings import resolve_settings
+from comicc.engine.style_stage import (
     as_style_mix,
     classify_side,
     panel_texts,
-    preset_for,
     render_options,
+    start_torch,
+    style_network,
+    style_objective,
+    training_data,
 )
 from comicc.manifest.load import Project, load_project
+from comicc.manifest.matrix import panel_label
+from comicc.manifest.styles import NUM_STYLES, STYLE_NAMES
 from comicc.ml.backbone import load_backbone, resize
 from comicc.ml.classifiers import ClassifierBank, train_for_preset
 from comicc.ml.losses import GramObjective
 from comicc.ml.presets import Preset
-from comicc.ml.style_names import NUM_STYLES, STYLE_NAMES
 from comicc.ml.train import fit_comic, matrix_agreement, render_panels
 
 # Above this one-minute load average per core, one thread beats fighting for both cores.
@@ -151,14 +151,15 @@ def prepare(args: argparse.Namespace) -> Bench:
         project = with_style(project, parse_style(args.style))
     settings = resolve_settings(project, BuildRequest(backend="gram", stylenet=args.stylenet,
                                                       preset=args.preset, steps=args.steps))
-    device = _setup(settings)
+    device = start_torch(settings)
     torch.set_num_threads(args.threads_set)  # the build's own thread choice is not the bench's
-    preset = preset_for(settings).with_overrides(
+    preset = settings.preset.with_overrides(
         lam=args.lam, lr=args.lr, style_weight=args.style_weight,
         content_weight=args.content_weight, tv_weight=args.tv_weight, size=args.size,
         long_side=args.long_side, learn_conds=False if args.fixed_conds else None)
+    settings = replace(settings, preset=preset)
     backbone = load_backbone(device)
-    panels, references, targets, regions = _training_data(project, classify_side(preset))
+    panels, references, targets, regions = training_data(project, classify_side(preset))
     started = time.perf_counter()
     banks = [train_for_preset(backbone, references, panels, targets, regions, preset,
                               seed=seed, device=device, size=size)
@@ -166,7 +167,7 @@ def prepare(args: argparse.Namespace) -> Bench:
                                 (settings.seed + JUDGE_SEED_OFFSET, JUDGE_SIZE))]
     print(f"classifiers (trained heads and judge): {time.perf_counter() - started:.1f}s, "
           "held-out accuracy " + ", ".join(f"{k} {v:.2f}" for k, v in banks[0].accuracy.items()))
-    full, _, _, _ = _training_data(project, preset.long_side)
+    full, _, _, _ = training_data(project, preset.long_side)
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
     return Bench(project, settings, preset, device, backbone, full, targets, regions, *banks,
                  labels)
@@ -283,12 +284,12 @@ def compare(bench: Bench, out: Path, sides: list[int]) -> None:
     preset = bench.preset
     texts = panel_texts(bench.project)
     pretrained_settings = replace(bench.settings, stylenet="pretrained")
-    look_net, look_conds, _, _ = _network(bench.project, pretrained_settings, preset,
-                                          bench.device, texts, [])
-    net, conds, learn_conds, model = _network(bench.project, bench.settings, preset,
-                                              bench.device, texts, [])
+    look_net, look_conds, _, _ = style_network(bench.project, pretrained_settings, bench.device,
+                                               texts)
+    net, conds, learn_conds, model = style_network(bench.project, bench.settings, bench.device,
+                                                   texts)
     # One target look for both networks: the pretrained network's rendering of the style.
-    objective = _objective(bench.project, pretrained_settings, preset, bench.device, look_net,
+    objective = style_objective(bench.project, pretrained_settings, bench.device, look_net,
                            bench.panels, look_conds, texts, bench.backbone)
     untuned = render(bench, look_net, look_conds)
     untuned_small = at_training_size(bench, look_net, look_conds)
@@ -308,7 +309,7 @@ def compare(bench: Bench, out: Path, sides: list[int]) -> None:
         net.load_state_dict(pristine)
         started = time.perf_counter()
         result = fit_comic(net, bench.panels, conds, objective, bench.bank, bench.targets,
-                           bench.regions, preset=preset, lam=weight, steps=preset.steps,
+                           bench.regions, preset=preset.with_overrides(lam=weight), steps=preset.steps,
                            seed=bench.settings.seed, device=bench.device, learn_conds=learn_conds)
         seconds[name] = time.perf_counter() - started
         final = as_style_mix(result.conds) if learn_conds else result.conds

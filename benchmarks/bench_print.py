@@ -38,16 +38,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from comicc.build.images import upright_size
-from comicc.build.pipeline import BuildRequest, resolve_settings
-from comicc.build.plan import panel_label
-from comicc.build.style_stage import PrintArt, _network, _setup, panel_texts, preset_for
+from comicc.engine.request import BuildRequest
+from comicc.engine.settings import resolve_settings
+from comicc.engine.stages import panel_print_sizes
+from comicc.engine.style_stage import PrintArt, panel_texts, start_torch, style_network
+from comicc.manifest.images import upright_size
 from comicc.manifest.load import load_project
+from comicc.manifest.matrix import panel_label
 from comicc.ml.backbone import resize
 from comicc.ml.print_render import guided_fit, to_print
 from comicc.page.art import cover_crop, effective_dpi
 from comicc.page.layout import layout_frames
-from comicc.page.plan import print_sizes
 
 SAMPLES = [Path("samples/lighthouse"), Path("samples/photos")]
 SHARPNESS_TARGET = 0.8
@@ -240,12 +241,11 @@ def bench_sample(root: Path, preset_name: str, with_candidates: bool,
                  full_res: bool) -> dict:
     project = load_project(root)
     settings = resolve_settings(project, BuildRequest(backend="gram", preset=preset_name))
-    device = _setup(settings)
-    preset = preset_for(settings)
-    net, conds, _, _ = _network(project, settings, preset, device, panel_texts(project), [])
+    device = start_torch(settings)
+    preset = settings.preset
+    net, conds, _, _ = style_network(project, settings, device, panel_texts(project))
     net.eval()
-    sizes = print_sizes(project.comic, project.root,
-                        [upright_size(project.path(p.art)) for _, _, p in project.comic.panels()])
+    sizes = panel_print_sizes(project)
     required = required_sizes(project)
     arts = PrintArt(project, sizes)
     own = [upright_size(project.path(p.art)) for _, _, p in project.comic.panels()]

@@ -44,16 +44,16 @@ import torch  # noqa: E402
 from bench_style_loop import build_objective, sync, synthetic_comic  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from comicc.build.pipeline import BuildRequest, resolve_settings  # noqa: E402
-from comicc.build.style_stage import (  # noqa: E402
-    _network,
-    _objective,
-    _setup,
-    _training_data,
+from comicc.engine.request import BuildRequest  # noqa: E402
+from comicc.engine.settings import resolve_settings  # noqa: E402
+from comicc.engine.style_stage import (  # noqa: E402
     classify_side,
     panel_texts,
-    preset_for,
+    start_torch,
+    style_network,
+    style_objective,
     to_png,
+    training_data,
 )
 from comicc.manifest.load import load_project  # noqa: E402
 from comicc.ml.backbone import load_backbone  # noqa: E402
@@ -176,8 +176,8 @@ def sample_setup(device_name: str, preset_name: str | None, stylenet: str | None
     settings = resolve_settings(
         project, BuildRequest(device=device_name, preset=preset_name, stylenet=stylenet, steps=steps)
     )
-    device = _setup(settings)
-    preset = preset_for(settings)
+    device = start_torch(settings)
+    preset = settings.preset
     backbone = load_backbone(device)
     return project, settings, device, preset, backbone
 
@@ -201,25 +201,24 @@ def joint_vs_single(args: argparse.Namespace) -> dict:
     project, settings, device, preset, backbone = sample_setup(
         args.device, args.preset, args.stylenet, args.steps
     )
-    small, references, targets, regions = _training_data(project, classify_side(preset))
+    small, references, targets, regions = training_data(project, classify_side(preset))
     clock = Clock()
     bank = train_for_preset(
         backbone, references, small, targets, regions, preset, seed=settings.seed, device=device
     )
     sync(device)
     classifiers = clock.read()
-    panels, _, targets, regions = _training_data(project, preset.long_side, lazy=True)
+    panels, _, targets, regions = training_data(project, preset.long_side, lazy=True)
     texts = panel_texts(project)
     n = len(panels)
 
     def fit(one: list[int], lam: float) -> list[float]:
         """Fit a fresh network (as a build makes it) to panels `one`; its steady step times."""
-        net, conds, learn, _ = _network(project, settings, preset, device, texts, [])
+        net, conds, learn, _ = style_network(project, settings, device, texts)
         chosen = [panels[j] for j in one]
         conds = conds[one]
-        objective = _objective(
-            project, settings, preset, device, net, chosen, conds, [texts[j] for j in one], backbone
-        )
+        objective = style_objective(project, settings, device, net, chosen, conds,
+                                    [texts[j] for j in one], backbone)
         result = fit_comic(
             net,
             chosen,
@@ -228,8 +227,7 @@ def joint_vs_single(args: argparse.Namespace) -> dict:
             bank if lam > 0 else None,
             targets[:, one],
             [regions[j] for j in one],
-            preset=preset,
-            lam=lam,
+            preset=preset.with_overrides(lam=lam),
             steps=preset.steps,
             seed=settings.seed,
             device=device,
@@ -257,7 +255,7 @@ def joint_vs_single(args: argparse.Namespace) -> dict:
     median = {k: statistics.median(s for r in v for s in r[2]) for k, v in runs.items()}
     return {
         "panels": n,
-        "model": _network(project, settings, preset, device, texts, [])[3],
+        "model": style_network(project, settings, device, texts)[3],
         "preset": preset.name,
         "size": preset.size,
         "steps": preset.steps,
@@ -316,7 +314,6 @@ def memory_phase(args: argparse.Namespace) -> dict:
         panels.targets,
         [{}] * args.panels,
         preset=preset,
-        lam=preset.lam,
         steps=preset.steps,
         seed=0,
         device=device,
@@ -372,7 +369,6 @@ def processes_phase(args: argparse.Namespace) -> dict | None:
         panels.targets,
         [{}] * args.panels,
         preset=preset,
-        lam=preset.lam,
         steps=preset.steps,
         seed=0,
         device=device,
@@ -408,8 +404,8 @@ def gpu_phase(args: argparse.Namespace) -> dict:
     torch.cuda.reset_peak_memory_stats()
     if args.panels == 0:
         project, settings, device, preset, backbone = sample_setup("cuda", "final", None, args.steps)
-        small, references, targets, regions = _training_data(project, classify_side(preset))
-        panels, _, _, _ = _training_data(project, preset.long_side, lazy=True)
+        small, references, targets, regions = training_data(project, classify_side(preset))
+        panels, _, _, _ = training_data(project, preset.long_side, lazy=True)
         texts = panel_texts(project)
         started = time.perf_counter()
         bank = train_for_preset(
@@ -417,8 +413,8 @@ def gpu_phase(args: argparse.Namespace) -> dict:
         )
         sync(device)
         classifier_seconds = time.perf_counter() - started
-        net, conds, learn, model = _network(project, settings, preset, device, texts, [])
-        objective = _objective(project, settings, preset, device, net, panels, conds, texts, backbone)
+        net, conds, learn, model = style_network(project, settings, device, texts)
+        objective = style_objective(project, settings, device, net, panels, conds, texts, backbone)
         seed = settings.seed
     else:
         preset = PRESETS["final"].with_overrides(steps=args.steps)
@@ -449,7 +445,6 @@ def gpu_phase(args: argparse.Namespace) -> dict:
         targets,
         regions,
         preset=preset,
-        lam=preset.lam,
         steps=preset.steps,
         seed=seed,
         device=device,

@@ -1,5 +1,11 @@
 """`python -m comicc` (also what `torchrun -m comicc` runs)."""
 
-from comicc.cli import main
+try:
+    from comicc.cli import entry
+except KeyboardInterrupt:  # Ctrl-C while Python is still importing the command line
+    from comicc.interrupts import EXIT_INTERRUPTED, exit_now, say_interrupted
 
-raise SystemExit(main())
+    say_interrupted()
+    exit_now(EXIT_INTERRUPTED)
+
+entry()

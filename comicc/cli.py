@@ -14,11 +14,10 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import get_args
 
 from comicc import __version__
+from comicc.interrupts import exit_now, say_interrupted, stop_promptly
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, printable
-from comicc.manifest.models import PdfFlavour, Printer
 
 EXIT_OK, EXIT_INTERNAL, EXIT_AUTHOR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -45,8 +44,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from comicc.build.plan import target_matrix
     from comicc.manifest.load import load_project
+    from comicc.manifest.matrix import target_matrix
 
     project = load_project(args.path)
     matrix = target_matrix(project.comic)
@@ -90,7 +89,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from comicc.build.pipeline import BuildRequest, run_build
+    with stop_promptly():
+        return _build(args)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from comicc.engine.request import BuildRequest
+    from comicc.engine.stamp import replay
 
     request = BuildRequest(
         path=args.path,
@@ -106,26 +111,33 @@ def cmd_build(args: argparse.Namespace) -> int:
         report=not args.no_report,
         quiet=args.quiet,
         distributed=args.distributed,
+        cache_dir=_cache_dir(args),
         pdf=args.pdf,
     )
+    replayed = replay(request)  # nothing changed since the last build: answered by stat
+    if replayed is not None:
+        return replayed
+    from comicc.engine.pipeline import run_build
+
     return run_build(request)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from comicc.build.pipeline import BuildRequest
+    from comicc.engine.request import BuildRequest
     from comicc.watch import watch
 
     request = BuildRequest(
         path=args.path, output=Path(args.output) if args.output else None, format=args.format,
         backend=args.backend, stylenet=args.stylenet, preset=args.preset, device=args.device,
         steps=args.steps, seed=args.seed, report=not args.no_report, quiet=args.quiet,
+        cache_dir=_cache_dir(args),
         pdf=args.pdf,
     )
     return watch(request, max_rebuilds=args.max_rebuilds, debug=args.debug)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from comicc.build.pipeline import BuildRequest
+    from comicc.engine.request import BuildRequest
     from comicc.git.diff import run_diff
 
     request = BuildRequest(backend=args.backend, preset=args.preset, device=args.device,
@@ -155,16 +167,33 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from comicc.build.cache import clean_cache
+    from comicc.engine.cache import CACHE_DIR, clean_cache
     from comicc.manifest.load import find_manifest
 
     root = find_manifest(args.path).resolve().parent
-    removed = clean_cache(root, keep_last=args.keep_last)
-    print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from {root / '.comicc'}")
+    folder = _cache_dir(args)
+    removed = clean_cache(root, keep_last=args.keep_last, folder=folder)
+    print(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from "
+          f"{folder or root / CACHE_DIR}")
     return EXIT_OK
 
 
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.cache_dir) if args.cache_dir else None
+
+
+# One table of every command and flag: splitting it would scatter the command line.
 def build_parser() -> argparse.ArgumentParser:
+    from comicc.manifest.choices import (
+        BackendChoice,
+        DeviceChoice,
+        PdfFlavour,
+        PresetName,
+        Printer,
+        StyleNetName,
+        choices,
+    )
+
     parser = argparse.ArgumentParser(
         prog="comicc",
         description="Compile a comic project (comic.toml + the artist's art) into a print-ready PDF.",
@@ -176,10 +205,25 @@ def build_parser() -> argparse.ArgumentParser:
     def with_path(p: argparse.ArgumentParser) -> None:
         p.add_argument("path", nargs="?", default=".", help="the comic's folder or its comic.toml")
 
-    def add_pdf_flag(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--pdf", choices=get_args(PdfFlavour),
+    def with_build_options(p: argparse.ArgumentParser) -> None:
+        """The flags `build` and `watch` share; each overrides its key in [build]."""
+        p.add_argument("-o", "--output",
+                       help="output file (.pdf or .cbz); default <folder>/<name>.pdf")
+        p.add_argument("--format", choices=["pdf", "cbz"], help="output format (default from -o)")
+        p.add_argument("--backend", choices=choices(BackendChoice))
+        p.add_argument("--stylenet", choices=choices(StyleNetName))
+        p.add_argument("--preset", choices=choices(PresetName))
+        p.add_argument("--device", choices=choices(DeviceChoice))
+        p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
+        p.add_argument("--seed", type=int, help="override the manifest's seed")
+        p.add_argument("--pdf", choices=choices(PdfFlavour),
                        help="PDF flavour: plain, x4 (PDF/X-4) or x1a (PDF/X-1a, CMYK); "
                             "default [comic] pdf")
+
+    def with_cache_dir(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--cache-dir", metavar="DIR",
+                       help="keep the build cache in DIR (default <folder>/.comicc), e.g. beside "
+                            "the output: -o out/book.pdf --cache-dir out/.comicc")
 
     p = sub.add_parser("init", help="create a small working comic")
     p.add_argument("dir", nargs="?", default=".", help="folder to create it in")
@@ -203,36 +247,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="restyle the panels and write the PDF (or CBZ)")
     with_path(p)
-    p.add_argument("-o", "--output", help="output file (.pdf or .cbz); default <folder>/<name>.pdf")
-    p.add_argument("--format", choices=["pdf", "cbz"], help="output format (default from -o)")
-    p.add_argument("--backend", choices=["auto", "gram", "clip", "none"])
-    p.add_argument("--stylenet", choices=["pretrained", "unet"])
-    p.add_argument("--preset", choices=["draft", "standard", "final"])
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
-    p.add_argument("--seed", type=int, help="override the manifest's seed")
+    with_build_options(p)
     p.add_argument("--explain", action="store_true", help="say why each stage ran or was reused")
     p.add_argument("--no-report", action="store_true", help="skip the HTML build report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--distributed", action="store_true",
                    help="shard panels across torchrun ranks (set by torchrun automatically)")
-    add_pdf_flag(p)
+    with_cache_dir(p)
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("watch", help="build, then rebuild on every save of the manifest or art")
     with_path(p)
-    p.add_argument("-o", "--output", help="output file (.pdf or .cbz); default <folder>/<name>.pdf")
-    p.add_argument("--format", choices=["pdf", "cbz"], help="output format (default from -o)")
-    p.add_argument("--backend", choices=["auto", "gram", "clip", "none"])
-    p.add_argument("--stylenet", choices=["pretrained", "unet"])
-    p.add_argument("--preset", choices=["draft", "standard", "final"])
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
-    p.add_argument("--seed", type=int, help="override the manifest's seed")
+    with_build_options(p)
     p.add_argument("--no-report", action="store_true", help="skip the HTML build report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--max-rebuilds", type=int, metavar="N", help="stop after N rebuilds")
-    add_pdf_flag(p)
+    with_cache_dir(p)
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("diff", help="show what changed between two git revisions of the comic")
@@ -241,10 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "comic's folder (default .)")
     p.add_argument("-o", "--output", metavar="DIR",
                    help="folder for the pictures and index.html (default <folder>/.comicc/diff)")
-    p.add_argument("--backend", choices=["auto", "gram", "clip", "none"],
+    p.add_argument("--backend", choices=choices(BackendChoice),
                    help="style backend for both sides (default: each manifest's; none is fastest)")
-    p.add_argument("--preset", choices=["draft", "standard", "final"])
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--preset", choices=choices(PresetName))
+    p.add_argument("--device", choices=choices(DeviceChoice))
     p.add_argument("--steps", type=int, help="override the preset's optimisation steps")
     p.add_argument("--dpi", type=float, default=72.0, help="resolution of the pictures")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -252,16 +282,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("preflight", help="check a PDF against a printer's specification")
     p.add_argument("pdf", metavar="BOOK.pdf", help="the PDF to check")
-    p.add_argument("--printer", choices=get_args(Printer), default="generic",
+    p.add_argument("--printer", choices=choices(Printer), default="generic",
                    help="whose specification (default generic)")
     p.add_argument("--ink-limit", type=int, metavar="PERCENT",
                    help="total ink limit instead of the printer's")
     p.set_defaults(func=cmd_preflight)
 
-    p = sub.add_parser("clean", help="empty the build cache (.comicc/)")
+    p = sub.add_parser("clean", help="empty the build cache (.comicc/ or --cache-dir)")
     with_path(p)
     p.add_argument("--keep-last", type=int, default=0, metavar="N",
                    help="keep the entries of the last N builds")
+    with_cache_dir(p)
     p.set_defaults(func=cmd_clean)
     return parser
 
@@ -276,11 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_diagnostics(exc.diagnostics)
         return EXIT_AUTHOR
     except KeyboardInterrupt:
-        print("comicc: interrupted; the cache is consistent, rerun to resume", file=sys.stderr)
-        # CPython remembers a KeyboardInterrupt that passed through any exec of a string
-        # (dataclasses and namedtuples make those) and then ends `python -m comicc` by SIGINT
-        # whatever we return; evaluating a string clears that memory, so the exit is 130.
-        exec("")
+        say_interrupted()
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
@@ -291,6 +318,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_AUTHOR
     except Exception as exc:
         return _internal_error(exc, args)
+
+
+def entry() -> None:
+    """The `comicc` program: `main`, then the exit (see `exit_now`)."""
+    try:
+        code = main()
+    except KeyboardInterrupt:  # while the arguments were parsed, before a command ran
+        say_interrupted()
+        code = EXIT_INTERRUPTED
+    exit_now(code)
 
 
 # A full disk or a read-only folder is the machine's state, not a bug in comicc.
@@ -316,4 +353,4 @@ def _internal_error(exc: BaseException, args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

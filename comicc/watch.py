@@ -20,9 +20,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from comicc.build.cache import CACHE_DIR
-from comicc.build.engine import StageReport
-from comicc.build.pipeline import BuildRequest, BuildResult, build
+from comicc.engine.cache import CACHE_DIR
+from comicc.engine.engine import StageReport
+from comicc.engine.pipeline import BuildResult, build
+from comicc.engine.request import BuildRequest
 from comicc.manifest.checks import IMAGE_SUFFIXES
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.load import display_path, find_manifest, load_project

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import comicc.build.pipeline as pipeline
 import comicc.cli as cli
+import comicc.engine.pipeline as pipeline
 from comicc import __version__
-from comicc.build.pipeline import BuildRequest, resolve_settings
 from comicc.cli import main
+from comicc.engine.request import BuildRequest
+from comicc.engine.settings import resolve_settings
 from comicc.manifest.load import load_project
 from tests.conftest import BASE_MANIFEST, write_project
 
@@ -30,7 +31,7 @@ def test_auto_backend_without_clip_weights_is_gram(tmp_path: Path) -> None:
     write_project(tmp_path, with_build('backend = "auto"'))
     settings = resolve_settings(load_project(tmp_path), BuildRequest())
     assert settings.backend == "gram"
-    assert settings.backend_reason.startswith("auto: no CLIP weights")
+    assert settings.run.backend_reason.startswith("auto: no CLIP weights")
 
 
 def test_auto_backend_with_a_clip_checkpoint_is_clip(tmp_path: Path) -> None:
@@ -39,14 +40,14 @@ def test_auto_backend_with_a_clip_checkpoint_is_clip(tmp_path: Path) -> None:
     write_project(tmp_path, with_build('backend = "auto"\nclip_checkpoint = "weights/clip.safetensors"'))
     settings = resolve_settings(load_project(tmp_path), BuildRequest())
     assert settings.backend == "clip"
-    assert "checkpoint" in settings.backend_reason
+    assert "checkpoint" in settings.run.backend_reason
 
 
 def test_auto_backend_with_uncached_clip_weights_falls_back_to_gram(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr("comicc.ml.clip.clip_available", lambda *_: False)
     write_project(tmp_path, with_build('backend = "auto"\nclip_pretrained = "nowhere"'))
     settings = resolve_settings(load_project(tmp_path), BuildRequest())
-    assert settings.backend == "gram" and "not in the local cache" in settings.backend_reason
+    assert settings.backend == "gram" and "not in the local cache" in settings.run.backend_reason
 
 
 def test_the_default_backend_is_auto(tmp_path: Path) -> None:

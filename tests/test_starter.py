@@ -248,3 +248,45 @@ def test_lighthouse_art_matches_its_target_matrix() -> None:
 def test_sample_art_regenerates_byte_identically(name: str, tmp_path: Path) -> None:
     load_make_art(name).main(tmp_path)
     assert files_under(tmp_path / "art") == files_under(SAMPLES / name / "art")
+
+
+# --- the demo ---------------------------------------------------------------------------------
+
+
+def _tree(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_a_build_with_its_cache_beside_the_output_writes_nothing_into_the_sample(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from comicc.cli import main
+
+    sample = SAMPLES / "lighthouse"
+    before = _tree(sample)
+    out = tmp_path / "out"
+    argv = ["build", str(sample), "-o", str(out / "lighthouse.pdf"), "--cache-dir",
+            str(out / ".comicc"), "--backend", "none", "--explain"]
+    assert main(argv) == 0
+    assert main(argv) == 0
+    assert _tree(sample) == before
+    assert (out / "lighthouse.pdf").is_file() and (out / "lighthouse.report.html").is_file()
+    assert (out / ".comicc" / "entries" / "pdf").is_dir()
+    assert "pdf              reused" in capsys.readouterr().out  # the cache is found again
+
+
+def test_make_demo_writes_its_book_and_cache_outside_the_sample() -> None:
+    import shlex
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    repository = SAMPLES.parent
+    dry = subprocess.run(["make", "-n", "demo"], cwd=repository,
+                         capture_output=True, text=True, check=True).stdout
+    [command] = [shlex.split(line) for line in dry.splitlines() if " build " in line]
+    for flag in ("-o", "--cache-dir"):
+        assert flag in command, command
+        where = (repository / command[command.index(flag) + 1]).resolve()
+        assert not where.is_relative_to(SAMPLES), (flag, where)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from comicc.build.cache import sha256_file, stable_json
-from comicc.build.plan import panel_label
+from comicc.engine.stages import FileHashes, template_hash
+from comicc.files import stable_json
 from comicc.manifest.load import Project
+from comicc.manifest.matrix import panel_label
 from comicc.manifest.models import Balloon, Element, Page, Panel
 
 T = TypeVar("T")
@@ -65,29 +65,9 @@ def align(old: Sequence[T], new: Sequence[T],
     return pairs
 
 
-class _Files:
-    """Content hashes of one version's files, each hashed at most once."""
-
-    def __init__(self, project: Project):
-        self.project = project
-        self._seen: dict[str, str] = {}
-
-    def __call__(self, relative: str) -> str:
-        if relative not in self._seen:
-            path = self.project.path(relative)
-            self._seen[relative] = sha256_file(path) if path.is_file() else "missing"
-        return self._seen[relative]
-
-    def template(self, layout: str) -> str:
-        from comicc.page.layout import available_layouts
-
-        info = available_layouts(self.project.root).get(layout)
-        return sha256_file(Path(info.path)) if info is not None else "missing"
-
-
 def manifest_changes(old: Project, new: Project) -> list[Change]:
     """Every difference between two loaded versions of a comic, in book order."""
-    files = (_Files(old), _Files(new))
+    files = (FileHashes(old, missing="missing"), FileHashes(new, missing="missing"))
     changes = _table_changes("[comic]", old.comic.comic, new.comic.comic, files,
                              file_keys={"style_image"})
     changes += _table_changes("[build]", old.comic.build, new.comic.build, files)
@@ -109,7 +89,7 @@ def _count(items: Sequence[object], noun: str) -> str:
     return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
-def _table_changes(name: str, old: BaseModel, new: BaseModel, files: tuple[_Files, _Files],
+def _table_changes(name: str, old: BaseModel, new: BaseModel, files: tuple[FileHashes, FileHashes],
                    file_keys: frozenset[str] | set[str] = frozenset()) -> list[Change]:
     changes = []
     for key in type(new).model_fields:
@@ -122,7 +102,7 @@ def _table_changes(name: str, old: BaseModel, new: BaseModel, files: tuple[_File
 
 
 def _element_changes(old: dict[str, Element], new: dict[str, Element],
-                     files: tuple[_Files, _Files]) -> list[Change]:
+                     files: tuple[FileHashes, FileHashes]) -> list[Change]:
     changes = []
     for name in old:
         if name not in new:
@@ -156,15 +136,17 @@ def _element_changes(old: dict[str, Element], new: dict[str, Element],
     return changes
 
 
-def _page_changes(old: Page, new: Page, index: int, files: tuple[_Files, _Files]) -> list[Change]:
+def _page_changes(old: Page, new: Page, index: int, files: tuple[FileHashes, FileHashes]) -> list[Change]:
     page = index + 1
     changes = []
     for key in ("layout", "gutter", "margin"):
         a, b = getattr(old, key), getattr(new, key)
         if a != b:
             changes.append(Change(page, f"{key} changed: {quote(a)} -> {quote(b)}"))
-    if old.layout == new.layout and files[0].template(old.layout) != files[1].template(new.layout):
-        changes.append(Change(page, f"layout template {new.layout} changed"))
+    if old.layout == new.layout:
+        before, after = (template_hash(f.project, new.layout) for f in files)
+        if before != after:
+            changes.append(Change(page, f"layout template {new.layout} changed"))
     for pair in align(old.panel, new.panel, key=lambda panel: panel.art):
         match pair:
             case (int() as i, None):
@@ -179,7 +161,7 @@ def _page_changes(old: Page, new: Page, index: int, files: tuple[_Files, _Files]
 
 
 def _panel_changes(old: Panel, new: Panel, page_index: int, index: int,
-                   files: tuple[_Files, _Files]) -> list[Change]:
+                   files: tuple[FileHashes, FileHashes]) -> list[Change]:
     page, label = page_index + 1, panel_label(page_index, index)
     changes = []
     if old.art != new.art:

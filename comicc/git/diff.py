@@ -19,9 +19,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from comicc.build.cache import CACHE_DIR
-from comicc.build.engine import StageReport
-from comicc.build.pipeline import BuildRequest, BuildResult, build
+from comicc.engine.cache import CACHE_DIR
+from comicc.engine.engine import StageReport
+from comicc.engine.pipeline import BuildResult, build
+from comicc.engine.request import BuildRequest
 from comicc.git.changes import Change, manifest_changes
 from comicc.git.revisions import Repo, Revision, export_revision, find_repo, resolve_revision
 from comicc.git.visual import Box, changed_boxes, render_pages, side_by_side

@@ -74,7 +74,7 @@ def _check_styles(comic: Comic, sink: DiagnosticSink) -> None:
 
 
 def _style_problem(key: object) -> tuple[str, str | None] | None:
-    from comicc.ml.style_names import NUM_STYLES, STYLE_NAMES
+    from comicc.manifest.styles import NUM_STYLES, STYLE_NAMES
 
     if isinstance(key, str) and key.isdigit():
         key = int(key)
@@ -146,7 +146,7 @@ def _inside_project(root: Path, relative: str,
 
 
 def _check_image(root: Path, relative: str, path: KeyPath, sink: DiagnosticSink) -> None:
-    from comicc.build.images import ImageProblem, probe_image
+    from comicc.manifest.images import ImageProblem, probe_image
 
     resolved, problem = project_file(root, relative, path)
     if problem is not None:
@@ -203,7 +203,7 @@ def _check_font(root: Path, relative: str, path: KeyPath, sink: DiagnosticSink) 
 
 
 def _check_layouts(comic: Comic, root: Path, sink: DiagnosticSink) -> None:
-    from comicc.page.layout import available_layouts
+    from comicc.manifest.layouts import available_layouts
 
     try:
         layouts = available_layouts(root)

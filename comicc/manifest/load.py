@@ -10,20 +10,22 @@ import sys
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
-
-from comicc.manifest.checks import check_comic
 from comicc.manifest.diagnostics import (
     AuthorError,
     Diagnostic,
     DiagnosticSink,
     KeyPath,
     did_you_mean,
+    format_key_path,
 )
-from comicc.manifest.models import Comic
-from comicc.manifest.positions import Position, key_positions, locate
+from comicc.manifest.positions import Duplicate, Position, find_duplicates, key_positions, locate
+
+if TYPE_CHECKING:  # pydantic and the models load only when a manifest is validated
+    from pydantic import BaseModel, ValidationError
+
+    from comicc.manifest.models import Comic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -178,8 +180,9 @@ def parse_toml(text: str, manifest: Path) -> dict[str, Any]:
             line = text.count("\n") + 1
             column = len(text) - text.rfind("\n")
         reason = _TOML_AT.sub("", message).strip().rstrip(".")
-        if "cannot declare" in reason.lower():
-            column = 1  # the whole header line is the duplicate; point at its start
+        duplicate = _duplicate_on_line(text, reason, line)
+        if duplicate is not None:
+            raise AuthorError(_duplicate_diagnostic(duplicate, manifest)) from None
         raise AuthorError(
             Diagnostic("error", f"TOML syntax: {reason}", file=manifest, line=line,
                        column=column, hint=_toml_hint(reason), code="toml")
@@ -187,6 +190,33 @@ def parse_toml(text: str, manifest: Path) -> dict[str, Any]:
     except RecursionError:
         raise AuthorError(Diagnostic("error", "the manifest is nested too deeply", file=manifest,
                                      code="toml")) from None
+
+
+# tomllib's words for a key or table defined twice (it says neither which nor where first).
+_DUPLICATE_REASONS = ("cannot overwrite", "cannot declare", "cannot mutate", "duplicate")
+
+
+def _duplicate_on_line(text: str, reason: str, line: int | None) -> Duplicate | None:
+    """The definition tomllib refused as a duplicate, found by rescanning the text."""
+    if line is None or not reason.lower().startswith(_DUPLICATE_REASONS):
+        return None
+    return next((d for d in find_duplicates(text) if d.at[0] == line), None)
+
+
+def _duplicate_diagnostic(duplicate: Duplicate, manifest: Path) -> Diagnostic:
+    """Name the key path, point at the second definition's key, mention the first's line."""
+    name = format_key_path(duplicate.path)
+    first = duplicate.first[0]
+    if duplicate.table:
+        message = f"duplicate table `[{name}]`: `{name}` is already defined on line {first}"
+        hint = ("each table may be defined only once: merge the two, or use [[...]] for a "
+                "repeated table such as [[page]]")
+    else:
+        message = f"duplicate key `{name}`: first defined on line {first}"
+        hint = "each key may be defined only once: delete one of the two, or rename one"
+    line, column = duplicate.at
+    return Diagnostic("error", message, file=manifest, line=line, column=column,
+                      key_path=duplicate.path, hint=hint, code="duplicate-key")
 
 
 def _toml_hint(reason: str) -> str | None:
@@ -204,6 +234,10 @@ def _toml_hint(reason: str) -> str | None:
 
 def _model_at(path: KeyPath) -> type[BaseModel] | None:
     """The pydantic model class that describes the table at `path`, if any."""
+    from pydantic import BaseModel
+
+    from comicc.manifest.models import Comic
+
     model: Any = Comic
     key_is_data = False
     for part in path:
@@ -223,6 +257,8 @@ def _model_at(path: KeyPath) -> type[BaseModel] | None:
 
 
 def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    from pydantic import BaseModel
+
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in getattr(annotation, "__args__", ()) or ():
@@ -364,6 +400,11 @@ def load_project(path: Path | str | None = None) -> Project:
     manifest = find_manifest(path)
     shown = display_path(manifest)
     root = manifest.resolve().parent
+    from pydantic import ValidationError
+
+    from comicc.manifest.checks import check_comic
+    from comicc.manifest.models import Comic
+
     text = read_manifest_text(manifest, shown)
     data = parse_toml(text, shown)
     positions = key_positions(text)

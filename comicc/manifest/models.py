@@ -11,6 +11,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from comicc.manifest.choices import (
+    BackendChoice,
+    DeviceChoice,
+    PdfFlavour,
+    PresetName,
+    Printer,
+    RenderingIntent,
+    StyleNetName,
+)
+
 POINTS_PER_UNIT = {"in": 72.0, "mm": 72.0 / 25.4, "cm": 72.0 / 2.54, "pt": 1.0}
 _LENGTH_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(in|mm|cm|pt)\s*$")
 
@@ -20,11 +30,6 @@ FORMATS: dict[str, tuple[float, float]] = {
     "manga-b6": (128 / 25.4 * 72, 182 / 25.4 * 72),
     "a4": (210 / 25.4 * 72, 297 / 25.4 * 72),
 }
-
-# Print production choices, named once: the CLI's flags and the preflight's table use them.
-PdfFlavour = Literal["plain", "x4", "x1a"]
-Printer = Literal["generic", "kdp", "ingramspark"]
-RenderingIntent = Literal["perceptual", "relative", "saturation", "absolute"]
 
 ElementId = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", max_length=64)]
 
@@ -166,18 +171,18 @@ class ComicMeta(Strict):
 class BuildOptions(Strict):
     """`[build]`: how the panels are restyled. CLI flags override these."""
 
-    backend: Literal["auto", "gram", "clip", "none"] = Field(
+    backend: BackendChoice = Field(
         default="auto", description="Style loss: clip (text), gram (style image), auto, or none."
     )
-    stylenet: Literal["pretrained", "unet"] = Field(
+    stylenet: StyleNetName = Field(
         default="pretrained",
         description="Network fine-tuned: the pretrained 26-style network or a U-Net from identity.",
     )
-    preset: Literal["draft", "standard", "final"] = Field(
+    preset: PresetName = Field(
         default="draft", description="Quality/time trade-off: draft (CPU), standard, final (GPU)."
     )
     seed: int = Field(default=1, ge=0, le=2**31 - 1, description="Random seed.")
-    device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto", description="Device.")
+    device: DeviceChoice = Field(default="auto", description="Device.")
     steps: int | None = Field(default=None, ge=0, le=100000, description="Override preset steps.")
     size: int | None = Field(
         default=None, ge=32, le=4096, description="Override the preset's working resolution (px)."

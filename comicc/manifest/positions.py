@@ -2,15 +2,28 @@
 
 `tomllib` gives values but no positions. This scanner walks the same text and records
 the (line, column) of every key and array item under its key path, e.g.
-`("page", 1, "panel", 0, "elements", 0)`. It runs only on text tomllib already
-accepted, and is lenient: on anything unexpected it stops scanning and keeps what it found.
+`("page", 1, "panel", 0, "elements", 0)`, and every key or table defined twice. It is
+lenient: on anything unexpected it stops scanning and keeps what it found, so it also
+serves text tomllib rejected (to say which key a duplicate is).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from comicc.manifest.diagnostics import KeyPath
 
 Position = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """A key or table defined a second time: where, and where it was first defined."""
+
+    path: KeyPath
+    at: Position  # the second definition's key
+    first: Position  # the first definition's key
+    table: bool  # the second definition is a [table] header
 
 _BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
@@ -27,6 +40,10 @@ class _Scanner:
         self.col = 1
         self.found: dict[KeyPath, Position] = {}
         self.array_tables: dict[KeyPath, int] = {}
+        # What defined each key path: "value", "dotted" (a.b = 1 makes `a`), "table" or
+        # "array"; tables made implicitly by a header ([a.b] makes `a`) are not recorded.
+        self.defined: dict[KeyPath, tuple[str, Position]] = {}
+        self.duplicates: list[Duplicate] = []
 
     # -- low level -------------------------------------------------------------
     def peek(self, offset: int = 0) -> str:
@@ -43,6 +60,11 @@ class _Scanner:
             else:
                 self.col += 1
             self.i += 1
+
+    def progressed(self, start: int) -> None:
+        """Stop where the text is not TOML (find_duplicates scans text tomllib rejected)."""
+        if self.i == start:
+            raise _Stop
 
     def pos(self) -> Position:
         return (self.line, self.col)
@@ -128,6 +150,7 @@ class _Scanner:
             self.advance()
             index = 0
             while True:
+                start = self.i
                 self.skip_blank(newlines=True)
                 if self.peek() == "]":
                     self.advance()
@@ -137,9 +160,11 @@ class _Scanner:
                 self.skip_blank(newlines=True)
                 if self.peek() == ",":
                     self.advance()
+                self.progressed(start)
         elif c == "{":
             self.advance()
             while True:
+                start = self.i
                 self.skip_blank(newlines=True)
                 if self.peek() == "}":
                     self.advance()
@@ -148,15 +173,26 @@ class _Scanner:
                 self.skip_blank(newlines=True)
                 if self.peek() == ",":
                     self.advance()
+                self.progressed(start)
         else:
             while self.peek() not in ("", ",", "]", "}", "\n", "#"):
                 self.advance()
 
+    def define(self, path: KeyPath, kind: str, at: Position, table: bool = False) -> None:
+        """Record a definition of `path`; a second one that TOML forbids is a duplicate."""
+        before = self.defined.get(path)
+        if before is None:
+            self.defined[path] = (kind, at)
+        elif not (kind == before[0] == "dotted") and not (kind == before[0] == "array"):
+            self.duplicates.append(Duplicate(path, at, before[1], table))
+
     def key_value(self, table: KeyPath) -> None:
         path = table
-        for name, at in self.dotted_key():
+        parts = self.dotted_key()
+        for index, (name, at) in enumerate(parts):
             path = (*path, name)
             self.found.setdefault(path, at)
+            self.define(path, "value" if index == len(parts) - 1 else "dotted", at)
         if self.peek() != "=":
             raise _Stop
         self.advance()
@@ -173,11 +209,13 @@ class _Scanner:
         names = [name for name, _ in parts]
         parent = self.resolve(names[:-1])
         path = (*parent, names[-1])
+        at = parts[-1][1]
+        self.define(path, "array" if is_array else "table", at, table=True)
         if is_array:
             self.array_tables[path] = self.array_tables.get(path, 0) + 1
-            self.found.setdefault(path, parts[-1][1])
+            self.found.setdefault(path, at)
             path = (*path, self.array_tables[path] - 1)
-        self.found.setdefault(path, parts[-1][1])
+        self.found.setdefault(path, at)
         return path
 
     def document(self) -> None:
@@ -204,6 +242,16 @@ def key_positions(text: str) -> dict[KeyPath, Position]:
     except _Stop:
         pass
     return scanner.found
+
+
+def find_duplicates(text: str) -> list[Duplicate]:
+    """Keys and tables that `text` defines twice, in file order (as far as it scans)."""
+    scanner = _Scanner(text)
+    try:
+        scanner.document()
+    except _Stop:
+        pass
+    return scanner.duplicates
 
 
 def locate(positions: dict[KeyPath, Position], path: KeyPath, *, value: bool = False) -> Position | None:

@@ -21,7 +21,7 @@ DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 
 def layout_names(project_dir: Path | None = None) -> list[str]:
     """Layouts a page may name: the built-in templates and, given a project, its own."""
-    from comicc.page.layout import available_layouts
+    from comicc.manifest.layouts import available_layouts
 
     return sorted(available_layouts(project_dir))
 

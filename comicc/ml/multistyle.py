@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from comicc.manifest.diagnostics import did_you_mean
-from comicc.ml.style_names import NUM_STYLES, STYLE_NAMES
+from comicc.manifest.styles import NUM_STYLES, STYLE_NAMES
 
 # Two stride-2 convolutions: inputs are reflect-padded to a multiple of 4 and cropped back.
 DOWNSCALE = 4

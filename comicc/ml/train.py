@@ -93,6 +93,7 @@ class PanelStyler(nn.Module):
         return self.net(x, self.conds[panel_index] if self.conds.shape[1] else None)
 
 
+# Long only by its keyword arguments and their docstring; the loop itself is ~50 lines.
 def fit_comic(
     net: nn.Module,
     panels: Sequence[Tensor],
@@ -103,13 +104,11 @@ def fit_comic(
     regions: Sequence[Regions],
     *,
     preset: Preset,
-    lam: float,
     steps: int,
     seed: int,
     device: torch.device | str,
     learn_conds: bool = False,
     init: WarmStart | None = None,
-    panels_per_step: int | None = None,
     progress: Callable[[StepLog], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     mixed_precision: bool | None = None,
@@ -118,7 +117,8 @@ def fit_comic(
     distributed: bool = False,
     focus: Sequence[int] = (),
 ) -> StyleResult:
-    """Fine-tune `net` on all panels under the Comic Book Loss.
+    """Fine-tune `net` on all panels under the Comic Book Loss, configured by `preset`
+    (its lr, lambda, training size and panels per step).
 
     panels: N images [3,h,w] in [0,1] (any Sequence: they are read once, one at a time,
     and kept on the host at preset.size square; each step moves only its mini-batch to
@@ -127,7 +127,7 @@ def fit_comic(
     learned along with the network when learn_conds. targets: p_hat [E, N].
     regions[j]: element id -> (x, y, w, h) box in panel j, for location-aware
     consistency. init: resume a previous build (its conds, when given, replace `conds`).
-    The classifier term is skipped when classifiers is None or lam is 0.
+    The classifier term is skipped when classifiers is None or preset.lam is 0.
 
     mixed_precision: bf16 autocast (default: on CUDA). compile: torch.compile the network
     (default: the COMICC_COMPILE environment variable; falls back to eager on failure).
@@ -143,15 +143,140 @@ def fit_comic(
     device = torch.device(device)
     rank, world = _rank_and_world(distributed)
     torch.manual_seed(seed + rank)  # the objective's own randomness (e.g. CLIP crops) follows it
-    batches = torch.Generator().manual_seed(seed + rank)
     n = len(panels)
     if n < world:
         raise ValueError(f"{n} panel(s) cannot be shared between {world} processes")
     mine = shard(n, rank, world)
-    global_batch = min(n, panels_per_step or preset.panels_per_step)
-    batch_size = min(len(mine), rank_batch(global_batch, world))
+    batches = Batches(mine, min(len(mine), rank_batch(min(n, preset.panels_per_step), world)),
+                      focus, torch.Generator().manual_seed(seed + rank))
 
     net.to(device).train()
+    styler, optimizer = _restore(net, conds, init, learn_conds, preset.lr, device)
+    on_cuda = device.type == "cuda"
+    model: nn.Module = wrap_module(styler, device) if distributed else styler
+    forward = _compiled(model) if want_compile(compile) else model
+
+    size = (preset.size, preset.size)
+    # Training-size sources stay on the host (pinned for asynchronous copies on CUDA).
+    sources = torch.cat([resize(panels[j][None].float().cpu(), size) for j in mine])
+    if on_cuda:
+        sources = sources.pin_memory()
+    prepare = getattr(objective, "prepare_sources", None)
+    if prepare is not None:
+        prepare(sources, batches.panel_ids)  # an objective may precompute fixed features
+    targets = targets.to(device, torch.float32)
+    lam = preset.lam if classifiers is not None else 0.0
+    amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
+    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
+    losses = LossLog(max(1, log_every or (LOG_EVERY_CUDA if on_cuda else 1)), distributed,
+                     progress)
+
+    def backward(run: Callable[[Tensor, Tensor], Tensor], x: Tensor, on_device: Tensor,
+                 index: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        total, terms = _loss(run, objective, x, on_device, index, classifiers, targets, regions,
+                             lam, amp)
+        optimizer.zero_grad(set_to_none=True)
+        (total * world).backward()  # DDP averages over ranks; the loss is a sum over panels
+        return total, terms
+
+    stopped = False
+    for step in range(steps):
+        if _should_stop(should_stop, distributed, device):
+            stopped = True
+            break
+        rows = batches.next()
+        index = batches.panel_ids[rows]
+        x, on_device = _to_device(sources[rows], index, device)
+        try:
+            total, terms = backward(forward, x, on_device, index)
+        except Exception as exc:
+            if forward is model or step > 0:
+                raise
+            _compile_failed(exc)
+            forward = model
+            total, terms = backward(forward, x, on_device, index)
+        optimizer.step()
+        losses.add(total, terms)
+    losses.flush()
+
+    return StyleResult(
+        history=losses.history,
+        net_state={k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()},
+        conds=styler.conds.detach().cpu().clone(),
+        optimizer_state=optimizer.state_dict(),
+        seconds_per_step=losses.seconds() / max(1, len(losses.history)),
+        stopped_early=stopped,
+    )
+
+
+class Batches:
+    """Which of this rank's panels each step trains on: all of them when they fit one
+    batch; else the focused ones first (in random order, so more of them than the batch
+    take turns), then the others at random."""
+
+    def __init__(self, mine: list[int], batch_size: int, focus: Sequence[int],
+                 generator: torch.Generator) -> None:
+        self.panel_ids = torch.tensor(mine)
+        self.size = batch_size
+        wanted = set(focus)
+        self.focused = {r for r, j in enumerate(mine) if j in wanted}
+        self.generator = generator
+
+    def next(self) -> Tensor:
+        """The rows (indices into this rank's panels) of the next mini-batch."""
+        count = len(self.panel_ids)
+        if self.size == count:
+            return torch.arange(count)
+        if self.focused:
+            order = torch.randperm(count, generator=self.generator).tolist()
+            order.sort(key=lambda r: r not in self.focused)
+            return torch.tensor(order[: self.size])
+        return torch.randperm(count, generator=self.generator)[: self.size]
+
+
+class LossLog:
+    """The loss history, read back from the device every `every` steps (each read waits
+    for the device, so on CUDA it is done in bursts) and summed over ranks when distributed."""
+
+    def __init__(self, every: int, distributed: bool,
+                 progress: Callable[[StepLog], None] | None) -> None:
+        self.every, self.distributed, self.progress = every, distributed, progress
+        self.history: list[StepLog] = []
+        self.pending: list[Tensor] = []  # per step: [total, *terms], still on the device
+        self.names: list[str] = []
+        self.started = self.window = time.perf_counter()
+
+    def add(self, total: Tensor, terms: dict[str, Tensor]) -> None:
+        self.names = list(terms)
+        self.pending.append(torch.stack([total.detach(),
+                                         *(t.detach().float() for t in terms.values())]))
+        if len(self.pending) >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        values = torch.stack(self.pending)
+        if self.distributed:
+            all_reduce_sum(values)  # each rank logged its own panels: the comic's loss is the sum
+        rows = values.tolist()  # the one host-device sync of the window
+        seconds = (time.perf_counter() - self.window) / len(rows)
+        for row in rows:
+            log = StepLog(len(self.history), row[0],
+                          dict(zip(self.names, row[1:], strict=True)), seconds)
+            self.history.append(log)
+            if self.progress is not None:
+                self.progress(log)
+        self.pending.clear()
+        self.window = time.perf_counter()  # the next window does not pay for the progress display
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+
+def _restore(net: nn.Module, conds: Tensor, init: WarmStart | None, learn_conds: bool,
+             lr: float, device: torch.device) -> tuple[PanelStyler, torch.optim.Adam]:
+    """The styler and its optimizer, resumed from `init` (a previous build) when given."""
     if init is not None:
         net.load_state_dict(init.net_state)
         if init.conds is not None:
@@ -163,124 +288,29 @@ def fit_comic(
         styler.to(memory_format=torch.channels_last)  # cuDNN's fast layout for convolutions
     # The same order as before conditions moved into PanelStyler: saved Adam states still fit.
     params = list(net.parameters()) + ([styler.conds] if learn_conds else [])
-    optimizer = torch.optim.Adam(params, lr=preset.lr, fused=on_cuda)
+    optimizer = torch.optim.Adam(params, lr=lr, fused=on_cuda)
     if init is not None and init.optimizer_state is not None:
         try:
             optimizer.load_state_dict(init.optimizer_state)
         except ValueError:
             pass  # the parameter set changed (e.g. learn_conds toggled): restart Adam's moments
-    model: nn.Module = wrap_module(styler, device) if distributed else styler
-    forward = _compiled(model) if _want_compile(compile) else model
+    return styler, optimizer
 
-    size = (preset.size, preset.size)
-    # Training-size sources stay on the host (pinned for asynchronous copies on CUDA).
-    sources = torch.cat([resize(panels[j][None].float().cpu(), size) for j in mine])
-    if on_cuda:
-        sources = sources.pin_memory()
-    panel_ids = torch.tensor(mine)
-    wanted = set(focus)
-    focused = {r for r, j in enumerate(mine) if j in wanted}
-    prepare = getattr(objective, "prepare_sources", None)
-    if prepare is not None:
-        prepare(sources, panel_ids)  # an objective may precompute fixed features of the sources
-    targets = targets.to(device, torch.float32)
-    use_classifiers = classifiers is not None and lam > 0
-    amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
-    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
-    every = max(1, log_every or (LOG_EVERY_CUDA if on_cuda else 1))
 
-    history: list[StepLog] = []
-    pending: list[Tensor] = []  # per step: [total, *terms], still on the device
-    names: list[str] = []
-    stopped = False
-    started = window = time.perf_counter()
+def _should_stop(should_stop: Callable[[], bool] | None, distributed: bool,
+                 device: torch.device) -> bool:
+    stop = should_stop is not None and should_stop()
+    if distributed and should_stop is not None:
+        stop = any_rank(stop, device)  # every rank must leave the loop at the same step
+    return stop
 
-    def flush() -> None:
-        nonlocal window
-        if not pending:
-            return
-        values = torch.stack(pending)
-        if distributed:
-            all_reduce_sum(values)  # each rank logged its own panels: the comic's loss is the sum
-        rows = values.tolist()  # the one host-device sync of the window
-        seconds = (time.perf_counter() - window) / len(rows)
-        for row in rows:
-            log = StepLog(len(history), row[0], dict(zip(names, row[1:], strict=True)), seconds)
-            history.append(log)
-            if progress is not None:
-                progress(log)
-        pending.clear()
-        window = time.perf_counter()  # the next window does not pay for the progress display
 
-    def backward(
-        run: Callable[[Tensor, Tensor], Tensor], x: Tensor, on_device: Tensor, index: Tensor
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        total, terms = _loss(
-            run,
-            objective,
-            x,
-            on_device,
-            index,
-            classifiers,
-            targets,
-            regions,
-            lam if use_classifiers else 0.0,
-            amp,
-        )
-        optimizer.zero_grad(set_to_none=True)
-        (total * world).backward()  # DDP averages over ranks; the loss is a sum over panels
-        return total, terms
-
-    for step in range(steps):
-        stop = should_stop is not None and should_stop()
-        if distributed and should_stop is not None:
-            stop = any_rank(stop, device)  # every rank must leave the loop at the same step
-        if stop:
-            stopped = True
-            break
-        if batch_size == len(mine):
-            rows = torch.arange(len(mine))
-        elif focused:
-            # The focused rows first (in random order: more of them than the batch take
-            # turns), then the others.
-            order = torch.randperm(len(mine), generator=batches).tolist()
-            order.sort(key=lambda r: r not in focused)
-            rows = torch.tensor(order[:batch_size])
-        else:
-            rows = torch.randperm(len(mine), generator=batches)[:batch_size]
-        index = panel_ids[rows]
-        x = sources[rows]
-        if on_cuda:
-            x = x.pin_memory().to(device, non_blocking=True)
-            x = x.contiguous(memory_format=torch.channels_last)
-            on_device = index.pin_memory().to(device, non_blocking=True)
-        else:
-            on_device = index
-        try:
-            total, terms = backward(forward, x, on_device, index)
-        except Exception as exc:
-            if forward is model or step > 0:
-                raise
-            _compile_failed(exc)
-            forward = model
-            total, terms = backward(forward, x, on_device, index)
-        optimizer.step()
-
-        names = list(terms)
-        pending.append(torch.stack([total.detach(), *(t.detach().float() for t in terms.values())]))
-        if len(pending) >= every:
-            flush()
-    flush()
-    seconds = time.perf_counter() - started
-
-    return StyleResult(
-        history=history,
-        net_state={k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()},
-        conds=styler.conds.detach().cpu().clone(),
-        optimizer_state=optimizer.state_dict(),
-        seconds_per_step=seconds / max(1, len(history)),
-        stopped_early=stopped,
-    )
+def _to_device(x: Tensor, index: Tensor, device: torch.device) -> tuple[Tensor, Tensor]:
+    """A mini-batch and its panel indices on the device (asynchronously on CUDA)."""
+    if device.type != "cuda":
+        return x, index
+    x = x.pin_memory().to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+    return x, index.pin_memory().to(device, non_blocking=True)
 
 
 def _loss(
@@ -321,7 +351,8 @@ def _rank_and_world(distributed: bool) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def _want_compile(flag: bool | None) -> bool:
+def want_compile(flag: bool | None) -> bool:
+    """Whether to torch.compile: the flag, else the COMICC_COMPILE environment variable."""
     if flag is not None:
         return flag
     return os.environ.get(COMPILE_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from comicc.files import atomic_output
 from comicc.manifest.models import Comic
-from comicc.page.output import atomic_output
 from comicc.page.pageplan import PagePlan
 from comicc.page.pdf import render_pdf
 

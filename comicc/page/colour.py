@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageCms
 
+from comicc.manifest.choices import PdfFlavour, Printer, RenderingIntent
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
-from comicc.manifest.models import Comic, PdfFlavour, Printer, RenderingIntent
+from comicc.manifest.models import Comic
 from comicc.page.printers import PRINTERS
 
 ICC_DIR = Path(__file__).resolve().parent / "icc"

@@ -26,11 +26,11 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import PDFTextObject
 
 import comicc
+from comicc.files import atomic_output
 from comicc.manifest.models import Comic
 from comicc.page.colour import PLAIN, PrintSettings, cmyk_colour, to_cmyk
 from comicc.page.fonts import CHAINS, char_for_glyph, load_font
 from comicc.page.geometry import Rect
-from comicc.page.output import atomic_output
 from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan, TextLine
 from comicc.page.pdfx import VERSIONS, Identity, build_epoch, info_entries, mark_pdfx
 from comicc.page.shaping import Glyph

@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFName, PDFStream, PDFString
 from reportlab.pdfgen.canvas import Canvas
 
-from comicc.manifest.models import PdfFlavour
+from comicc.manifest.choices import PdfFlavour
 from comicc.page.colour import OutputIntent
 
 # The GTS_PDFXVersion written and the PDF version its standard is based on.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from comicc.manifest.models import Printer
+from comicc.manifest.choices import Printer
 
 
 @dataclass(frozen=True)

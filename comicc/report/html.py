@@ -9,7 +9,6 @@ what each stage cost and whether the cache served it, and the build's warnings.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,14 +16,13 @@ from typing import Any
 
 import comicc
 from comicc import __version__
-from comicc.build.cache import Cache, sha256_file, write_atomic
-from comicc.build.engine import Engine, digest
-from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
+from comicc.files import write_atomic
+from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.load import Project
-from comicc.report.pictures import PICTURES_VERSION, draw_pictures
 from comicc.report.sections import (
     MatrixSection,
     ReportSections,
+    StageRun,
     element_names,
     matrix_section,
     panel_anchor,
@@ -45,18 +43,17 @@ def report_paths(output: Path) -> tuple[Path, Path]:
             output.parent / f"{output.stem}.report.json")
 
 
-def write_report(project: Project, output: Path, engine: Engine, summary: dict[str, Any],
-                 sink: DiagnosticSink, styled_blobs: list[str] | None, cache: Cache,
-                 settings: Any) -> Path | None:
+def write_report(project: Project, output: Path, stages: Sequence[StageRun],
+                 summary: dict[str, Any], warnings: Sequence[Diagnostic],
+                 pictures: dict[str, Any], settings: dict[str, Any]) -> Path:
     """Write the HTML report and its JSON twin next to `output`; returns the HTML's path.
 
     `summary` holds "matrix" (p̂) and, after an ML build, "style" and "classifiers";
-    `styled_blobs` are the cache ids of the styled panels in reading order (None when
-    nothing was restyled). The pictures are a cached stage of their own, so a rebuild
-    with nothing changed redraws nothing (and never imports torch).
+    `pictures` are `draw_pictures`' thumbnails, crops and consistency scores (a cached
+    stage of their own in the engine, so a rebuild with nothing changed redraws nothing);
+    `settings` are the build's settings as people read them.
     """
-    pictures = _pictures(project, engine, cache, styled_blobs, settings)
-    sections = collect_sections(project, output, engine, summary, sink, settings)
+    sections = collect_sections(project, output, stages, summary, warnings, settings)
     if pictures.get("measure"):
         sections.consistency = {
             "measure": pictures["measure"],
@@ -75,76 +72,22 @@ def write_report(project: Project, output: Path, engine: Engine, summary: dict[s
     return html_path
 
 
-def collect_sections(project: Project, output: Path, engine: Engine, summary: dict[str, Any],
-                     sink: DiagnosticSink, settings: Any) -> ReportSections:
+def collect_sections(project: Project, output: Path, stages: Sequence[StageRun],
+                     summary: dict[str, Any], warnings: Sequence[Diagnostic],
+                     settings: dict[str, Any]) -> ReportSections:
     """The report's numbers and text (everything but the pictures)."""
     comic = project.comic
     style = summary.get("style")
     matrix = matrix_section(summary["matrix"], style)
-    stages, totals = stage_lines(engine.reports)
-    chosen = _settings_dict(settings)
+    lines, totals = stage_lines(stages)
     return ReportSections(
         title=comic.comic.title, authors=list(comic.comic.authors), output=output.name,
-        backend=str(chosen.get("backend", (style or {}).get("backend", "none"))),
-        settings=chosen, global_direction=comic.comic.direction,
+        backend=str(settings.get("backend", (style or {}).get("backend", "none"))),
+        settings=dict(settings), global_direction=comic.comic.direction,
         element_names=element_names(comic), matrix=matrix,
-        panels=panel_cards(comic, matrix, style), stages=stages, stage_totals=totals,
+        panels=panel_cards(comic, matrix, style), stages=lines, stage_totals=totals,
         training=training_section(style, summary.get("classifiers")),
-        warnings=warning_lines(sink.items))
-
-
-def _settings_dict(settings: Any) -> dict[str, Any]:
-    if not dataclasses.is_dataclass(settings) or isinstance(settings, type):
-        return {}
-    return {k: v for k, v in dataclasses.asdict(settings).items() if v not in (None, "")}
-
-
-def _pictures(project: Project, engine: Engine, cache: Cache, styled_blobs: list[str] | None,
-              settings: Any) -> dict[str, Any]:
-    """Thumbnails, crops and consistency scores, through the cache as the `report` stage."""
-    comic = project.comic
-    device = str(getattr(settings, "device", "cpu") or "cpu")
-    inputs = {
-        "pictures code": str(PICTURES_VERSION),
-        "panel art": digest([sha256_file(project.path(p.art)) for _, _, p in comic.panels()]),
-        "styled panels": digest(styled_blobs) if styled_blobs is not None else "none",
-        "elements and regions": digest([[sorted(p.elements), p.regions]
-                                        for _, _, p in comic.panels()]),
-        "element ids": digest(comic.element_ids()),
-        # Feature values differ slightly between CPU and GPU arithmetic.
-        "device": "cpu" if device == "cpu" else "accelerator",
-    }
-
-    def compute() -> tuple[dict[str, bytes], dict[str, Any]]:
-        data = draw_pictures(comic, _raw_images(project), _styled_images(cache, styled_blobs),
-                             _resolve(device) if styled_blobs is not None else "cpu")
-        return {"pictures.json": json.dumps(data).encode()}, {}
-
-    entry = engine.run("report", "pictures", inputs, compute)
-    return json.loads(cache.get_blob(entry.outputs["pictures.json"]))
-
-
-def _resolve(device: str) -> str:
-    from comicc.ml.device import resolve_device
-
-    try:
-        return str(resolve_device(device))
-    except ValueError:
-        return "cpu"
-
-
-def _raw_images(project: Project) -> list:
-    from comicc.build.images import load_image
-
-    return [load_image(project.path(p.art)) for _, _, p in project.comic.panels()]
-
-
-def _styled_images(cache: Cache, styled_blobs: Sequence[str] | None) -> list | None:
-    if styled_blobs is None:
-        return None
-    from PIL import Image
-
-    return [Image.open(io.BytesIO(cache.get_blob(b))).convert("RGB") for b in styled_blobs]
+        warnings=warning_lines(warnings))
 
 
 # -- rendering -------------------------------------------------------------------------

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from comicc.build.engine import StageReport
 from comicc.manifest.diagnostics import Diagnostic, format_key_path
 from comicc.manifest.models import Comic
 from comicc.report.charts import LineChart, loss_charts
+
+
+class StageRun(Protocol):
+    """One stage instance of a build as the engine records it (`comicc.engine.engine.StageReport`)."""
+
+    stage: str
+    instance: str
+    status: str  # "ran" or "reused"
+    reasons: list[str]
+    seconds: float
+
 
 # A classifier "says present" above this probability.
 THRESHOLD = 0.5
@@ -234,7 +244,7 @@ def panel_cards(comic: Comic, matrix: MatrixSection,
     return cards
 
 
-def stage_lines(reports: Sequence[StageReport]) -> tuple[list[StageLine], list[StageTotal]]:
+def stage_lines(reports: Sequence[StageRun]) -> tuple[list[StageLine], list[StageTotal]]:
     """Each stage instance of the build, and per stage how many ran, were reused, and time."""
     lines = [StageLine(r.stage, r.instance, r.status, round(r.seconds, 4), list(r.reasons))
              for r in reports]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from comicc.git.changes import align, manifest_changes
+from comicc.manifest.layouts import builtin_layout_dir
 from comicc.manifest.load import load_project
-from comicc.page.layout import builtin_layout_dir
 from tests.git.conftest import draw_art, edit_manifest
 
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from comicc.build.pipeline import BuildRequest, build
 from comicc.cli import main
+from comicc.engine.pipeline import build
+from comicc.engine.request import BuildRequest
 from comicc.git.diff import diff_revisions, split_arguments
 from comicc.git.visual import GAP, HEADER, OUTLINE
 from comicc.manifest.diagnostics import AuthorError

@@ -12,7 +12,8 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from comicc.build.pipeline import BuildRequest, build
+from comicc.engine.pipeline import build
+from comicc.engine.request import BuildRequest
 from comicc.manifest.load import load_project
 
 ROOT = Path(__file__).resolve().parents[2]

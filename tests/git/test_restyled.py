@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from comicc.build.pipeline import BuildRequest, BuildResult, build
+from comicc.engine.pipeline import BuildResult, build
+from comicc.engine.request import BuildRequest
 from comicc.git.diff import diff_revisions
 from comicc.manifest.load import load_project
 from comicc.starter import write_starter_comic

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from comicc.build.pipeline import BuildRequest
+from comicc.engine.request import BuildRequest
 from comicc.watch import ProjectFilter, Rebuild, Watcher, summary_line
 from tests.git.conftest import edit_manifest
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -58,12 +59,22 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     return run
 
 
-def comicc_process(*argv: str | Path, **kwargs: object) -> subprocess.Popen[str]:
-    """`python -m comicc ARGS` as a child process with its output piped."""
+def comicc_process(*argv: str | Path, preexec_fn: Callable[[], None] | None = None,
+                   **kwargs: object) -> subprocess.Popen[str]:
+    """`python -m comicc ARGS` as a child process with its output piped (unless redirected)."""
+    options: dict[str, object] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+
+    def prepare() -> None:
+        # A shell starts background jobs with SIGINT ignored and children inherit that; the
+        # interrupt tests are about comicc, not about how the test run itself was started.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if preexec_fn is not None:
+            preexec_fn()
+
     return subprocess.Popen([sys.executable, "-m", "comicc", *map(str, argv)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            **kwargs)  # type: ignore[call-overload]
+                            text=True, preexec_fn=prepare,
+                            **options)  # type: ignore[call-overload]
 
 
 def edit(old: str, new: str, text: str = BASE_MANIFEST) -> str:

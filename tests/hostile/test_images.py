@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from comicc.build.images import MAX_PIXELS, load_image, probe_image, upright_size
 from comicc.manifest.diagnostics import AuthorError, DiagnosticSink
+from comicc.manifest.images import MAX_PIXELS, load_image, probe_image, upright_size
 from tests.conftest import BASE_MANIFEST, write_project
 from tests.hostile.conftest import line_of, measure_fresh, snapshot
 
@@ -93,7 +93,7 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path) -> None:
         assert "too large to decode safely" in caught.value.diagnostics[0].message
     measured = measure_fresh(
         "from pathlib import Path\n"
-        "from comicc.build.images import load_image, upright_size\n"
+        "from comicc.manifest.images import load_image, upright_size\n"
         "from comicc.manifest.diagnostics import AuthorError\n"
         f"path = Path({str(path)!r})",
         "for read in (load_image, upright_size):\n"

@@ -8,6 +8,7 @@ are not TOML text at all (huge, deeply nested, not UTF-8, NUL bytes, a BOM, not 
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -130,14 +131,52 @@ def test_unclosed_multiline_string_names_the_end_of_the_file(cli, tmp_path) -> N
     assert "TOML syntax" in result.err
 
 
-def test_duplicate_element_table_is_a_located_error(cli, tmp_path) -> None:
+def test_duplicate_element_table_names_it_and_both_lines(cli, tmp_path) -> None:
     twice = '[elements.mara]\nkind = "prop"\nreferences = ["art/mara.png"]\n\n'
     manifest = edit("[elements.tower]", twice + "[elements.tower]")
     result = _check(cli, tmp_path, manifest)
     assert result.code == 2
     second = manifest.index("[elements.mara]", manifest.index("[elements.mara]") + 1)
-    assert result.located() == [(manifest[:second].count("\n") + 1, 1)], result.err
-    assert "mara" in result.err and "once" in result.err
+    # The key that is defined twice is `mara`, at column 11 of `[elements.mara]`.
+    assert result.located() == [(manifest[:second].count("\n") + 1, 11)], result.err
+    assert "duplicate table `[elements.mara]`" in result.err
+    assert f"already defined on line {line_of(manifest, '[elements.mara]')}" in result.err
+    assert "at elements.mara" in result.err and "once" in result.err
+
+
+# (id, old, new, the first definition's text, the second's, its key's column, words)
+DUPLICATE_KEYS = [
+    ("key", 'title = "Test Comic"', 'title = "Test Comic"\n  title = "Again"', 'title = "Test',
+     'title = "Again"', 3, "duplicate key `comic.title`"),
+    ("key-in-a-panel", 'elements = ["tower"]', 'elements = ["tower"]\n  elements = ["mara"]',
+     'elements = ["tower"]', 'elements = ["mara"]', 3,
+     "duplicate key `page[1].panel[2].elements`"),
+    ("dotted-key", 'title = "Test Comic"', 'title = "Test Comic"\ntrim.width = "6in"\n'
+     'trim.width = "7in"', 'trim.width = "6in"', 'trim.width = "7in"', 6,
+     "duplicate key `comic.trim.width`"),
+    ("inline-table-key", '{ kind = "sfx", text = "KRAKOOM" }',
+     '{ kind = "sfx", text = "KRAKOOM", kind = "caption" }', 'kind = "sfx"', '"KRAKOOM", kind',
+     49, "duplicate key `page[1].panel[2].balloons[1].kind`"),
+    ("table", "[elements.tower]", "[build]\nseed = 2\n\n[elements.tower]", "[build]",
+     "[build]\nseed = 2", 2, "duplicate table `[build]`"),
+    ("key-then-table", 'backend = "none"', 'backend = "none"\nlayout = {}\n\n[build.layout]',
+     "layout = {}", "[build.layout]", 8, "duplicate table `[build.layout]`"),
+]
+
+
+@pytest.mark.parametrize("old, new, first, second, column, words",
+                         [case[1:] for case in DUPLICATE_KEYS], ids=[c[0] for c in DUPLICATE_KEYS])
+def test_duplicate_key_names_its_path_and_both_definitions(cli, tmp_path, old, new, first, second,
+                                                           column, words) -> None:
+    manifest = edit(old, new)
+    result = _check(cli, tmp_path, manifest)
+    assert result.code == 2, result.err
+    # Located at the second definition's key (not at the end of its line) ...
+    assert result.located() == [(line_of(manifest, second), column)], result.err
+    assert "error[duplicate-key]" in result.err and words in result.err, result.err
+    # ... and naming the line of the first.
+    assert re.search(rf"(first|already) defined on line {line_of(manifest, first)}\b",
+                     result.err), result.err
 
 
 @pytest.mark.parametrize("manifest, key", [

@@ -194,7 +194,7 @@ def test_disk_full_while_writing_the_cache_is_an_author_facing_error(cli, tmp_pa
 
 
 def test_signal_as_a_temporary_file_is_created_leaves_no_temporary(tmp_path, monkeypatch) -> None:
-    from comicc.build.cache import write_atomic
+    from comicc.files import write_atomic
 
     target = tmp_path / "entry.json"
     real_open = os.open

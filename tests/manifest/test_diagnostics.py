@@ -23,8 +23,10 @@ def _edit(old: str, new: str) -> str:
 CASES = [
     ("toml-unclosed-string", _edit('title = "Test Comic"', 'title = "Test Comic¦\n'),
      None, ["TOML syntax"]),
-    ("toml-duplicate-table", _edit("[build]", "[build]\nseed = 1\n¦[build]"), None,
-     ["TOML syntax"]),
+    ("toml-duplicate-table", _edit("[build]", "[build]\nseed = 1\n[¦build]"), "build",
+     ["duplicate table `[build]`", "already defined on line 7"]),
+    ("toml-duplicate-key", _edit('title = "Test Comic"', 'title = "Test Comic"\n¦title = "B"'),
+     "comic.title", ["duplicate key `comic.title`", "first defined on line 2"]),
     ("toml-bare-word-value", _edit('direction = "ink wash"', "direction = ¦ink wash"), None,
      ["TOML syntax"]),
     ("unknown-top-key", BASE_MANIFEST + "\n[¦pages]\nx = 1\n", "pages", ["unknown key", "page"]),
@@ -158,3 +160,10 @@ def test_style_mix_checks_each_name(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "style index 99 is out of range" in err
     assert "at page[1].panel[1].style.99" in err
+
+
+@pytest.mark.parametrize("text", ["a = [1, 2", "a = [", "a = {x = 1", "x = [[[", "a = [1 2 3]"])
+def test_the_duplicate_finder_stops_on_text_that_is_not_toml(text: str) -> None:
+    from comicc.manifest.positions import find_duplicates
+
+    assert find_duplicates(text) == []  # returns at all: it once looped, growing, forever

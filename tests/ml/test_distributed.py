@@ -151,8 +151,7 @@ def _plain_fit(panels, objective, **options):
         None,
         torch.zeros(0, n),
         [{}] * n,
-        preset=preset,
-        lam=0.0,
+        preset=preset.with_overrides(lam=0.0),
         steps=options.pop("steps", 4),
         seed=0,
         device="cpu",
@@ -246,8 +245,7 @@ def test_cuda_memory_follows_the_batch_not_the_comic(bf16):
             None,
             torch.zeros(0, count),
             [{}] * count,
-            preset=preset,
-            lam=0.0,
+            preset=preset.with_overrides(lam=0.0),
             steps=6,
             seed=0,
             device="cuda",
@@ -278,8 +276,7 @@ def test_cuda_steps_do_not_wait_for_the_gpu():
                     UNetStyleNet(width=8),
                     CountingPanels(8),
                     *args,
-                    preset=preset,
-                    lam=0.0,
+                    preset=preset.with_overrides(lam=0.0),
                     steps=steps,
                     seed=0,
                     device="cuda",
@@ -327,8 +324,7 @@ def _fit(case: dict, bank_path: str, distributed: bool, steps: int = STEPS, init
         bank,
         case["targets"],
         case["regions"],
-        preset=PRESET,
-        lam=1.0,
+        preset=PRESET.with_overrides(lam=1.0),
         steps=steps,
         seed=0,
         device="cpu",
@@ -448,7 +444,7 @@ def _styled_panels(root: Path) -> dict[str, np.ndarray]:
     import numpy as np
     from PIL import Image
 
-    from comicc.build.cache import Cache
+    from comicc.engine.cache import Cache
 
     cache = Cache(root)
     entry = cache.latest("style", {})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from comicc.build.style_stage import StyleMixNet, as_style_mix
+from comicc.engine.style_stage import StyleMixNet, as_style_mix
 from comicc.ml.backbone import resize
 from comicc.ml.losses import GramObjective
 from comicc.ml.multistyle import load_multistyle26, style_vector
@@ -60,7 +60,7 @@ def fine_tune(pristine, setup, bank, comic, lam: float, learn_conds: bool,
     conds, sources, _, objective = setup
     net = network(pristine)
     result = fit_comic(net, comic.panels, conds, objective, bank, comic.targets,
-                       [{} for _ in comic.panels], preset=TINY, lam=lam, steps=steps, seed=0,
+                       [{} for _ in comic.panels], preset=TINY.with_overrides(lam=lam), steps=steps, seed=0,
                        device="cpu", learn_conds=learn_conds)
     net.eval()
     with torch.no_grad():

@@ -56,8 +56,7 @@ def test_classifier_term_keeps_elements_recognisable(backbone, bank, judge_bank,
             bank,
             comic.targets,
             comic.regions,
-            preset=TINY,
-            lam=lam,
+            preset=TINY.with_overrides(lam=lam),
             steps=40,
             seed=0,
             device="cpu",
@@ -93,8 +92,7 @@ def test_per_panel_conditions_let_one_network_style_panels_differently(comic):
             None,
             torch.zeros(0, 2),
             [{}, {}],
-            preset=TINY.with_overrides(size=32, lr=3e-2),
-            lam=0.0,
+            preset=TINY.with_overrides(size=32, lr=3e-2, lam=0.0),
             steps=25,
             seed=0,
             device="cpu",
@@ -116,8 +114,7 @@ def fit(net, comic, objective, bank, *, steps=4, seed=0, batch=2, **kwargs):
         bank,
         comic.targets,
         comic.regions,
-        preset=TINY.with_overrides(panels_per_step=batch),
-        lam=1.0,
+        preset=TINY.with_overrides(panels_per_step=batch, lam=1.0),
         steps=steps,
         seed=seed,
         device="cpu",
@@ -275,7 +272,7 @@ def test_focus_puts_the_edited_panels_in_every_batch():
     for focus in ((), (4,)):
         seen.clear()
         fit_comic(UNetStyleNet(width=4), panels, torch.zeros(6, 0), Recording(torch.rand(6, 3)),
-                  None, torch.zeros(0, 6), [{}] * 6, preset=preset, lam=0.0, steps=8, seed=0,
+                  None, torch.zeros(0, 6), [{}] * 6, preset=preset.with_overrides(lam=0.0), steps=8, seed=0,
                   device="cpu", focus=focus)
         assert all(len(batch) == 3 == len(set(batch)) for batch in seen)
         in_every = all(4 in batch for batch in seen)
@@ -285,6 +282,6 @@ def test_focus_puts_the_edited_panels_in_every_batch():
     # More focused panels than a batch holds (an edit every panel shares): they take turns.
     seen.clear()
     fit_comic(UNetStyleNet(width=4), panels, torch.zeros(6, 0), Recording(torch.rand(6, 3)),
-              None, torch.zeros(0, 6), [{}] * 6, preset=preset, lam=0.0, steps=20, seed=0,
+              None, torch.zeros(0, 6), [{}] * 6, preset=preset.with_overrides(lam=0.0), steps=20, seed=0,
               device="cpu", focus=range(6))
     assert {j for batch in seen for j in batch} == set(range(6))

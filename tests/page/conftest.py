@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
+from comicc.manifest.diagnostics import DiagnosticSink
+from comicc.manifest.images import load_image
 from comicc.manifest.models import Comic
+from comicc.page.book import write_book
+from comicc.page.colour import PLAIN, PrintSettings
+from comicc.page.pageplan import PagePlan
+from comicc.page.plan import plan_page
 
 PROVENANCE = "Panels restyled by comicc from the author's own concept art; backend none, model none"
 COLOURS = ["#C81E1E", "#1E9632", "#1E3CC8", "#E6B414", "#8C1EB4", "#14A0A0"]
@@ -21,6 +27,26 @@ def solid_art(colour: str, size: tuple[int, int] = (90, 120)) -> Image.Image:
     w, h = size
     draw.ellipse((w * 0.4, h * 0.55, w * 0.6, h * 0.7), fill="black")
     return image
+
+
+def plan_book(comic: Comic, project_dir: Path, panel_images: list[list[Image.Image]],
+              sink: DiagnosticSink) -> list[PagePlan]:
+    """Plan every page for the given panel images (one list per page), as the build's page
+    stage does one page at a time."""
+    return [plan_page(comic, index, project_dir, [image.size for image in images], sink)
+            for index, images in enumerate(panel_images)]
+
+
+def make_book(comic: Comic, project_dir: Path, panel_images: list[list[Image.Image]] | None,
+              out: Path, *, sink: DiagnosticSink, provenance: str,
+              printing: PrintSettings = PLAIN) -> Path:
+    """Plan and write the book to `out` (.pdf or .cbz) through the build's own functions;
+    `panel_images` None uses the raw art."""
+    if panel_images is None:
+        panel_images = [[load_image(project_dir / panel.art, sink) for panel in page.panel]
+                        for page in comic.page]
+    plans = plan_book(comic, project_dir, panel_images, sink)
+    return write_book(comic, plans, panel_images, out, provenance, printing)
 
 
 def make_comic(tmp_path: Path, pages: list[dict[str, Any]], **meta: Any) -> Comic:

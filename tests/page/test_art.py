@@ -73,7 +73,7 @@ def test_print_size_never_exceeds_the_art() -> None:
 
 
 def test_print_sizes_follow_each_frame_of_the_sample() -> None:
-    from comicc.build.pipeline import panel_print_sizes
+    from comicc.engine.stages import panel_print_sizes
     from comicc.manifest.load import load_project
     from comicc.page.layout import layout_frames
 

@@ -10,10 +10,9 @@ from pathlib import Path
 from PIL import Image
 
 from comicc.manifest.diagnostics import DiagnosticSink
-from comicc.page.book import make_book, plan_book
 from comicc.page.cbz import write_cbz
 
-from .conftest import PROVENANCE, images_for, make_comic
+from .conftest import PROVENANCE, images_for, make_book, make_comic, plan_book
 
 
 def test_cbz_has_trimmed_pages_and_comic_info(tmp_path: Path, lettered) -> None:

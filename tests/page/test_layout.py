@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from comicc.manifest.diagnostics import AuthorError
-from comicc.page.layout import available_layouts, layout_frames, page_geometry
+from comicc.manifest.layouts import available_layouts
+from comicc.page.layout import layout_frames, page_geometry
 
 from .conftest import make_comic
 

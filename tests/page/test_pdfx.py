@@ -16,12 +16,11 @@ from pypdf.generic import ContentStream
 
 from comicc.manifest.diagnostics import AuthorError, DiagnosticSink
 from comicc.manifest.models import Comic
-from comicc.page.book import make_book
 from comicc.page.colour import GRACOL, SRGB, limit_ink, resolve_print
 from comicc.page.preflight import preflight, rendered_coverage
 from comicc.page.printers import PRINTERS
 
-from .conftest import PROVENANCE
+from .conftest import PROVENANCE, make_book
 
 needs_poppler = pytest.mark.skipif(shutil.which("pdfimages") is None, reason="poppler not installed")
 needs_gs = pytest.mark.skipif(shutil.which("gs") is None, reason="Ghostscript not installed")

@@ -13,14 +13,15 @@ from typing import Any
 import pytest
 from PIL import Image, ImageOps
 
-from comicc.build.cache import Cache
-from comicc.build.engine import Engine, StageReport
-from comicc.build.images import load_image
-from comicc.build.pipeline import BuildRequest, resolve_settings
-from comicc.build.plan import target_matrix
+from comicc.engine.cache import Cache
+from comicc.engine.engine import Engine, StageReport
+from comicc.engine.pipeline import write_build_report
+from comicc.engine.request import BuildRequest
+from comicc.engine.settings import BuildSettings, resolve_settings
 from comicc.manifest.diagnostics import Diagnostic, DiagnosticSink
+from comicc.manifest.images import load_image
 from comicc.manifest.load import Project, load_project
-from comicc.report.html import write_report
+from comicc.manifest.matrix import target_matrix
 from tests.conftest import BASE_MANIFEST, write_project
 
 # Styled probabilities that contradict p̂ in two cells: mara is "seen" in panel 1.2 (where
@@ -40,13 +41,11 @@ class FakeBuild:
     sink: DiagnosticSink
     styled_blobs: list[str] | None
     cache: Cache
-    settings: Any
+    settings: BuildSettings
 
     def write(self) -> Path:
-        path = write_report(self.project, self.output, self.engine, self.summary, self.sink,
-                            self.styled_blobs, self.cache, self.settings)
-        assert path is not None
-        return path
+        return write_build_report(self.project, self.output, self.engine, self.summary,
+                                  self.sink.items, self.styled_blobs, self.settings)
 
     def json(self) -> dict[str, Any]:
         return json.loads(self.output.with_name(f"{self.output.stem}.report.json").read_text())

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from comicc.build.engine import Engine
-from comicc.build.pipeline import BuildRequest, build
-from comicc.build.plan import target_matrix
+from comicc.engine.engine import Engine
+from comicc.engine.pipeline import build
+from comicc.engine.request import BuildRequest
 from comicc.manifest.load import load_project
+from comicc.manifest.matrix import target_matrix
 from comicc.report.pictures import PANEL_LONG_SIDE
 from tests.conftest import BASE_MANIFEST
 from tests.report.conftest import RAW, STYLED, FakeBuild, fake_build

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from comicc.build.engine import StageReport
+from comicc.engine.engine import StageReport
 from comicc.manifest.models import Comic
 from comicc.report.charts import CHART_HEIGHT, CHART_WIDTH, PAD_TOP, loss_charts, loss_terms
 from comicc.report.consistency import (

@@ -1,4 +1,4 @@
-"""The content-addressed build cache in `<project>/.comicc/`.
+"""The content-addressed build cache: `<project>/.comicc/`, or the folder `--cache-dir` names.
 
 Layout:
   objects/ab/abcdef...   blobs named by the sha256 of their bytes (verified on read)
@@ -7,16 +7,13 @@ Layout:
   builds.jsonl           which entries each build used (for eviction)
   lock                   held for the duration of a build
 
-Every write goes to a temporary file in the same folder and is renamed into place, so an
-interrupted build leaves either the old file or the new one, never half of one.
+Every write goes through `comicc.files.write_atomic`, so an interrupted build leaves either
+the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import secrets
 import shutil
 import time
 from collections.abc import Iterator
@@ -25,55 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from comicc.files import sha256_bytes, stable_json, write_atomic
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 
 CACHE_DIR = ".comicc"
 FORMAT_VERSION = 1
 DEFAULT_KEEP_BUILDS = 8
-
-
-def sha256_bytes(data: bytes) -> str:
-    """The one hash comicc uses for contents and keys."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def stable_json(value: Any) -> str:
-    """JSON with sorted keys and no whitespace noise: the canonical form that gets hashed."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and rename; never leaves a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Name first, open inside the try: a signal at any moment leaves no stray temporary.
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with _ignore_missing():
-            os.unlink(tmp)
-        raise
-
-
-@contextmanager
-def _ignore_missing() -> Iterator[None]:
-    try:
-        yield
-    except FileNotFoundError:
-        pass
 
 
 @dataclass
@@ -94,8 +48,8 @@ class CacheCorrupt(Exception):
 class Cache:
     """Content-addressed storage for stage outputs, safe against interruption."""
 
-    def __init__(self, project_root: Path):
-        self.root = project_root / CACHE_DIR
+    def __init__(self, project_root: Path, folder: Path | None = None):
+        self.root = folder if folder is not None else project_root / CACHE_DIR
         self.used: set[str] = set()
         self.repaired: list[str] = []
 
@@ -117,8 +71,7 @@ class Cache:
         except FileNotFoundError:
             raise CacheCorrupt(f"missing object {digest[:12]}") from None
         if sha256_bytes(data) != digest:
-            with _ignore_missing():
-                path.unlink()
+            path.unlink(missing_ok=True)
             raise CacheCorrupt(f"object {digest[:12]} failed its checksum")
         self.used.add(f"objects/{digest}")
         return data
@@ -149,8 +102,7 @@ class Cache:
             for digest in entry.outputs.values():
                 self.get_blob(digest)  # verifies the checksum; a damaged output voids the entry
         except (ValueError, KeyError, TypeError, CacheCorrupt):
-            with _ignore_missing():
-                path.unlink()
+            path.unlink(missing_ok=True)
             self.repaired.append(f"{stage}/{key[:12]}")
             return None
         self.used.add(f"entries/{stage}/{key}")
@@ -240,9 +192,9 @@ class Cache:
             lock.release()
 
 
-def clean_cache(project_root: Path, keep_last: int = 0) -> int:
+def clean_cache(project_root: Path, keep_last: int = 0, folder: Path | None = None) -> int:
     """`comicc clean`: remove cache entries, keeping those used by the last `keep_last` builds."""
-    cache = Cache(project_root)
+    cache = Cache(project_root, folder)
     if not cache.root.exists():
         return 0
     with cache.lock(timeout=0):

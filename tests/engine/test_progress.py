@@ -7,7 +7,7 @@ import re
 
 from rich.console import Console
 
-from comicc.build.style_stage import style_progress
+from comicc.engine.style_stage import style_progress
 from comicc.ml.train import StepLog
 
 TERMS = {"style": 1234.5, "content": 456.7, "consistency": 12.34, "tv": 0.5}

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from comicc.build.pipeline import BuildRequest, build
+from comicc.engine.pipeline import build
+from comicc.engine.request import BuildRequest
 from comicc.manifest.load import load_project
 from tests.conftest import BASE_MANIFEST, draw_art, write_project
 
@@ -34,7 +35,7 @@ def built(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_styled_build_writes_pdf_with_restyled_panels(built: Path) -> None:
-    from comicc.build.cache import Cache
+    from comicc.engine.cache import Cache
 
     assert (built / "out.pdf").read_bytes().startswith(b"%PDF")
     cache = Cache(built)
@@ -51,8 +52,8 @@ def test_styled_build_writes_pdf_with_restyled_panels(built: Path) -> None:
 def test_each_panel_is_styled_at_its_frames_print_size(built: Path) -> None:
     from PIL import Image
 
-    from comicc.build.cache import Cache
-    from comicc.build.pipeline import panel_print_sizes
+    from comicc.engine.cache import Cache
+    from comicc.engine.stages import panel_print_sizes
 
     entry = Cache(built).latest("style", {})
     sizes = panel_print_sizes(load_project(built))
@@ -95,7 +96,7 @@ def test_art_edit_warm_starts_and_balloon_edit_does_not_restyle(built: Path) -> 
 
 
 def _notes(root: Path) -> list[str]:
-    from comicc.build.cache import Cache
+    from comicc.engine.cache import Cache
 
     entry = Cache(root).latest("style", {})
     return entry.meta.get("notes", [])

@@ -10,16 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from comicc.build.cache import Cache, write_atomic
-from comicc.build.pipeline import (
-    BuildRequest,
-    FileHashes,
-    build,
-    classify_inputs,
-    page_inputs,
-    resolve_settings,
-    style_inputs,
-)
+from comicc.engine.cache import Cache
+from comicc.engine.engine import labelled
+from comicc.engine.pipeline import build
+from comicc.engine.request import BuildRequest
+from comicc.engine.settings import resolve_settings
+from comicc.engine.stages import FileHashes, classify_inputs, page_inputs, style_inputs
+from comicc.files import write_atomic
 from comicc.manifest.diagnostics import AuthorError
 from comicc.manifest.load import load_project
 from tests.conftest import BASE_MANIFEST, draw_art, write_project
@@ -49,9 +46,10 @@ def _keys(root: Path) -> dict[str, dict[str, str]]:
     settings = resolve_settings(project, BuildRequest(backend="gram"))
     files = FileHashes(project)
     classify = classify_inputs(project.comic, files, settings)
-    keys = {"classify": classify, "style": style_inputs(project.comic, files, settings, "c")}
+    keys = {"classify": labelled(classify),
+            "style": labelled(style_inputs(project.comic, files, settings, "c"))}
     for p in range(len(project.comic.page)):
-        keys[f"page {p + 1}"] = page_inputs(project, p, [(120, 90)], "fonts")
+        keys[f"page {p + 1}"] = labelled(page_inputs(project, p, [(120, 90)], "fonts"))
     return keys
 
 
@@ -163,7 +161,7 @@ def test_interrupted_write_leaves_old_file_and_no_temporary(tmp_path: Path, monk
 # "holding PATH" and waits to be killed: the temporary is written but never renamed.
 _KILLABLE = """
 import os, sys, time
-import comicc.build.engine as engine
+import comicc.engine.engine as engine
 from comicc.cli import main
 
 hold_at, renames = int(sys.argv[1]), 0
@@ -179,7 +177,7 @@ def replace(source, target):
     return real_replace(source, target)
 
 def run(self, stage, instance, inputs, compute):
-    print("start", stage, instance, flush=True)
+    print("start", stage.name, instance, flush=True)
     return real_run(self, stage, instance, inputs, compute)
 
 os.replace, engine.Engine.run = replace, run
@@ -256,3 +254,11 @@ def test_killed_builds_leave_a_cache_the_next_build_accepts(tmp_path: Path) -> N
     else:
         pytest.fail("the build never finished undisturbed")
     assert stages_killed == {"page", "pdf"}, stages_killed
+
+
+def test_output_suffix_must_be_pdf_or_cbz(tmp_path: Path, capsys) -> None:
+    from comicc.cli import main
+
+    root = _project(tmp_path)
+    assert main(["build", str(root), "--backend", "none", "-o", str(root / "book.docx")]) == 2
+    assert ".pdf or .cbz" in capsys.readouterr().err

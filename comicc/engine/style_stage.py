@@ -14,8 +14,9 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -33,12 +34,15 @@ from rich.progress import (
 from rich.table import Column
 from rich.text import Text
 
-from comicc.build.cache import Cache, Entry
-from comicc.build.images import load_image
-from comicc.build.plan import panel_label, target_matrix
+from comicc.engine.cache import Cache, Entry
+from comicc.engine.engine import Inputs
+from comicc.engine.settings import BuildSettings
+from comicc.engine.stages import CLASSIFIERS, WARM_START_KEYS, Log, panel_print_sizes
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
+from comicc.manifest.images import load_image
 from comicc.manifest.load import Project
-from comicc.ml.backbone import load_backbone
+from comicc.manifest.matrix import panel_label, target_matrix
+from comicc.ml.backbone import Backbone, load_backbone
 from comicc.ml.classifiers import ClassifierBank, train_for_preset
 from comicc.ml.device import resolve_device
 from comicc.ml.distributed import (
@@ -48,11 +52,19 @@ from comicc.ml.distributed import (
     configure_threads,
     launch_from_environ,
 )
+from comicc.ml.losses import StyleObjective
 from comicc.ml.multistyle import MultiStyleNet
-from comicc.ml.presets import PRESETS, Preset
-
-if TYPE_CHECKING:
-    from comicc.ml.train import StepLog
+from comicc.ml.presets import Preset
+from comicc.ml.print_render import print_render
+from comicc.ml.train import (
+    StepLog,
+    StyleResult,
+    WarmStart,
+    fit_comic,
+    matrix_agreement,
+    render_panels,
+    want_compile,
+)
 
 DEFAULT_STYLE = "ink-wash"
 # Text the CLIP directional loss measures the restyling *from*.
@@ -60,28 +72,20 @@ SOURCE_TEXT = "a rough drawing"
 # Below this total weight a learnt style row has no mix left in it.
 MIX_EPS = 1e-6
 
-Log = Callable[[str], None]
-
-
-def preset_for(settings: Any) -> Preset:
-    preset = PRESETS[settings.preset]
-    return preset.with_overrides(steps=settings.steps, size=settings.size,
-                                 lam=settings.consistency_weight)
 
 
 def _deterministic() -> None:
     """torch.use_deterministic_algorithms(True, warn_only=True), without its import of
     torch._inductor (3 s on the draft machine, a tenth of a warm-started style stage) when
     nothing will compile; torch.compile (COMICC_COMPILE) gets the public call."""
-    from comicc.ml.train import _want_compile
-
-    if _want_compile(None):
+    if want_compile(None):
         torch.use_deterministic_algorithms(True, warn_only=True)
     else:
         torch._C._set_deterministic_algorithms(True, warn_only=True)
 
 
-def _setup(settings: Any) -> torch.device:
+def start_torch(settings: BuildSettings) -> torch.device:
+    """Seed torch, make it deterministic, size its threads; returns the build's device."""
     launch = launch_from_environ()
     configure_threads(launch.local_world_size if launch is not None else 1)
     torch.manual_seed(settings.seed)
@@ -157,7 +161,17 @@ class PanelArt(Sequence[torch.Tensor]):
         return _load(self.project, self.files[index], self.long_side)
 
 
-def _training_data(project: Project, long_side: int, lazy: bool = False):
+class TrainingData(NamedTuple):
+    """A comic's panels, element references, p̂ [E, N] and per-panel regions as tensors."""
+
+    panels: Sequence[torch.Tensor]
+    references: dict[str, list[torch.Tensor]]
+    targets: torch.Tensor
+    regions: list[dict[str, tuple[float, ...]]]
+
+
+def training_data(project: Project, long_side: int, lazy: bool = False) -> TrainingData:
+    """The comic's training inputs, images at `long_side`; `lazy` reads panels on demand."""
     comic = project.comic
     files = [panel.art for _, _, panel in comic.panels()]
     panels = PanelArt(project, files, long_side) if lazy else \
@@ -168,7 +182,7 @@ def _training_data(project: Project, long_side: int, lazy: bool = False):
     targets = torch.tensor(matrix.values, dtype=torch.float32).reshape(len(matrix.elements),
                                                                        len(panels))
     regions = [{k: tuple(v) for k, v in panel.regions.items()} for _, _, panel in comic.panels()]
-    return panels, references, targets, regions
+    return TrainingData(panels, references, targets, regions)
 
 
 def classify_side(preset: Preset) -> int:
@@ -176,12 +190,12 @@ def classify_side(preset: Preset) -> int:
     return max(preset.size * 2, 256)
 
 
-def run_classify(project: Project, settings: Any, say: Log) -> tuple[dict[str, bytes], dict]:
+def run_classify(project: Project, settings: BuildSettings, say: Log) -> tuple[dict[str, bytes], dict]:
     """Train one head per element; returns the bank as safetensors plus accuracy figures."""
-    device = _setup(settings)
-    preset = preset_for(settings)
+    device = start_torch(settings)
+    preset = settings.preset
     backbone = load_backbone(device)
-    panels, references, targets, regions = _training_data(project, classify_side(preset))
+    panels, references, targets, regions = training_data(project, classify_side(preset))
     say(f"classify: training {len(references)} element classifier(s) on {device.type}")
     bank = train_for_preset(backbone, references, panels, targets, regions, preset,
                             seed=settings.seed, device=device)
@@ -193,7 +207,8 @@ def run_classify(project: Project, settings: Any, say: Log) -> tuple[dict[str, b
     return {"classifiers.safetensors": data}, {"accuracy": accuracy, "weak": bank.weak}
 
 
-def load_bank(cache: Cache, entry: Entry, backbone: Any) -> ClassifierBank:
+def load_bank(cache: Cache, entry: Entry, backbone: Backbone) -> ClassifierBank:
+    """The classify stage's bank from the cache, on `backbone`."""
     return ClassifierBank.load(cache.blob_file(entry.outputs["classifiers.safetensors"]), backbone)
 
 
@@ -251,15 +266,26 @@ def _one_hot_directions(texts: list[str]) -> torch.Tensor:
     return conds
 
 
-def _network(project: Project, settings: Any, preset: Preset, device: torch.device,
-             texts: list[str], notes: list[str]):
+class StyleNetwork(NamedTuple):
     """The network to fine-tune, its per-panel conditions, whether they learn, and its name."""
+
+    net: torch.nn.Module
+    conds: torch.Tensor
+    learn_conds: bool
+    name: str
+
+
+def style_network(project: Project, settings: BuildSettings, device: torch.device,
+                  texts: list[str]) -> StyleNetwork:
+    """The settings' style network (pretrained 26-style or U-Net) with its conditions."""
+    preset = settings.preset
     if settings.stylenet == "pretrained":
         from comicc.ml.multistyle import load_multistyle26
 
         net = StyleMixNet()
         net.load_state_dict(load_multistyle26().state_dict())
-        return net.to(device), _style_conds(project), preset.learn_conds, "multistyle26"
+        return StyleNetwork(net.to(device), _style_conds(project), preset.learn_conds,
+                            "multistyle26")
     from comicc.ml.stylenet import UNetStyleNet
 
     if settings.backend == "clip":
@@ -269,13 +295,13 @@ def _network(project: Project, settings: Any, preset: Preset, device: torch.devi
     else:
         conds = _one_hot_directions(texts)
     net = UNetStyleNet(width=preset.unet_width, cond_dim=conds.shape[1]).to(device)
-    return net, conds, False, f"unet-w{preset.unet_width}"
+    return StyleNetwork(net, conds, False, f"unet-w{preset.unet_width}")
 
 
 _CLIP: dict[str, Any] = {}
 
 
-def _clip(settings: Any, project: Project, device: torch.device):
+def _clip(settings: BuildSettings, project: Project, device: torch.device):
     key = f"{settings.clip_model}/{settings.clip_pretrained}/{settings.clip_checkpoint}/{device}"
     if key not in _CLIP:
         from comicc.ml.clip import ClipUnavailable, load_clip
@@ -290,7 +316,7 @@ def _clip(settings: Any, project: Project, device: torch.device):
     return _CLIP[key]
 
 
-def _own_look(project: Project, settings: Any) -> bool:
+def _own_look(project: Project, settings: BuildSettings) -> bool:
     """Whether the pretrained network's named styles, not the style image, set the look.
 
     A `style` the author names (in [comic] or any panel) is the look they asked for; the
@@ -301,9 +327,14 @@ def _own_look(project: Project, settings: Any) -> bool:
         comic.comic.style is not None or any(p.style is not None for _, _, p in comic.panels()))
 
 
-def _objective(project: Project, settings: Any, preset: Preset, device: torch.device, net: Any,
-               panels: list[torch.Tensor], conds: torch.Tensor, texts: list[str], backbone: Any):
+def style_objective(project: Project, settings: BuildSettings, device: torch.device,
+                    net: torch.nn.Module, panels: Sequence[torch.Tensor], conds: torch.Tensor,
+                    texts: list[str], backbone: Backbone) -> StyleObjective:
+    """S_j of the Comic Book Loss: the CLIP directional loss, or the Gram loss against the
+    style image or the pretrained network's own rendering of each panel's style."""
     from comicc.ml.backbone import resize
+
+    preset = settings.preset
     from comicc.ml.losses import GramObjective
 
     comic = project.comic
@@ -327,11 +358,10 @@ def _objective(project: Project, settings: Any, preset: Preset, device: torch.de
     return GramObjective(backbone, panel_styles=targets, **weights)
 
 
-def _warm_start(cache: Cache, inputs: dict[str, str], net: Any, conds: torch.Tensor):
-    from comicc.ml.train import WarmStart
-
-    previous = cache.latest("style", {k: inputs[k] for k in
-                                      ("options", "panel count", "style image", "comic style")})
+def _warm_start(cache: Cache, inputs: Inputs, net: torch.nn.Module, conds: torch.Tensor):
+    """The last build's network, conditions and optimizer when they fit this one, and the
+    panels to focus on (those whose inputs changed; all of them when a shared input did)."""
+    previous = cache.latest("style", {key.label: inputs[key] for key in WARM_START_KEYS})
     if previous is None or "net.safetensors" not in previous.outputs:
         return None, [], None
     from safetensors.torch import load as load_tensors
@@ -342,24 +372,25 @@ def _warm_start(cache: Cache, inputs: dict[str, str], net: Any, conds: torch.Ten
         return None, [], None
     optimizer = torch.load(io.BytesIO(cache.get_blob(previous.outputs["optimizer.pt"])),
                            weights_only=True)
-    def panel_of(name: str) -> str | None:  # "panel 1.2 art" -> "1.2"
-        parts = name.split(" ")
-        return parts[1] if len(parts) == 3 and parts[0] == "panel" else None
+    return (WarmStart(net_state=state, conds=saved, optimizer_state=optimizer),
+            changed_panels(inputs, previous.inputs), previous)
 
-    differs = [name for name, value in inputs.items() if previous.inputs.get(name) != value]
-    edited = {p for p in map(panel_of, differs) if p is not None}
+
+def changed_panels(inputs: Inputs, before: dict[str, str]) -> list[str]:
+    """The panels a warm start focuses on: those with an input that differs from `before`
+    (the previous build's inputs, by label), or every panel when a shared input differs."""
+    differs = [key for key, value in inputs.items() if before.get(key.label) != value]
+    edited = {key.panel for key in differs if key.panel is not None}
     # New classifiers follow from edited panels; with no panel edited they come from a
     # reference drawing, and that (like the global direction) affects every panel.
-    shared = [name for name in differs if panel_of(name) is None
-              and not (name == "classifiers" and edited)]
+    shared = [key for key in differs if key.panel is None
+              and not (key == CLASSIFIERS and edited)]
     if shared:
-        changed = sorted({p for p in map(panel_of, inputs) if p is not None})
-    else:
-        changed = sorted(edited)
-    return WarmStart(net_state=state, conds=saved, optimizer_state=optimizer), changed, previous
+        return sorted({key.panel for key in inputs if key.panel is not None})
+    return sorted(edited)
 
 
-def render_options(settings: Any, preset: Preset) -> dict[str, Any]:
+def render_options(settings: BuildSettings, preset: Preset) -> dict[str, Any]:
     """How the fine-tuned network is run for print (`iter_rendered`'s and `print_render`'s
     work_size, detail).
 
@@ -374,7 +405,7 @@ def render_options(settings: Any, preset: Preset) -> dict[str, Any]:
     return {}
 
 
-def _render(net: Any, panels: Sequence[torch.Tensor], conds: torch.Tensor,
+def _render(net: torch.nn.Module, panels: Sequence[torch.Tensor], conds: torch.Tensor,
             device: torch.device, labels: list[str], changed: list[str] | None,
             previous: Entry | None, cache: Cache,
             options: dict[str, Any]) -> Iterator[tuple[torch.Tensor, bytes]]:
@@ -394,14 +425,11 @@ def _render(net: Any, panels: Sequence[torch.Tensor], conds: torch.Tensor,
             yield to_tensor(Image.open(io.BytesIO(data)).convert("RGB")), data
 
 
-def render_print(net: Any, art: torch.Tensor, cond: torch.Tensor, device: torch.device,
+def render_print(net: torch.nn.Module, art: torch.Tensor, cond: torch.Tensor, device: torch.device,
                  options: dict[str, Any]) -> torch.Tensor:
     """One panel at the size of `art` [3,H,W]: the pretrained network through
     `print_render` (styled at its training size, guided up by the art), the U-Net at
     print resolution itself."""
-    from comicc.ml.print_render import print_render
-    from comicc.ml.train import render_panels
-
     if "work_size" in options:
         return print_render(net, art, cond if cond.shape[1] else None, options["work_size"],
                             options["detail"], device)
@@ -450,34 +478,64 @@ def style_progress(total: int, console: Console | None = None,
     return bar, update
 
 
-def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
-              inputs: dict[str, str], say: Log,
+@dataclass
+class StyleProblem:
+    """One comic's style fine-tuning, set up alike by the build's style stage, the other
+    ranks of a distributed build (`serve_style`) and the benchmarks."""
+
+    settings: BuildSettings
+    device: torch.device
+    bank: ClassifierBank
+    data: TrainingData
+    texts: list[str]
+    network: StyleNetwork
+    objective: StyleObjective
+
+
+def style_problem(project: Project, settings: BuildSettings,
+                  classifiers: Callable[[Backbone], ClassifierBank]) -> StyleProblem:
+    """Seed torch, then build the network, its conditions and the objective for `project`.
+
+    classifiers: loads the trained bank onto the backbone it is given.
+    """
+    device = start_torch(settings)
+    backbone = load_backbone(device)
+    bank = classifiers(backbone)
+    data = training_data(project, settings.preset.long_side, lazy=True)
+    texts = panel_texts(project)
+    network = style_network(project, settings, device, texts)
+    objective = style_objective(project, settings, device, network.net, data.panels,
+                                network.conds, texts, backbone)
+    return StyleProblem(settings, device, bank, data, texts, network, objective)
+
+
+def fit_style(problem: StyleProblem, steps: int, init: WarmStart | None = None,
+              focus: Sequence[int] = (), progress: Callable[[StepLog], None] | None = None,
+              distributed: bool = False) -> StyleResult:
+    """Run the Comic Book Loss on the problem's network: `fit_comic` with the settings'
+    preset and seed."""
+    p, data = problem, problem.data
+    return fit_comic(p.network.net, data.panels, p.network.conds, p.objective, p.bank,
+                     data.targets, data.regions, preset=p.settings.preset, steps=steps,
+                     seed=p.settings.seed, device=p.device, learn_conds=p.network.learn_conds,
+                     init=init, progress=progress, distributed=distributed, focus=focus)
+
+
+def run_style(project: Project, settings: BuildSettings, cache: Cache, classify: Entry,
+              inputs: Inputs, say: Log,
               group: BuildGroup | None = None) -> tuple[dict[str, bytes], dict]:
-    """Fine-tune the style network over all panels with the Comic Book Loss.
+    """The style stage: fine-tune the style network over all panels with the Comic Book
+    Loss (warm-started from the last build when one fits), then render every panel.
 
     group: rank 0 of a distributed build; the other ranks, in `serve_style`, receive the
     classifiers and warm start from here and train on their shares of the panels.
     """
-    from safetensors.torch import save as save_tensors
-
-    from comicc.build.pipeline import panel_print_sizes
-    from comicc.ml.backbone import resize
-    from comicc.ml.train import fit_comic, matrix_agreement
-
-    device = _setup(settings)
-    preset = preset_for(settings)
-    backbone = load_backbone(device)
-    bank = load_bank(cache, classify, backbone)
-    panels, _, targets, regions = _training_data(project, preset.long_side, lazy=True)
-    texts = panel_texts(project)
-    notes: list[str] = []
-    if settings.backend == "gram" and any(t for t in texts):
-        source = "named styles" if _own_look(project, settings) else "style image"
-        notes.append(f"note: the gram backend takes its look from the {source}; text "
-                     "directions cannot steer it and are used only to tell panels apart")
-    net, conds, learn_conds, model = _network(project, settings, preset, device, texts, notes)
-    objective = _objective(project, settings, preset, device, net, panels, conds, texts, backbone)
-    init, changed, previous = _warm_start(cache, inputs, net, conds)
+    problem = style_problem(project, settings, lambda backbone: load_bank(cache, classify,
+                                                                          backbone))
+    notes = _gram_note(project, settings, problem.texts)
+    init, changed, previous = _warm_start(cache, inputs, problem.network.net,
+                                          problem.network.conds)
+    preset = settings.preset
     steps = preset.steps if init is None else preset.warm_steps()
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
     # A warm start puts the edited panels in every step: they are what the steps are for.
@@ -485,103 +543,145 @@ def run_style(project: Project, settings: Any, cache: Cache, classify: Entry,
     if init is not None:
         notes.append(f"style: warm start from the last build ({steps} steps; changed panels: "
                      f"{', '.join(changed) or 'none'})")
-    say(f"style: {model} with the {settings.backend} backend, {steps} steps at "
-        f"{preset.size}px on {device.type}")
+    say(f"style: {problem.network.name} with the {settings.backend} backend, {steps} steps at "
+        f"{preset.size}px on {problem.device.type}")
     if group is not None:
-        _check_shares(len(panels), group.launch.world_size)
-        say(f"style: {len(panels)} panels shared by {group.launch.world_size} processes")
+        panels = len(problem.data.panels)
+        _check_shares(panels, group.launch.world_size)
+        say(f"style: {panels} panels shared by {group.launch.world_size} processes")
         group.send(StyleJob(cache.get_blob(classify.outputs["classifiers.safetensors"]), init,
                             steps, focus))
-    bar, update = _progress(steps, getattr(settings, "quiet", False))
+    bar, update = _progress(steps, settings.run.quiet)
     if bar is not None:
         bar.start()
     try:
-        result = fit_comic(net, panels, conds, objective, bank, targets, regions, preset=preset,
-                           lam=preset.lam, steps=steps, seed=settings.seed, device=device,
-                           learn_conds=learn_conds, init=init, progress=update,
-                           distributed=group is not None, focus=focus)
+        result = fit_style(problem, steps, init, focus, update, distributed=group is not None)
     finally:
         if bar is not None:
             bar.stop()
+    rerender = changed if previous is not None else None
+    rendered = _rendered_panels(project, problem, result, labels, rerender, previous, cache)
+    summary = _style_summary(problem, labels, rendered.small, result, steps, init is not None,
+                             changed)
+    return _style_outputs(rendered.pngs, result, summary), {
+        "sizes": rendered.sizes, "model": problem.network.name, "notes": notes}
+
+
+def _gram_note(project: Project, settings: BuildSettings, texts: list[str]) -> list[str]:
+    if settings.backend == "gram" and any(t for t in texts):
+        source = "named styles" if _own_look(project, settings) else "style image"
+        return [f"note: the gram backend takes its look from the {source}; text "
+                "directions cannot steer it and are used only to tell panels apart"]
+    return []
+
+
+def _small(image: torch.Tensor, size: int) -> torch.Tensor:
+    from comicc.ml.backbone import resize
+
+    return resize(image.unsqueeze(0), (size, size))[0]
+
+
+class RenderedPanels(NamedTuple):
+    """The styled panels: PNGs by output name, sizes [w, h], and at the training size."""
+
+    pngs: dict[str, bytes]
+    sizes: list[list[int]]
+    small: list[torch.Tensor]
+
+
+def _rendered_panels(project: Project, problem: StyleProblem, result: StyleResult,
+                     labels: list[str], changed: list[str] | None, previous: Entry | None,
+                     cache: Cache) -> RenderedPanels:
+    """Render every panel at its print size (after a warm start only the changed ones), one
+    at a time."""
+    net = problem.network.net
     # Learnt style rows are kept as the mixes the network saw (the same pixels, valid weights).
-    conds = as_style_mix(result.conds) if isinstance(net, StyleMixNet) else result.conds
-    blobs: dict[str, bytes] = {}
+    result.conds = as_style_mix(result.conds) if isinstance(net, StyleMixNet) else result.conds
+    preset = problem.settings.preset
+    pngs: dict[str, bytes] = {}
     sizes: list[list[int]] = []
-    small = lambda image: resize(image.unsqueeze(0), (preset.size, preset.size))[0]  # noqa: E731
     small_styled = []
     # Each panel is encoded as it is rendered: only one is held at output resolution.
-    rendered = _render(net, PrintArt(project, panel_print_sizes(project)), conds, device, labels,
-                       changed if previous is not None else None, previous, cache,
-                       render_options(settings, preset))
+    rendered = _render(net, PrintArt(project, panel_print_sizes(project)), result.conds,
+                       problem.device, labels, changed, previous, cache,
+                       render_options(problem.settings, preset))
     for label, (image, png) in zip(labels, rendered, strict=True):
-        blobs[f"panel-{label}.png"] = png
+        pngs[f"panel-{label}.png"] = png
         sizes.append([image.shape[2], image.shape[1]])
-        small_styled.append(small(image))
+        small_styled.append(_small(image, preset.size))
+    return RenderedPanels(pngs, sizes, small_styled)
 
+
+def _style_summary(problem: StyleProblem, labels: list[str], small_styled: list[torch.Tensor],
+                   result: StyleResult, steps: int, warm: bool,
+                   changed: list[str]) -> dict[str, Any]:
+    """What the report shows of the style stage: p̂ against the classifiers, the losses."""
+    data, device, size = problem.data, problem.device, problem.settings.preset.size
     with torch.no_grad():
-        raw_p = bank.probabilities(torch.stack([small(x) for x in panels]).to(device),
-                                   regions).cpu()
-        styled_p = bank.probabilities(torch.stack(small_styled).to(device), regions).cpu()
-    summary = {
-        "elements": bank.element_ids,
+        raw_p = problem.bank.probabilities(
+            torch.stack([_small(x, size) for x in data.panels]).to(device), data.regions).cpu()
+        styled_p = problem.bank.probabilities(torch.stack(small_styled).to(device),
+                                              data.regions).cpu()
+    return {
+        "elements": problem.bank.element_ids,
         "panels": labels,
-        "targets": targets.tolist(),
+        "targets": data.targets.tolist(),
         "raw_probabilities": raw_p.tolist(),
         "styled_probabilities": styled_p.tolist(),
-        "agreement_raw": matrix_agreement(raw_p, targets),
-        "agreement_styled": matrix_agreement(styled_p, targets),
+        "agreement_raw": matrix_agreement(raw_p, data.targets),
+        "agreement_styled": matrix_agreement(styled_p, data.targets),
         "history": [{"step": h.step, "total": h.total, "seconds": h.seconds, **h.terms}
                     for h in result.history],
         "seconds_per_step": result.seconds_per_step,
         "steps": steps,
-        "warm_start": init is not None,
+        "warm_start": warm,
         "changed_panels": changed,
-        "model": model,
-        "backend": settings.backend,
+        "model": problem.network.name,
+        "backend": problem.settings.backend,
         "device": device.type,
-        "directions": texts,
+        "directions": problem.texts,
     }
+
+
+def _style_outputs(blobs: dict[str, bytes], result: StyleResult,
+                   summary: dict[str, Any]) -> dict[str, bytes]:
+    """The panels plus what the next build warm-starts from, and the summary, as bytes."""
+    from safetensors.torch import save as save_tensors
+
     blobs["net.safetensors"] = save_tensors({k: v.detach().cpu().contiguous()
                                              for k, v in result.net_state.items()})
-    blobs["conds.safetensors"] = save_tensors({"conds": conds.detach().cpu().contiguous()})
+    blobs["conds.safetensors"] = save_tensors({"conds": result.conds.detach().cpu().contiguous()})
     buffer = io.BytesIO()
     torch.save(result.optimizer_state, buffer)
     blobs["optimizer.pt"] = buffer.getvalue()
     blobs["summary.json"] = json.dumps(summary, indent=1).encode()
-    return blobs, {"sizes": sizes, "model": model, "notes": notes}
+    return blobs
 
 
-def join_group(settings: Any, launch: Launch) -> BuildGroup:
+def join_group(settings: BuildSettings, launch: Launch) -> BuildGroup:
     """Join this torchrun launch's process group on the build's device (gloo or NCCL)."""
-    return BuildGroup(launch, _setup(settings))
+    return BuildGroup(launch, start_torch(settings))
 
 
-def serve_style(project: Project, settings: Any, group: BuildGroup) -> None:
+def serve_style(project: Project, settings: BuildSettings, group: BuildGroup) -> None:
     """Ranks > 0 of a distributed build: when rank 0 runs the style stage, train with it.
 
     The network, conditions and objective are built here as on rank 0 (same code, same
     seed; DDP also copies rank 0's weights); the classifiers and the warm start are rank
     0's. Nothing is rendered or written here.
     """
-    from comicc.ml.train import fit_comic
-
     job = group.receive()
     if job is None:
         return
-    device = _setup(settings)
-    preset = preset_for(settings)
-    backbone = load_backbone(device)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "classifiers.safetensors"
-        path.write_bytes(job.classifiers)
-        bank = ClassifierBank.load(path, backbone)
-    panels, _, targets, regions = _training_data(project, preset.long_side, lazy=True)
-    texts = panel_texts(project)
-    net, conds, learn_conds, _ = _network(project, settings, preset, device, texts, [])
-    objective = _objective(project, settings, preset, device, net, panels, conds, texts, backbone)
-    fit_comic(net, panels, conds, objective, bank, targets, regions, preset=preset,
-              lam=preset.lam, steps=job.steps, seed=settings.seed, device=device,
-              learn_conds=learn_conds, init=job.init, distributed=True, focus=job.focus)
+
+    def classifiers(backbone: Backbone) -> ClassifierBank:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "classifiers.safetensors"
+            path.write_bytes(job.classifiers)
+            return ClassifierBank.load(path, backbone)
+
+    problem = style_problem(project, settings, classifiers)
+    fit_style(problem, job.steps, job.init, job.focus, distributed=True)
 
 
 def _check_shares(panels: int, processes: int) -> None:
