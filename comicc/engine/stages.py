@@ -106,11 +106,23 @@ def classify_inputs(comic: Comic, files: FileHashes, settings: BuildSettings) ->
     return inputs
 
 
+def panel_print_sizes(project: Project) -> list[tuple[int, int]]:
+    """Per panel, the pixel size its art is styled and printed at (its frame at the comic's
+    dpi, capped by the art's own size)."""
+    from comicc.manifest.images import upright_size
+    from comicc.page.plan import print_sizes
+
+    art_sizes = [upright_size(project.path(panel.art)) for _, _, panel in project.comic.panels()]
+    return print_sizes(project.comic, project.root, art_sizes)
+
+
 def style_inputs(comic: Comic, files: FileHashes, settings: BuildSettings,
-                 classify_key: str) -> Inputs:
-    """The style stage: art, directions, styles, strengths, the classifiers and the options —
-    not balloons. A strength is a panel's input, resolved (so a [comic] or [[page]] strength
-    edit names the panels it reaches, and an element's only those with its region)."""
+                 classify_key: str,
+                 print_sizes: list[tuple[int, int]] | None = None) -> Inputs:
+    """The style stage: art, directions, styles, strengths, the classifiers, the options and
+    each panel's print size — not balloons. A strength is a panel's input, resolved (so a
+    [comic] or [[page]] strength edit names the panels it reaches, and an element's only
+    those with its region)."""
     meta = comic.comic
     inputs = {
         OPTIONS: digest(settings.key()),
@@ -120,7 +132,7 @@ def style_inputs(comic: Comic, files: FileHashes, settings: BuildSettings,
         STYLE_IMAGE: files(meta.style_image) if meta.style_image else "none",
         PANEL_COUNT: str(len(comic.panels())),
     }
-    for p, j, panel in comic.panels():
+    for index, (p, j, panel) in enumerate(comic.panels()):
         label = panel_label(p, j)
         inputs[InputKey.of_panel(label, "art")] = files(panel.art)
         inputs[InputKey.of_panel(label, "direction")] = digest(panel.direction)
@@ -128,6 +140,8 @@ def style_inputs(comic: Comic, files: FileHashes, settings: BuildSettings,
         inputs[InputKey.of_panel(label, "elements")] = digest(sorted(panel.elements))
         inputs[InputKey.of_panel(label, "regions")] = digest(panel.regions)
         inputs[InputKey.of_panel(label, "strength")] = digest(panel_strength(comic, p, j).to_json())
+        if print_sizes is not None:
+            inputs[InputKey.of_panel(label, "print")] = digest(list(print_sizes[index]))
     return inputs
 
 

@@ -37,7 +37,7 @@ from rich.text import Text
 from comicc.engine.cache import Cache, Entry
 from comicc.engine.engine import Inputs
 from comicc.engine.settings import BuildSettings
-from comicc.engine.stages import CLASSIFIERS, WARM_START_KEYS, Log
+from comicc.engine.stages import CLASSIFIERS, WARM_START_KEYS, Log, panel_print_sizes
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.images import load_image
 from comicc.manifest.load import Project
@@ -56,6 +56,7 @@ from comicc.ml.distributed import (
 from comicc.ml.losses import StyleObjective
 from comicc.ml.multistyle import MultiStyleNet
 from comicc.ml.presets import Preset
+from comicc.ml.print_render import print_render
 from comicc.ml.strength import blend_panel, training_maps
 from comicc.ml.train import (
     StepLog,
@@ -121,6 +122,28 @@ def to_png(tensor: torch.Tensor) -> bytes:
 
 def _load(project: Project, relative: str, long_side: int) -> torch.Tensor:
     return to_tensor(load_image(project.path(relative)), long_side)
+
+
+def _load_at(project: Project, relative: str, size: tuple[int, int]) -> torch.Tensor:
+    """The art resized to exactly `size` (width, height): a panel at its print size."""
+    image = load_image(project.path(relative))
+    if image.size != tuple(size):
+        image = image.resize(tuple(size), Image.Resampling.LANCZOS)
+    return to_tensor(image)
+
+
+class PrintArt(Sequence[torch.Tensor]):
+    """The panels' art at their print sizes, each read from its file when asked for."""
+
+    def __init__(self, project: Project, sizes: list[tuple[int, int]]) -> None:
+        self.project, self.sizes = project, sizes
+        self.files = [panel.art for _, _, panel in project.comic.panels()]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> torch.Tensor:  # type: ignore[override]
+        return _load_at(self.project, self.files[index], self.sizes[index])
 
 
 class PanelArt(Sequence[torch.Tensor]):
@@ -376,24 +399,27 @@ def changed_panels(inputs: Inputs, before: dict[str, str]) -> list[str]:
 
 
 def render_options(settings: BuildSettings, preset: Preset) -> dict[str, Any]:
-    """How the fine-tuned network is run for print (`iter_rendered`'s work_size, detail).
+    """How the fine-tuned network is run for print (`iter_rendered`'s and `print_render`'s
+    work_size, detail).
 
     The pretrained network styles each panel at the geometry it was fine-tuned on (its
     strokes have a fixed size in pixels, so at print resolution it would draw a different
-    picture from the one the Comic Book Loss optimised); the U-Net, which starts from the
-    identity and keeps the art's own pixels, runs at print resolution.
+    picture from the one the Comic Book Loss optimised) and `print_render` brings that to
+    print size; the U-Net, which starts from the identity and keeps the art's own pixels,
+    runs at print resolution.
     """
     if settings.stylenet == "pretrained":
         return {"work_size": preset.size, "detail": settings.detail}
     return {}
 
 
-def _render(net: torch.nn.Module, panels: Sequence[torch.Tensor], conds: torch.Tensor, long_side: int,
+def _render(net: torch.nn.Module, panels: Sequence[torch.Tensor], conds: torch.Tensor,
             device: torch.device, labels: list[str], changed: list[str] | None,
             previous: Entry | None, cache: Cache, options: dict[str, Any],
             strengths: Sequence[PanelStrength]) -> Iterator[tuple[torch.Tensor, bytes]]:
-    """Render every panel at its strength, or after a warm start only the changed ones,
-    one at a time; yields each panel and its PNG.
+    """Render every panel at its print size (`panels` are the art at that size) and its
+    strength, or after a warm start only the changed ones, one at a time; yields each panel
+    and its PNG.
 
     Untouched panels keep the previous build's pixels (and PNG bytes), so an edit to one
     panel never shifts the look of the others (the fine-tuned network moves only a little,
@@ -402,12 +428,23 @@ def _render(net: torch.nn.Module, panels: Sequence[torch.Tensor], conds: torch.T
     for i, label in enumerate(labels):
         if changed is None or previous is None or label in changed:
             art = panels[i]
-            image = render_panels(net, [art], conds[i:i + 1], long_side, device, **options)[0]
-            image = blend_panel(image, art, strengths[i])
+            image = blend_panel(render_print(net, art, conds[i:i + 1], device, options), art,
+                                strengths[i])
             yield image, to_png(image)
         else:
             data = cache.get_blob(previous.outputs[f"panel-{label}.png"])
             yield to_tensor(Image.open(io.BytesIO(data)).convert("RGB")), data
+
+
+def render_print(net: torch.nn.Module, art: torch.Tensor, cond: torch.Tensor, device: torch.device,
+                 options: dict[str, Any]) -> torch.Tensor:
+    """One panel at the size of `art` [3,H,W]: the pretrained network through
+    `print_render` (styled at its training size, guided up by the art), the U-Net at
+    print resolution itself."""
+    if "work_size" in options:
+        return print_render(net, art, cond if cond.shape[1] else None, options["work_size"],
+                            options["detail"], device)
+    return render_panels(net, [art], cond, max(art.shape[1:]), device)[0]
 
 
 def _progress(total: int, quiet: bool):
@@ -544,7 +581,7 @@ def run_style(project: Project, settings: BuildSettings, cache: Cache, classify:
         if bar is not None:
             bar.stop()
     rerender = changed if previous is not None else None
-    rendered = _rendered_panels(problem, result, labels, rerender, previous, cache)
+    rendered = _rendered_panels(project, problem, result, labels, rerender, previous, cache)
     summary = _style_summary(problem, labels, rendered.small, result, steps, init is not None,
                              changed)
     return _style_outputs(rendered.pngs, result, summary), {
@@ -573,10 +610,11 @@ class RenderedPanels(NamedTuple):
     small: list[torch.Tensor]
 
 
-def _rendered_panels(problem: StyleProblem, result: StyleResult, labels: list[str],
-                     changed: list[str] | None, previous: Entry | None,
+def _rendered_panels(project: Project, problem: StyleProblem, result: StyleResult,
+                     labels: list[str], changed: list[str] | None, previous: Entry | None,
                      cache: Cache) -> RenderedPanels:
-    """Render every panel (after a warm start only the changed ones), one at a time."""
+    """Render every panel at its print size (after a warm start only the changed ones), one
+    at a time."""
     net = problem.network.net
     # Learnt style rows are kept as the mixes the network saw (the same pixels, valid weights).
     result.conds = as_style_mix(result.conds) if isinstance(net, StyleMixNet) else result.conds
@@ -585,8 +623,8 @@ def _rendered_panels(problem: StyleProblem, result: StyleResult, labels: list[st
     sizes: list[list[int]] = []
     small_styled = []
     # Each panel is encoded as it is rendered: only one is held at output resolution.
-    rendered = _render(net, problem.data.panels, result.conds, preset.long_side, problem.device,
-                       labels, changed, previous, cache,
+    rendered = _render(net, PrintArt(project, panel_print_sizes(project)), result.conds,
+                       problem.device, labels, changed, previous, cache,
                        render_options(problem.settings, preset), problem.strengths)
     for label, (image, png) in zip(labels, rendered, strict=True):
         pngs[f"panel-{label}.png"] = png

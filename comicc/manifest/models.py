@@ -229,7 +229,8 @@ class BuildOptions(Strict):
         ge=0,
         le=1,
         description="Share of the art's own fine detail laid over the pretrained network's "
-        "output in print (0: the network's look alone, 1: every line of the art).",
+        "output in print, where the guided upsampling did not already carry it (0: the "
+        "network's look alone, 1: every line of the art).",
     )
     clip_model: str = Field(default="ViT-B-32", description="open_clip architecture name.")
     clip_pretrained: str | None = Field(

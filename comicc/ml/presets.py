@@ -11,7 +11,7 @@ class Preset:
 
     name: str
     size: int  # training resolution: panels are resized to size x size
-    long_side: int  # output resolution: long side of each rendered panel, px
+    long_side: int  # art is read at most this long for training (print size: frame x dpi)
     steps: int  # optimisation steps of the Comic Book Loss
     lr: float  # Adam learning rate of the style network
     lam: float  # lambda, weight of the classifier (consistency) term
@@ -46,8 +46,9 @@ class Preset:
 # loss stays within 10 % of lambda = 0's (150 cost up to 32 %; docs/pretrained.md).
 PRESETS: dict[str, Preset] = {
     # CPU minutes: 8 panels and their classifiers in one to two minutes on 2 cores. The
-    # pretrained network prints at its training size (upscaled), so `size` sets how fine its
-    # strokes are against the panel: 192 keeps the sample's figures legible, 128 did not.
+    # pretrained network styles at its training size (brought to print size by
+    # comicc.ml.print_render), so `size` sets how fine its strokes are against the panel:
+    # 192 keeps the sample's figures legible, 128 did not.
     # Classifier views at the training size: the classifier term then reads the styled
     # batch as it is and resumes from the Gram objective's backbone pass (Backbone.sharing).
     # 3 panels per step: each draft step costs a quarter less than with 4, and on both

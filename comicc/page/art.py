@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import ceil
 
 from comicc.manifest.diagnostics import Diagnostic, KeyPath
 from comicc.page.geometry import Point, Rect
@@ -54,6 +55,18 @@ def cover_crop(art_size: tuple[int, int], frame: Rect, focus: Point | None = Non
 def effective_dpi(crop: Crop, frame: Rect) -> float:
     """Pixels per inch the cropped art prints at in this frame (the lower of both axes)."""
     return min(crop.width / (frame.w / POINTS_PER_INCH), crop.height / (frame.h / POINTS_PER_INCH))
+
+
+def print_size(
+    art_size: tuple[int, int], frame: Rect, dpi: int, focus: Point | None = None
+) -> tuple[int, int]:
+    """The pixel size the whole art is rendered at so that its crop fills `frame` at `dpi`.
+
+    Never above the art's own size (upscaling adds no detail; `resolution_warning` says so).
+    Rounded up so the crop of the result still reaches `dpi`.
+    """
+    scale = min(1.0, dpi / effective_dpi(cover_crop(art_size, frame, focus), frame))
+    return max(1, ceil(art_size[0] * scale)), max(1, ceil(art_size[1] * scale))
 
 
 def resolution_warning(

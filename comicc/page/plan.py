@@ -6,7 +6,7 @@ from pathlib import Path
 
 from comicc.manifest.diagnostics import DiagnosticSink
 from comicc.manifest.models import Comic
-from comicc.page.art import cover_crop, resolution_warning
+from comicc.page.art import cover_crop, print_size, resolution_warning
 from comicc.page.layout import layout_frames, page_geometry
 from comicc.page.letter import LetteringOptions, PanelArt, letter_panel
 from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan
@@ -61,3 +61,18 @@ def plan_page(
         balloons=tuple(balloons),
     )
 
+
+def print_sizes(
+    comic: Comic, project_dir: Path | None, art_sizes: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """Per panel in reading order, the pixel size its art is rendered at for print: what
+    its frame needs at `[comic] dpi`, capped by the art's own size (see `print_size`)."""
+    sizes: list[tuple[int, int]] = []
+    start = 0
+    for p, page in enumerate(comic.page):
+        frames = layout_frames(comic, p, project_dir)
+        for panel, frame, size in zip(page.panel, frames, art_sizes[start:], strict=False):
+            focus = (panel.focus[0], panel.focus[1]) if panel.focus else None
+            sizes.append(print_size(size, frame.rect, comic.comic.dpi, focus))
+        start += len(page.panel)
+    return sizes

@@ -27,7 +27,6 @@ DIALS = PRETRAINED.replace(
     '  elements = ["tower"]\n',
     '  elements = ["tower"]\n  regions = { tower = [0.35, 0.0, 0.3, 1.0] }\n',
 ).replace('kind = "setting"\n', 'kind = "setting"\nstrength = 0.0\n')
-PRINT_SIDE = 768  # the draft preset's long side
 
 
 def _panel(root: Path, label: str) -> np.ndarray:
@@ -50,10 +49,13 @@ def dials(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_strength_zero_gives_the_concept_art_back_at_print_size(dials: Path) -> None:
+    from comicc.engine.stages import panel_print_sizes
+
     styled = _panel(dials, "1.1")
+    width, height = panel_print_sizes(load_project(dials))[0]
+    assert styled.shape == (height, width, 3)
     art = Image.open(dials / "art/p1.png").convert("RGB")
-    art = art.resize((PRINT_SIDE, PRINT_SIDE * 3 // 4), Image.Resampling.LANCZOS)
-    assert styled.shape == (PRINT_SIDE * 3 // 4, PRINT_SIDE, 3)
+    art = art.resize((width, height), Image.Resampling.LANCZOS)
     assert np.abs(styled - np.asarray(art, dtype=np.float64)).max() <= 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -45,6 +46,21 @@ def test_styled_build_writes_pdf_with_restyled_panels(built: Path) -> None:
     assert len(summary["history"]) == 3
     assert {"style", "content", "tv", "consistency"} <= set(summary["history"][0])
     assert summary["model"].startswith("unet")
+
+
+@pytest.mark.slow
+def test_each_panel_is_styled_at_its_frames_print_size(built: Path) -> None:
+    from PIL import Image
+
+    from comicc.engine.cache import Cache
+    from comicc.engine.stages import panel_print_sizes
+
+    entry = Cache(built).latest("style", {})
+    sizes = panel_print_sizes(load_project(built))
+    assert [tuple(s) for s in entry.meta["sizes"]] == sizes
+    for label, size in zip(("1.1", "1.2"), sizes, strict=False):
+        png = Cache(built).get_blob(entry.outputs[f"panel-{label}.png"])
+        assert Image.open(io.BytesIO(png)).size == size
 
 
 @pytest.mark.slow

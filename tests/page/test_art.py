@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from comicc.page.art import cover_crop, effective_dpi, region_to_page, resolution_warning
+from comicc.page.art import (
+    cover_crop,
+    effective_dpi,
+    print_size,
+    region_to_page,
+    resolution_warning,
+)
 from comicc.page.geometry import Rect
 
 
@@ -45,3 +53,35 @@ def test_low_resolution_warns_with_the_effective_dpi() -> None:
     assert warning.key_path == ("page", 0, "panel", 1)
     assert "150 DPI" in warning.message and "300 DPI" in warning.message
     assert resolution_warning(crop, frame, (300, 300), 150, ()) is None
+
+
+@pytest.mark.parametrize("dpi", [150, 300, 600])
+@pytest.mark.parametrize("frame", [Rect(0, 0, 207, 338), Rect(0, 0, 423, 304), Rect(9, 9, 144, 72)])
+def test_print_size_fills_the_frame_at_its_dpi(frame: Rect, dpi: int) -> None:
+    art = (4000, 3000)  # larger than any frame needs: the frame sets the size
+    size = print_size(art, frame, dpi)
+    assert size[0] / size[1] == pytest.approx(art[0] / art[1], rel=1e-3)
+    crop = cover_crop(size, frame)
+    assert effective_dpi(crop, frame) == pytest.approx(dpi, rel=0.01)
+    assert resolution_warning(crop, frame, size, dpi, ()) is None
+
+
+def test_print_size_never_exceeds_the_art() -> None:
+    frame = Rect(0, 0, 144, 144)  # 2 x 2 inches: 600 x 600 px at 300 DPI
+    assert print_size((300, 400), frame, 300) == (300, 400)  # too small: as it is (and warned)
+    assert print_size((1200, 1600), frame, 300) == (600, 800)
+
+
+def test_print_sizes_follow_each_frame_of_the_sample() -> None:
+    from comicc.engine.stages import panel_print_sizes
+    from comicc.manifest.load import load_project
+    from comicc.page.layout import layout_frames
+
+    project = load_project(Path(__file__).resolve().parents[2] / "samples" / "lighthouse")
+    sizes = panel_print_sizes(project)
+    frames = [f for p in range(len(project.comic.page))
+              for f in layout_frames(project.comic, p, project.root)]
+    assert len(sizes) == len(frames) == len(project.comic.panels())
+    for size, frame in zip(sizes, frames, strict=True):
+        crop = cover_crop(size, frame.rect)
+        assert effective_dpi(crop, frame.rect) == pytest.approx(300, rel=0.01)

@@ -217,12 +217,18 @@ SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "lighthouse"
 def sample_books(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
     """The lighthouse sample built (raw art) as plain, x4 and x1a: path and the build's stderr.
 
-    For IngramSpark, at a `dpi` below its 300: the page planner accepts the art, the printer not.
+    For IngramSpark, at a `dpi` below its 300: the page planner accepts the art, the printer
+    not (the sample is drawn for 300 DPI, so one panel is shrunk to a third for this).
     """
+    from PIL import Image
+
     from comicc.cli import main
 
     root = tmp_path_factory.mktemp("sample")
     shutil.copytree(SAMPLE, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".comicc"))
+    panel = root / "art" / "p1_1.png"
+    with Image.open(panel) as image:
+        image.convert("RGB").resize((image.width // 3, image.height // 3)).save(panel)
     manifest = root / "comic.toml"
     text = manifest.read_text(encoding="utf-8")
     manifest.write_text(text.replace("dpi = 300", 'dpi = 100\nprinter = "ingramspark"'), "utf-8")
@@ -248,7 +254,7 @@ def test_sample_builds_as_x1a_and_x4(sample_books: dict[str, tuple[Path, str]]) 
 
 
 def test_the_build_preflights_what_it_wrote(sample_books: dict[str, tuple[Path, str]]) -> None:
-    # The sample's raw art is below IngramSpark's 300 ppi: a print build says so, a plain one not.
+    # A panel's raw art is below IngramSpark's 300 ppi: a print build says so, a plain one not.
     assert "warning[preflight-resolution]: page 1, image /" in sample_books["x1a"][1]
     assert "hint: ingramspark: images at 300 ppi or more" in sample_books["x1a"][1]
     assert "preflight" not in sample_books["plain"][1]
