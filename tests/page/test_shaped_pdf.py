@@ -5,7 +5,6 @@ forms, the لا ligature, placed marks) where HarfBuzz put them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import pypdf
@@ -13,8 +12,8 @@ import uharfbuzz as hb
 from pypdf.generic import ContentStream
 
 from comicc.cli import main
-from comicc.page.fonts import font_file
 from tests.conftest import BASE_MANIFEST, write_project
+from tests.page.harfbuzz import KERN_LIGA, reference_font, reference_shaping
 
 HEBREW = "שָׁלוֹם"  # pointed: the marks are positioned on their letters
 ARABIC = "السلام"  # joined letters and the لا ligature
@@ -56,22 +55,13 @@ class Drawn:
     y: float
 
 
-@cache
 def dejavu() -> tuple[hb.Font, int]:
     """DejaVu Sans, which letters Hebrew and Arabic, as HarfBuzz sees it, and its units per em."""
-    path, index = font_file("DejaVuSans")
-    face = hb.Face(hb.Blob.from_file_path(str(path)), index)
-    return hb.Font(face), face.upem
+    return reference_font("DejaVuSans")
 
 
 def shaped(text: str) -> hb.Buffer:
-    font, _ = dejavu()
-    buf = hb.Buffer()
-    buf.add_str(text)
-    buf.guess_segment_properties()
-    buf.direction = "rtl"
-    hb.shape(font, buf, {"kern": True, "liga": True})
-    return buf
+    return reference_shaping("DejaVuSans", text, "rtl", KERN_LIGA)
 
 
 def harfbuzz_glyphs(text: str, size: float) -> list[Drawn]:

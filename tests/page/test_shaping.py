@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import uharfbuzz as hb
-
-from comicc.page.fonts import font_file, load_font
+from comicc.page.fonts import load_font
 from comicc.page.shaping import bidi_levels, shape_line
+from tests.page.harfbuzz import KERN_LIGA, reference_font, reference_shaping
 
 from .test_letter import letter
 
 
 def harfbuzz(font: str, text: str, direction: str) -> list[tuple[int, float]]:
     """HarfBuzz's own glyph ids and advances (in em) for `text`, straight from the font file."""
-    path, index = font_file(font)
-    face = hb.Face(hb.Blob.from_file_path(str(path)), index)
-    hb_font = hb.Font(face)
-    buf = hb.Buffer()
-    buf.add_str(text)
-    buf.guess_segment_properties()
-    buf.direction = direction
-    hb.shape(hb_font, buf, {"kern": True, "liga": True})
-    scale = hb_font.scale[0]
+    buf = reference_shaping(font, text, direction, KERN_LIGA)
+    scale = reference_font(font)[1]
     pairs = zip(buf.glyph_infos, buf.glyph_positions, strict=True)
     return [(i.codepoint, p.x_advance / scale) for i, p in pairs]
 

@@ -6,14 +6,14 @@ import shutil
 import subprocess
 
 import pytest
-import uharfbuzz as hb
 
 from comicc.cli import main
 from comicc.page import fonts
-from comicc.page.fonts import Run, font_file
+from comicc.page.fonts import Run
 from comicc.page.letter import Setting, hyphenator_for, page_writing, words_of, wrap
 from comicc.page.shaping import column_length, orientation, shape_column
 from tests.conftest import BASE_MANIFEST, write_project
+from tests.page.harfbuzz import KERN_LIGA, reference_font, reference_shaping
 
 from .test_letter import letter
 
@@ -71,15 +71,8 @@ def test_utr50_orientation_of_latin_kana_and_punctuation() -> None:
 
 
 def harfbuzz_vertical(font: str, text: str) -> list[tuple[int, float]]:
-    path, index = font_file(font)
-    face = hb.Face(hb.Blob.from_file_path(str(path)), index)
-    hb_font = hb.Font(face)
-    buf = hb.Buffer()
-    buf.add_str(text)
-    buf.guess_segment_properties()
-    buf.direction = "ttb"
-    hb.shape(hb_font, buf, {"vert": False, "vrt2": False})
-    upem = face.upem
+    buf = reference_shaping(font, text, "ttb", {"vert": False, "vrt2": False})
+    upem = reference_font(font)[1]
     pairs = zip(buf.glyph_infos, buf.glyph_positions, strict=True)
     return [(i.codepoint, -p.y_advance / upem) for i, p in pairs]
 
@@ -164,11 +157,7 @@ def test_longer_numbers_and_latin_words_stay_sideways() -> None:
 
 
 def harfbuzz_horizontal(font: str, text: str) -> list[tuple[int, float]]:
-    path, index = font_file(font)
-    face = hb.Face(hb.Blob.from_file_path(str(path)), index)
-    buf = hb.Buffer()
-    buf.add_str(text)
-    buf.guess_segment_properties()
-    hb.shape(hb.Font(face), buf, {"kern": True, "liga": True})
+    buf = reference_shaping(font, text, None, KERN_LIGA)
+    upem = reference_font(font)[1]
     pairs = zip(buf.glyph_infos, buf.glyph_positions, strict=True)
-    return [(i.codepoint, round(p.x_advance / face.upem, 6)) for i, p in pairs]
+    return [(i.codepoint, round(p.x_advance / upem, 6)) for i, p in pairs]
