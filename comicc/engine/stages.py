@@ -54,7 +54,6 @@ PDF = Stage("pdf", 3)
 CBZ = Stage("cbz", 1)
 REPORT = Stage("report", 1)
 PREFLIGHT = Stage("preflight", 1)
-STAGES = {stage.name: stage for stage in (CLASSIFY, STYLE, PAGE, PDF, CBZ, REPORT, PREFLIGHT)}
 BOOK_STAGES: dict[OutputFormat, Stage] = {"pdf": PDF, "cbz": CBZ}
 
 
