@@ -38,6 +38,7 @@ from comicc.engine.cache import Cache, Entry
 from comicc.engine.engine import Inputs
 from comicc.engine.settings import BuildSettings
 from comicc.engine.stages import CLASSIFIERS, WARM_START_KEYS, Log, panel_print_sizes
+from comicc.manifest.choices import Keep
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.images import load_image
 from comicc.manifest.load import Project
@@ -532,7 +533,14 @@ def fit_style(problem: StyleProblem, steps: int, init: WarmStart | None = None,
                      data.targets, data.regions, preset=p.settings.preset, steps=steps,
                      seed=p.settings.seed, device=p.device, learn_conds=p.network.learn_conds,
                      init=init, progress=progress, distributed=distributed, focus=focus,
-                     strengths=_strength_maps(p.strengths, p.settings.preset))
+                     strengths=_strength_maps(p.strengths, p.settings.preset),
+                     keeps=_keeps(p.strengths))
+
+
+def _keeps(strengths: list[PanelStrength]) -> list[Keep] | None:
+    """Each panel's `keep` for the Comic Book Loss, or None when no panel keeps anything."""
+    keeps = [s.keep for s in strengths]
+    return keeps if any(k != "none" for k in keeps) else None
 
 
 def _strength_maps(strengths: list[PanelStrength], preset: Preset) -> torch.Tensor | None:

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from comicc.manifest.choices import (
     BackendChoice,
     DeviceChoice,
+    Keep,
     PdfFlavour,
     PresetName,
     Printer,
@@ -100,6 +101,11 @@ class Trim(Strict):
 
 
 StyleMix = dict[str, float]
+
+KEEP_HELP = ("What of the artist's picture the restyle keeps: colours (the art's hue and "
+             "saturation, restyled in light and texture), lighting (the art's light and dark, "
+             "so a night scene stays night), colours+lighting (only strokes and texture "
+             "change) or none")
 
 STRENGTH_HELP = ("How much of the style reaches the art: 0.0 gives back the concept art, 1.0 the "
                  "full style")
@@ -232,6 +238,8 @@ class BuildOptions(Strict):
         "output in print, where the guided upsampling did not already carry it (0: the "
         "network's look alone, 1: every line of the art).",
     )
+    keep: Keep = Field(default="none", description=f"{KEEP_HELP} (every panel, unless it says "
+                       "otherwise).")
     clip_model: str = Field(default="ViT-B-32", description="open_clip architecture name.")
     clip_pretrained: str | None = Field(
         default=None, description="open_clip pretrained tag, loaded from the local cache."
@@ -364,6 +372,8 @@ class Panel(Strict):
         default=None, description="Pretrained-network style for this panel (overrides [comic])."
     )
     strength: float | None = _strength(None, "this panel; overrides its page's and [comic]'s")
+    keep: Keep | None = Field(default=None, description=f"{KEEP_HELP} (this panel; overrides "
+                              "[build]'s).")
     focus: list[float] | None = Field(
         default=None,
         min_length=2,

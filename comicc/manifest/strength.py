@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from comicc.manifest.choices import Keep
 from comicc.manifest.models import Comic
 
 Box = tuple[float, float, float, float]
@@ -32,6 +33,7 @@ class PanelStrength:
     strength: float
     source: str  # the level that set it: "comic", "page" or "panel"
     elements: tuple[ElementStrength, ...] = ()
+    keep: Keep = "none"  # what of the art the restyle keeps (comicc.ml.keep): panel, else [build]
 
     @property
     def full(self) -> bool:
@@ -40,7 +42,7 @@ class PanelStrength:
 
     def to_json(self) -> dict[str, object]:
         return {"strength": self.strength, "source": self.source,
-                "elements": {e.element: e.strength for e in self.elements}}
+                "elements": {e.element: e.strength for e in self.elements}, "keep": self.keep}
 
 
 def panel_strength(comic: Comic, page_index: int, panel_index: int) -> PanelStrength:
@@ -58,7 +60,8 @@ def panel_strength(comic: Comic, page_index: int, panel_index: int) -> PanelStre
         for name in dict.fromkeys(panel.elements)
         if (element := comic.elements.get(name)) is not None and element.strength is not None
         and name in panel.regions)
-    return PanelStrength(strength, source, elements)
+    keep = panel.keep if panel.keep is not None else comic.build.keep
+    return PanelStrength(strength, source, elements, keep)
 
 
 def panel_strengths(comic: Comic) -> list[PanelStrength]:

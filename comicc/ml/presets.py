@@ -15,6 +15,8 @@ class Preset:
     steps: int  # optimisation steps of the Comic Book Loss
     lr: float  # Adam learning rate of the style network
     lam: float  # lambda, weight of the classifier (consistency) term
+    colour_weight: float  # identity: element regions keep the art's chroma (times lambda)
+    edge_weight: float  # identity: element regions keep the art's edges (times lambda)
     style_weight: float  # Gram style loss weight (gram backend)
     content_weight: float  # content loss weight
     tv_weight: float  # total-variation weight
@@ -60,6 +62,8 @@ PRESETS: dict[str, Preset] = {
         steps=60,
         lr=5e-3,
         lam=50.0,
+        colour_weight=0.0,
+        edge_weight=0.0,
         style_weight=150.0,
         content_weight=150.0,
         tv_weight=2e-3,
@@ -84,6 +88,8 @@ PRESETS: dict[str, Preset] = {
         steps=120,
         lr=2e-3,
         lam=50.0,
+        colour_weight=0.0,
+        edge_weight=0.0,
         style_weight=150.0,
         content_weight=150.0,
         tv_weight=2e-3,
@@ -108,6 +114,8 @@ PRESETS: dict[str, Preset] = {
         steps=200,
         lr=5e-4,
         lam=50.0,
+        colour_weight=0.0,
+        edge_weight=0.0,
         style_weight=150.0,
         content_weight=150.0,
         tv_weight=2e-3,

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from comicc.manifest.strength import Box, PanelStrength
+from comicc.ml.keep import keep_picture
 
 # The soft edge of an element's region: the ramp's width as a share of the panel's shorter
 # side, centred on the box's edge.
@@ -55,18 +56,23 @@ def apply_strength(styled: Tensor, art: Tensor, m: Tensor) -> Tensor:
 
 
 def blend_panel(styled: Tensor, art: Tensor, strength: PanelStrength) -> Tensor:
-    """A rendered panel [3, H, W] at its resolved strength; the art is resized to it.
+    """A rendered panel [3, H, W] with what its `keep` keeps of the art, at its resolved
+    strength; the art is resized to it.
 
-    A panel at full strength everywhere is returned as it is (the same pixels as a build
-    without dials).
+    A panel at full strength everywhere that keeps nothing is returned as it is (the same
+    pixels as a build without dials).
     """
-    if strength.full:
+    if strength.full and strength.keep == "none":
         return styled
     h, w = styled.shape[-2:]
     if art.shape[-2:] != (h, w):
         art = torch.nn.functional.interpolate(art[None].float(), size=(h, w), mode="bicubic",
                                               align_corners=False, antialias=True)[0].clamp(0, 1)
-    return apply_strength(styled, art.to(styled), strength_map(strength, h, w)).clamp(0, 1)
+    art = art.to(styled)
+    styled = keep_picture(styled[None], art[None], strength.keep)[0]
+    if strength.full:
+        return styled
+    return apply_strength(styled, art, strength_map(strength, h, w)).clamp(0, 1)
 
 
 def training_maps(strengths: list[PanelStrength], size: int) -> Tensor:

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from comicc.manifest.choices import Keep
 from comicc.ml.backbone import resize, resize_long_side
 from comicc.ml.classifiers import ClassifierBank, Regions
 from comicc.ml.distributed import (
@@ -32,6 +33,8 @@ from comicc.ml.distributed import (
     shard,
     wrap_module,
 )
+from comicc.ml.identity import identity_terms, region_masks
+from comicc.ml.keep import keep_batch
 from comicc.ml.losses import StyleObjective, consistency_bce
 from comicc.ml.presets import Preset
 from comicc.ml.strength import apply_strength
@@ -118,6 +121,7 @@ def fit_comic(
     distributed: bool = False,
     focus: Sequence[int] = (),
     strengths: Tensor | None = None,
+    keeps: Sequence[Keep] | None = None,
 ) -> StyleResult:
     """Fine-tune `net` on all panels under the Comic Book Loss, configured by `preset`
     (its lr, lambda, training size and panels per step).
@@ -142,7 +146,8 @@ def fit_comic(
     focused panels than the batch holds take turns. A warm start after an edit focuses on
     the edited panels. strengths: [N,1,s,s] per-panel strength maps at preset.size (see
     `comicc.ml.strength`); the classifier term then judges each panel at its strength, as
-    it will print, while the style objective judges the network's own output.
+    it will print, while the style objective judges the network's own output. keeps: each
+    panel's `keep` (see `comicc.ml.keep`), applied before its strength in that picture.
     """
     device = torch.device(device)
     rank, world = _rank_and_world(distributed)
@@ -172,6 +177,8 @@ def fit_comic(
     if strengths is not None:
         strengths = strengths.to(device, torch.float32)
     lam = preset.lam if classifiers is not None else 0.0
+    consistency = Consistency(classifiers, targets, regions, lam, preset.colour_weight,
+                              preset.edge_weight, strengths, keeps)
     amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
     losses = LossLog(max(1, log_every or (LOG_EVERY_CUDA if on_cuda else 1)), distributed,
@@ -179,8 +186,7 @@ def fit_comic(
 
     def backward(run: Callable[[Tensor, Tensor], Tensor], x: Tensor, on_device: Tensor,
                  index: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        total, terms = _loss(run, objective, x, on_device, index, classifiers, targets, regions,
-                             lam, amp, strengths)
+        total, terms = _loss(run, objective, x, on_device, index, consistency, amp)
         optimizer.zero_grad(set_to_none=True)
         (total * world).backward()  # DDP averages over ranks; the loss is a sum over panels
         return total, terms
@@ -319,37 +325,79 @@ def _to_device(x: Tensor, index: Tensor, device: torch.device) -> tuple[Tensor, 
     return x, index.pin_memory().to(device, non_blocking=True)
 
 
+@dataclass
+class Consistency:
+    """The consistency half of the Comic Book Loss for one fit: the classifiers' BCE against
+    p̂ and the identity terms inside the present elements' regions, all weighted by λ, on
+    the picture that will print (the network's output with each panel's `keep` and strength).
+    """
+
+    classifiers: ClassifierBank | None
+    targets: Tensor  # p̂ [E, N] on the device
+    regions: Sequence[Regions]
+    lam: float
+    colour_weight: float = 0.0
+    edge_weight: float = 0.0
+    strengths: Tensor | None = None  # [N, 1, s, s] on the device
+    keeps: Sequence[Keep] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.lam > 0 and self.classifiers is not None
+
+    def printed(self, styled: Tensor, x: Tensor, index: Tensor, on_device: Tensor) -> Tensor:
+        """The batch as it will print: each panel's `keep`, then its strength."""
+        out = styled.float()
+        if self.keeps is not None:
+            out = keep_batch(out, x.float(), [self.keeps[j] for j in index.tolist()])
+        if self.strengths is not None:
+            out = apply_strength(out, x.float(), self.strengths[on_device])
+        return out
+
+    def terms(self, printed: Tensor, x: Tensor, index: Tensor,
+              on_device: Tensor) -> dict[str, Tensor]:
+        """λ-weighted {"consistency", "colour", "edges"} for a batch (rows: panels `index`)."""
+        assert self.classifiers is not None
+        batch_regions = [self.regions[j] if j < len(self.regions) else {}
+                         for j in index.tolist()]
+        probs = self.classifiers.probabilities(printed, batch_regions)
+        # lambda * sum over (element, panel) pairs of the BCE, as the loss is defined
+        out = {"consistency": self.lam * consistency_bce(probs, self.targets[:, on_device])
+               * probs.numel()}
+        if self.colour_weight or self.edge_weight:
+            ids = self.classifiers.element_ids
+            present = [[ids[i] for i in torch.nonzero(self.targets[:, j] > 0.5).flatten().tolist()]
+                       for j in on_device.tolist()]
+            masks = region_masks(batch_regions, present, *printed.shape[-2:]).to(printed.device)
+            identity = identity_terms(printed, x.float(), masks)
+            out["colour"] = self.lam * self.colour_weight * identity["colour"].sum()
+            out["edges"] = self.lam * self.edge_weight * identity["edges"].sum()
+        return out
+
+
 def _loss(
     forward: Callable[[Tensor, Tensor], Tensor],
     objective: StyleObjective,
     x: Tensor,
     index_on_device: Tensor,
     index: Tensor,
-    classifiers: ClassifierBank | None,
-    targets: Tensor,
-    regions: Sequence[Regions],
-    lam: float,
+    consistency: Consistency,
     amp: torch.autocast,
-    strengths: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """One mini-batch's Comic Book Loss: its total and its named, weighted terms.
 
-    The style objective sees the network's output; the classifiers see it at each panel's
-    strength (strengths [N,1,s,s]), the picture that will print.
+    The style objective sees the network's output; the consistency terms see the picture
+    that will print.
     """
-    sharing = classifiers.backbone.sharing() if lam > 0 and classifiers is not None else \
+    classifiers = consistency.classifiers
+    sharing = classifiers.backbone.sharing() if consistency.active and classifiers else \
         contextlib.nullcontext()
     with amp, sharing:
         styled = forward(x, index_on_device)
         terms = dict(objective(styled, x, index_on_device))
-        if lam > 0 and classifiers is not None:
-            batch_regions = [regions[j] if j < len(regions) else {} for j in index.tolist()]
-            judged = styled if strengths is None else \
-                apply_strength(styled.float(), x.float(), strengths[index_on_device])
-            probs = classifiers.probabilities(judged.float(), batch_regions)
-            # lambda * sum over (element, panel) pairs of the BCE, as the loss is defined
-            bce = consistency_bce(probs, targets[:, index_on_device])
-            terms["consistency"] = lam * bce * probs.numel()
+        if consistency.active:
+            printed = consistency.printed(styled, x, index, index_on_device)
+            terms.update(consistency.terms(printed, x, index, index_on_device))
     total = torch.stack([t.float() for t in terms.values()]).sum()
     return total, terms
 

@@ -1,0 +1,53 @@
+"""Identity terms: inside an element's region, the styled panel keeps the art's colours and lines."""
+
+import torch
+
+from comicc.ml.identity import edge_magnitude, identity_terms, region_masks
+
+
+def _panel() -> torch.Tensor:
+    art = torch.full((1, 3, 64, 64), 0.9)
+    art[:, :, 20:44, 8:32] = torch.tensor([0.85, 0.2, 0.1]).view(1, 3, 1, 1)  # a red fox
+    return art
+
+
+def test_masks_cover_present_elements_boxes_and_whole_panels_without_one():
+    masks = region_masks([{"fox": (0.125, 0.3125, 0.375, 0.375)}, {}, {}],
+                         [["fox"], ["fox"], []], 64, 64)
+    assert masks[0].sum() == 24 * 24 and masks[0, 0, 20, 8] == 1 and masks[0, 0, 0, 0] == 0
+    assert masks[1].sum() == 64 * 64  # present without a region: the whole panel
+    assert masks[2].sum() == 0  # nothing present: no identity term
+
+
+def test_colour_term_sees_the_fox_turn_grey_only_inside_its_region():
+    art = _panel()
+    mask = region_masks([{"fox": (0.125, 0.3125, 0.375, 0.375)}], [["fox"]], 64, 64)
+    grey_fox = art.clone()
+    grey_fox[:, :, 20:44, 8:32] = 0.45
+    recoloured_sky = art.clone()
+    recoloured_sky[:, :, :16, :] = torch.tensor([0.2, 0.3, 0.9]).view(1, 3, 1, 1)
+    same = identity_terms(art, art, mask)
+    fox = identity_terms(grey_fox, art, mask)
+    sky = identity_terms(recoloured_sky, art, mask)
+    assert same["colour"].item() < 1e-6 and same["edges"].item() < 1e-6
+    assert fox["colour"].item() > 1.0
+    assert sky["colour"].item() < 0.05 * fox["colour"].item()
+
+
+def test_edge_term_sees_a_blurred_outline():
+    art = _panel()
+    mask = region_masks([{"fox": (0.0, 0.0, 1.0, 1.0)}], [["fox"]], 64, 64)
+    blurred = torch.nn.functional.avg_pool2d(art, 9, stride=1, padding=4, count_include_pad=False)
+    assert identity_terms(blurred, art, mask)["edges"].item() > 0.3
+    assert edge_magnitude(art)[0, 0, 32, 8] > edge_magnitude(art)[0, 0, 32, 20]
+
+
+def test_gradients_reach_the_styled_panel():
+    art = _panel()
+    styled = torch.rand_like(art).requires_grad_(True)
+    mask = region_masks([{"fox": (0.125, 0.3125, 0.375, 0.375)}], [["fox"]], 64, 64)
+    terms = identity_terms(styled, art, mask)
+    (terms["colour"] + terms["edges"]).sum().backward()
+    inside, outside = styled.grad[..., 20:44, 8:32], styled.grad[..., :10, 40:]
+    assert inside.abs().sum() > 0
+    assert outside.abs().sum() < 1e-3 * inside.abs().sum() + 1e-6
