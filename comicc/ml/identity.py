@@ -10,6 +10,8 @@ classifiers' activation maps), so the rest of the panel is free to take the styl
             own chroma spread in the region: a red coat stays red, a grey cat grey
     edges   squared error of the Sobel edge magnitude of the luminance, relative to the
             art's: the outline and the features stay where the artist drew them
+    identity  cosine of the frozen backbone's embeddings of the element's crop, styled vs
+            art: what the network takes the element to be, not one classifier's verdict
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from comicc.ml.backbone import Backbone
+from comicc.ml.classifiers import crop_boxes
 from comicc.ml.keep import low_pass, rgb_to_ycc
 
 Box = tuple[float, float, float, float]
@@ -76,3 +80,21 @@ def identity_terms(styled: Tensor, art: Tensor, masks: Tensor) -> dict[str, Tens
     edges_s, edges_a = edge_magnitude(styled), edge_magnitude(art.to(styled))
     edges = masked_mean((edges_s - edges_a).square()) / (masked_mean(edges_a.square()) + EDGE_FLOOR)
     return {"colour": colour / (spread + COLOUR_FLOOR), "edges": edges}
+
+
+def crop_similarity(backbone: Backbone, styled: Tensor, art: Tensor,
+                    regions: Sequence[Mapping[str, Box]], present: Sequence[Sequence[str]],
+                    size: int) -> Tensor:
+    """[K] cosine of the backbone embeddings of each present element's crop (its region, or
+    the whole panel without one), styled vs art, over every (panel, present element) of the
+    batch; differentiable w.r.t. styled."""
+    cells = [(b, regions[b].get(e, (0.0, 0.0, 1.0, 1.0)) if b < len(regions) else
+              (0.0, 0.0, 1.0, 1.0)) for b, elements in enumerate(present) for e in elements]
+    if not cells:
+        return styled.new_zeros(0)
+    index = torch.tensor([b for b, _ in cells])
+    boxes = torch.tensor([box for _, box in cells], dtype=torch.float32)
+    with torch.no_grad():
+        reference = backbone.embed(crop_boxes(art, index, boxes, size))
+    embedded = backbone.embed(crop_boxes(styled, index, boxes, size))
+    return F.cosine_similarity(embedded, reference, dim=1)

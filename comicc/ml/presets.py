@@ -17,6 +17,7 @@ class Preset:
     lam: float  # lambda, weight of the classifier (consistency) term
     colour_weight: float  # identity: element regions keep the art's chroma (times lambda)
     edge_weight: float  # identity: element regions keep the art's edges (times lambda)
+    identity_weight: float  # identity: each present element's crop keeps its backbone embedding
     style_weight: float  # Gram style loss weight (gram backend)
     content_weight: float  # content loss weight
     tv_weight: float  # total-variation weight
@@ -64,6 +65,7 @@ PRESETS: dict[str, Preset] = {
         lam=50.0,
         colour_weight=0.0,
         edge_weight=0.0,
+        identity_weight=0.0,
         style_weight=150.0,
         content_weight=150.0,
         tv_weight=2e-3,
@@ -90,6 +92,7 @@ PRESETS: dict[str, Preset] = {
         lam=50.0,
         colour_weight=0.0,
         edge_weight=0.0,
+        identity_weight=0.0,
         style_weight=150.0,
         content_weight=150.0,
         tv_weight=2e-3,
@@ -116,6 +119,7 @@ PRESETS: dict[str, Preset] = {
         lam=50.0,
         colour_weight=0.0,
         edge_weight=0.0,
+        identity_weight=0.0,
         style_weight=150.0,
         content_weight=150.0,
         tv_weight=2e-3,

@@ -33,7 +33,7 @@ from comicc.ml.distributed import (
     shard,
     wrap_module,
 )
-from comicc.ml.identity import identity_terms, region_masks
+from comicc.ml.identity import crop_similarity, identity_terms, region_masks
 from comicc.ml.keep import keep_batch
 from comicc.ml.losses import StyleObjective, consistency_bce
 from comicc.ml.presets import Preset
@@ -178,7 +178,7 @@ def fit_comic(
         strengths = strengths.to(device, torch.float32)
     lam = preset.lam if classifiers is not None else 0.0
     consistency = Consistency(classifiers, targets, regions, lam, preset.colour_weight,
-                              preset.edge_weight, strengths, keeps)
+                              preset.edge_weight, preset.identity_weight, strengths, keeps)
     amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
     losses = LossLog(max(1, log_every or (LOG_EVERY_CUDA if on_cuda else 1)), distributed,
@@ -338,6 +338,7 @@ class Consistency:
     lam: float
     colour_weight: float = 0.0
     edge_weight: float = 0.0
+    identity_weight: float = 0.0
     strengths: Tensor | None = None  # [N, 1, s, s] on the device
     keeps: Sequence[Keep] | None = None
 
@@ -364,10 +365,14 @@ class Consistency:
         # lambda * sum over (element, panel) pairs of the BCE, as the loss is defined
         out = {"consistency": self.lam * consistency_bce(probs, self.targets[:, on_device])
                * probs.numel()}
+        ids = self.classifiers.element_ids
+        present = [[ids[i] for i in torch.nonzero(self.targets[:, j] > 0.5).flatten().tolist()]
+                   for j in on_device.tolist()]
+        if self.identity_weight:
+            similarity = crop_similarity(self.classifiers.backbone, printed, x.float(),
+                                         batch_regions, present, self.classifiers.size)
+            out["identity"] = self.lam * self.identity_weight * (1 - similarity).sum()
         if self.colour_weight or self.edge_weight:
-            ids = self.classifiers.element_ids
-            present = [[ids[i] for i in torch.nonzero(self.targets[:, j] > 0.5).flatten().tolist()]
-                       for j in on_device.tolist()]
             masks = region_masks(batch_regions, present, *printed.shape[-2:]).to(printed.device)
             identity = identity_terms(printed, x.float(), masks)
             out["colour"] = self.lam * self.colour_weight * identity["colour"].sum()

@@ -77,8 +77,8 @@ def test_element_strength_changes_pixels_inside_its_region_more_than_outside(dia
 def test_report_shows_each_panels_resolved_strength(dials: Path) -> None:
     report = json.loads((dials / "out.report.json").read_text(encoding="utf-8"))
     assert [p["strength"] for p in report["panels"]] == [
-        {"strength": 0.0, "source": "panel", "elements": {}},
-        {"strength": 1.0, "source": "comic", "elements": {"tower": 0.0}},
+        {"strength": 0.0, "source": "panel", "elements": {}, "keep": "none"},
+        {"strength": 1.0, "source": "comic", "elements": {"tower": 0.0}, "keep": "none"},
     ]
     html = (dials / "out.report.html").read_text(encoding="utf-8")
     assert "inside its region" in html
@@ -108,3 +108,44 @@ def test_a_strength_edit_restyles_only_its_panel(unet: Path, capsys) -> None:
     assert summary["warm_start"] and summary["changed_panels"] == ["1.2"]
     assert np.array_equal(_panel(unet, "1.1"), before["1.1"])
     assert not np.array_equal(_panel(unet, "1.2"), before["1.2"])
+
+
+# Every panel keeps the art's colours; panel 1.2 keeps its light instead.
+KEEP = PRETRAINED.replace('[build]\n', '[build]\nkeep = "colours"\n').replace(
+    '  elements = ["tower"]\n', '  elements = ["tower"]\n  keep = "lighting"\n')
+
+
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    """Mean (Cb, Cr) of an RGB array in 0-255 levels (BT.601)."""
+    r, g, b = (rgb[..., k] / 255 for k in range(3))
+    return np.array([(-0.168736 * r - 0.331264 * g + 0.5 * b).mean(),
+                     (0.5 * r - 0.418688 * g - 0.081312 * b).mean()])
+
+
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("keep")
+    write_project(root, KEEP)
+    draw_art(root / "art/p1.png", "grey", size=(800, 600), shape="figure")
+    draw_art(root / "art/p2.png", "midnightblue", size=(800, 600), shape="tower")
+    build(load_project(root), BuildRequest(output=root / "out.pdf", report=False))
+    return root
+
+
+@pytest.mark.slow
+def test_keep_colours_keeps_the_panels_chroma_and_lighting_its_light(kept: Path) -> None:
+    art = {label: np.asarray(Image.open(kept / f"art/{name}.png").convert("RGB"), np.float64)
+           for label, name in (("1.1", "p1"), ("1.2", "p2"))}
+    styled = {label: _panel(kept, label) for label in art}
+    for label in art:
+        art[label] = np.asarray(Image.fromarray(art[label].astype(np.uint8)).resize(
+            styled[label].shape[1::-1], Image.Resampling.LANCZOS), np.float64)
+    # colours: the figure's orange head and yellow body keep their chroma within 0.03
+    # (the style's luminance may push a few pixels out of gamut)
+    head = (slice(int(0.12 * styled["1.1"].shape[0]), int(0.4 * styled["1.1"].shape[0])),
+            slice(int(0.36 * styled["1.1"].shape[1]), int(0.56 * styled["1.1"].shape[1])))
+    assert np.abs(_chroma(styled["1.1"][head]) - _chroma(art["1.1"][head])).max() < 0.03
+    # lighting: the night panel stays as dark as the art on average
+    luma = [0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
+            for x in (styled["1.2"], art["1.2"])]
+    assert abs(luma[0].mean() - luma[1].mean()) < 12, (luma[0].mean(), luma[1].mean())

@@ -1,0 +1,242 @@
+"""Does the Comic Book Loss keep the characters, to a judge it never trains against?
+
+    python benchmarks/bench_consistency.py samples/meadow samples/lighthouse samples/photos
+    python benchmarks/bench_consistency.py samples/meadow --variants untuned,lambda=0,default
+
+For each comic, the pretrained network with the comic's named style (or --style), as:
+  untuned        the network as it comes
+  lambda=0       fine-tuned with the style/content/TV loss only
+  default        fine-tuned with the whole Comic Book Loss as the build runs it (preset λ,
+                 identity terms and the manifest's `keep`)
+  bce-only       λ > 0 with the classifier BCE alone (no identity terms)
+  keep=MODE      the default with [build] keep = MODE for every panel
+and measures the printed panels (the network at its training geometry, brought to
+--long-side, each panel's keep and strength applied, as the build renders them) with the
+independent judge (EfficientNet-Lite2, comicc/ml/judge.py), which no loss term sees:
+  identity   cosine of the judge's embeddings of each present element's styled crop and
+             its crop of the concept art (mean over present cells)
+  retrieval  share of present cells whose styled crop is nearest the element's own
+             reference drawings (chance = 1 / number of elements)
+  presence   share of cells where the judge's presence heads agree with p̂
+  edges      correlation of Sobel edge magnitudes, art vs styled, inside element boxes
+  style      similarity of the judge's Gram descriptors to the untuned network's rendering
+             of the named style (1 for the untuned network)
+and beside them the build's own classifiers' agreement (mean BCE against p̂).
+Element boxes are the comic's truth.json when it has one (the boxes its make_art.py drew:
+not given to the build), else the manifest's regions, else the whole panel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_pretrained import choose_threads, parse_style, sheet, with_style  # noqa: E402
+from comicc.ml.judge import edge_correlation, judge_comic, load_judge, style_similarity  # noqa: E402
+
+from comicc.engine.request import BuildRequest  # noqa: E402
+from comicc.engine.settings import resolve_settings  # noqa: E402
+from comicc.engine.style_stage import (  # noqa: E402
+    as_style_mix,
+    classify_side,
+    panel_texts,
+    render_options,
+    render_print,
+    start_torch,
+    style_network,
+    style_objective,
+    training_data,
+)
+from comicc.manifest.load import Project, load_project  # noqa: E402
+from comicc.manifest.matrix import panel_label  # noqa: E402
+from comicc.manifest.strength import panel_strengths  # noqa: E402
+from comicc.ml.backbone import load_backbone, resize  # noqa: E402
+from comicc.ml.classifiers import train_for_preset  # noqa: E402
+from comicc.ml.strength import blend_panel, training_maps  # noqa: E402
+from comicc.ml.train import fit_comic, matrix_agreement  # noqa: E402
+
+DEFAULT_VARIANTS = "untuned,lambda=0,default,bce-only,keep=colours,keep=lighting"
+
+
+@dataclass
+class Variant:
+    """One way of restyling the comic: fine-tuned or not, its λ, identity weights and keep."""
+
+    name: str
+    tuned: bool = True
+    lam: float | None = None  # None: the preset's
+    identity: bool = True  # the preset's colour/edge weights, or 0
+    keep: str | None = None  # None: the manifest's
+
+
+def parse_variant(name: str) -> Variant:
+    if name == "untuned":
+        return Variant(name, tuned=False)
+    if name == "default":
+        return Variant(name)
+    if name == "bce-only":
+        return Variant(name, identity=False)
+    if name.startswith("lambda="):
+        return Variant(name, lam=float(name.split("=")[1]))
+    if name.startswith("keep="):
+        return Variant(name, keep=name.split("=")[1])
+    raise SystemExit(f"unknown variant {name!r}")
+
+
+def with_keep(project: Project, keep: str) -> Project:
+    """The project with [build] keep = keep and no per-panel keep."""
+    comic = project.comic
+    pages = [page.model_copy(update={"panel": [p.model_copy(update={"keep": None})
+                                               for p in page.panel]}) for page in comic.page]
+    build = comic.build.model_copy(update={"keep": keep})
+    return replace(project, comic=comic.model_copy(update={"build": build, "page": pages}))
+
+
+def truth_boxes(project: Project, labels: list[str], regions: list[dict]) -> list[dict]:
+    """Per panel, element -> box: truth.json's where the comic has one, else the manifest's."""
+    path = project.root / "truth.json"
+    if not path.exists():
+        return regions
+    truth = json.loads(path.read_text())
+    return [{k: tuple(v) for k, v in truth.get(label, {}).items()} or regions[j]
+            for j, label in enumerate(labels)]
+
+
+def run_comic(path: str, args: argparse.Namespace, out: Path) -> dict:
+    project = load_project(path)
+    if args.style:
+        project = with_style(project, parse_style(args.style))
+    settings = resolve_settings(project, BuildRequest(backend="gram", preset=args.preset,
+                                                      steps=args.steps))
+    device = start_torch(settings)
+    torch.set_num_threads(args.threads_set)
+    preset = settings.preset.with_overrides(lam=args.lam, colour_weight=args.colour_weight,
+                                            edge_weight=args.edge_weight,
+                                            identity_weight=args.identity_weight)
+    settings = replace(settings, preset=preset)
+    backbone = load_backbone(device)
+    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
+    panels_c, references, targets, regions = training_data(project, classify_side(preset))
+    bank = train_for_preset(backbone, references, panels_c, targets, regions, preset,
+                            seed=settings.seed, device=device)
+    panels, references_full, _, _ = training_data(project, args.long_side)
+    boxes = truth_boxes(project, labels, regions)
+    judge = load_judge(device)
+    texts = panel_texts(project)
+    net, conds, learn_conds, model = style_network(project, settings, device, texts)
+    objective = style_objective(project, settings, device, net, panels, conds, texts, backbone)
+    pristine = copy.deepcopy(net.state_dict())
+    options = render_options(settings, preset)
+    size = (preset.size, preset.size)
+    print(f"\n{path}: {model}, style {project.comic.comic.style or 'per manifest'}, "
+          f"{preset.steps} steps at {preset.size}px, λ {preset.lam:g}, colour/edge "
+          f"{preset.colour_weight:g}/{preset.edge_weight:g}, identity {preset.identity_weight:g}, keep {project.comic.build.keep}; "
+          "classifiers' held-out accuracy "
+          + ", ".join(f"{k} {v:.2f}" for k, v in bank.accuracy.items()))
+
+    # The named style as the network draws it, nothing of the art kept: style similarity's 1.
+    untuned = printed(net, panels, conds, panel_strengths(with_keep(project, "none").comic),
+                      device, options)
+    rows: dict[str, dict] = {}
+    sheets = {"art": sheet(panels, height=160)}
+    for variant in [parse_variant(v) for v in args.variants.split(",")]:
+        project_v = with_keep(project, variant.keep) if variant.keep else project
+        strengths = panel_strengths(project_v.comic)
+        net.load_state_dict(pristine)
+        final, seconds = conds, 0.0
+        if variant.tuned:
+            p = preset.with_overrides(lam=variant.lam)
+            if not variant.identity:
+                p = p.with_overrides(colour_weight=0.0, edge_weight=0.0, identity_weight=0.0)
+            keeps = [s.keep for s in strengths]
+            started = time.perf_counter()
+            result = fit_comic(net, panels, conds, objective, bank, targets, regions, preset=p,
+                               steps=p.steps, seed=settings.seed, device=device,
+                               learn_conds=learn_conds, keeps=keeps,
+                               strengths=None if all(s.full for s in strengths)
+                               else training_maps(strengths, p.size))
+            seconds = time.perf_counter() - started
+            last = result.history[-10:]
+            print(f"  {variant.name}: last steps' terms " + ", ".join(
+                f"{k} {sum(h.terms[k] for h in last) / len(last):.3g}" for k in last[0].terms))
+            final = as_style_mix(result.conds) if learn_conds else result.conds
+        rendered = printed(net, panels, final, strengths, device, options)
+        verdict = judge_comic(judge, panels, rendered, references_full, bank.element_ids,
+                              targets, boxes)
+        present = [(i, j) for i in range(len(bank.element_ids)) for j in range(len(panels))
+                   if targets[i, j] > 0.5]
+        edges = sum(edge_correlation(panels[j], rendered[j],
+                                     boxes[j].get(bank.element_ids[i]))
+                    for i, j in present) / max(1, len(present))
+        with torch.no_grad():
+            small = torch.cat([resize(x[None], size) for x in rendered]).to(device)
+            own = matrix_agreement(bank.probabilities(small, regions).cpu(), targets)
+        rows[variant.name] = {
+            "identity": verdict.identity, "retrieval": verdict.retrieval,
+            "presence": verdict.presence_agreement, "edges": edges,
+            "style": style_similarity(judge, rendered, untuned),
+            "classifiers": own, "seconds": seconds, "judge": verdict.to_json()}
+        sheets[variant.name] = sheet(rendered, height=160)
+        r = rows[variant.name]
+        print(f"  {variant.name:<16} identity {r['identity']:.3f}  retrieval {r['retrieval']:.2f}  "
+              f"presence {r['presence']:.2f}  edges {r['edges']:.3f}  style {r['style']:.3f}  "
+              f"classifiers {own:.3f}  ({seconds:.0f}s)", flush=True)
+    name = Path(path).name
+    for variant_name, image in sheets.items():
+        image.save(out / f"{name}-{variant_name.replace('=', '')}.jpg", quality=85)
+    return {"comic": path, "style": str(project.comic.comic.style), "preset": preset.name,
+            "steps": preset.steps, "lam": preset.lam, "colour_weight": preset.colour_weight,
+            "edge_weight": preset.edge_weight, "accuracy": bank.accuracy, "variants": rows}
+
+
+def printed(net: torch.nn.Module, panels: list[Tensor], conds: Tensor, strengths: list,
+            device: torch.device, options: dict) -> list[Tensor]:
+    """The panels as the build prints them: `render_print`, then each panel's keep and
+    strength (`blend_panel`); `panels` are the art at the print size."""
+    return [blend_panel(render_print(net, art, conds[j:j + 1], device, options), art,
+                        strengths[j]) for j, art in enumerate(panels)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("comics", nargs="*",
+                        default=["samples/meadow", "samples/lighthouse", "samples/photos"])
+    parser.add_argument("--variants", default=DEFAULT_VARIANTS)
+    parser.add_argument("--style", help="style for every panel: name, index or a:0.5,b:0.5")
+    parser.add_argument("--preset", default="draft")
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--lam", type=float)
+    parser.add_argument("--colour-weight", type=float)
+    parser.add_argument("--edge-weight", type=float)
+    parser.add_argument("--identity-weight", type=float)
+    parser.add_argument("--long-side", type=int, default=768, help="print long side (px)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: 1 when busy)")
+    parser.add_argument("--out", default="out/bench_consistency")
+    args = parser.parse_args()
+    print(choose_threads(args.threads))
+    args.threads_set = torch.get_num_threads()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = [run_comic(path, args, out) for path in args.comics]
+    (out / "consistency.json").write_text(json.dumps(results, indent=1))
+    print("\ncomic        variant           identity  retrieval  presence  edges   style  "
+          "classifiers")
+    for result in results:
+        for name, r in result["variants"].items():
+            print(f"{Path(result['comic']).name:<12} {name:<16} {r['identity']:9.3f} "
+                  f"{r['retrieval']:10.2f} {r['presence']:9.2f} {r['edges']:6.3f} "
+                  f"{r['style']:7.3f} {r['classifiers']:11.3f}")
+    print(f"contact sheets and consistency.json in {out}/")
+
+
+if __name__ == "__main__":
+    main()
