@@ -41,7 +41,6 @@ from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pretrained import choose_threads, parse_style, sheet, with_style  # noqa: E402
-from comicc.ml.judge import edge_correlation, judge_comic, load_judge, style_similarity  # noqa: E402
 
 from comicc.engine.request import BuildRequest  # noqa: E402
 from comicc.engine.settings import resolve_settings  # noqa: E402
@@ -61,6 +60,7 @@ from comicc.manifest.matrix import panel_label  # noqa: E402
 from comicc.manifest.strength import panel_strengths  # noqa: E402
 from comicc.ml.backbone import load_backbone, resize  # noqa: E402
 from comicc.ml.classifiers import train_for_preset  # noqa: E402
+from comicc.ml.judge import edge_correlation, judge_comic, load_judge, style_similarity  # noqa: E402
 from comicc.ml.strength import blend_panel, training_maps  # noqa: E402
 from comicc.ml.train import fit_comic, matrix_agreement  # noqa: E402
 
@@ -139,7 +139,8 @@ def run_comic(path: str, args: argparse.Namespace, out: Path) -> dict:
     size = (preset.size, preset.size)
     print(f"\n{path}: {model}, style {project.comic.comic.style or 'per manifest'}, "
           f"{preset.steps} steps at {preset.size}px, λ {preset.lam:g}, colour/edge "
-          f"{preset.colour_weight:g}/{preset.edge_weight:g}, identity {preset.identity_weight:g}, keep {project.comic.build.keep}; "
+          f"{preset.colour_weight:g}/{preset.edge_weight:g}, identity {preset.identity_weight:g}, "
+          f"keep {project.comic.build.keep}; "
           "classifiers' held-out accuracy "
           + ", ".join(f"{k} {v:.2f}" for k, v in bank.accuracy.items()))
 
