@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build both samples from a clean copy with the code in CHECKOUT (default: this
+# Build every sample (samples/*/comic.toml) from a clean copy with the code in CHECKOUT (default: this
 # checkout) and write their PDFs to OUT, so two checkouts can be compared byte for byte:
 #   scripts/sample_pdfs.sh /tmp/before            # build with this checkout
 #   CHECKOUT=/tmp/other scripts/sample_pdfs.sh /tmp/after
@@ -15,7 +15,8 @@ out=$(cd "$out" && pwd)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 unset SOURCE_DATE_EPOCH
-for sample in lighthouse photos; do
+for manifest in "$checkout"/samples/*/comic.toml; do
+  sample=$(basename "$(dirname "$manifest")")
   cp -r "$checkout/samples/$sample" "$scratch/$sample"
   rm -rf "$scratch/$sample/.comicc"
   cmd=(build "$scratch/$sample" -o "$out/$sample.pdf" --no-report -q)

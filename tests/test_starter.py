@@ -1,8 +1,9 @@
-"""The `comicc init` starter comic and the two sample comics: valid, complete, reproducible."""
+"""The `comicc init` starter comic and the sample comics: valid, complete, reproducible."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -28,7 +29,9 @@ else:
     import tomli as tomllib
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-SAMPLE_NAMES = ["lighthouse", "photos"]
+SAMPLE_NAMES = ["lighthouse", "meadow", "photos"]
+# The samples whose manifests give `regions`; meadow leaves them to the build (truth.json).
+REGION_SAMPLES = ["lighthouse", "photos"]
 # A colour only one element wears, and how close a pixel must be to count as it.
 SIGNATURES = {"mara": (COAT, 30), "fathom": (CAT_EYE, 30), "lighthouse": (TOWER_RED, 8)}
 
@@ -216,7 +219,7 @@ def test_photos_sample_covers_every_combination_of_elements() -> None:
     assert len(combinations) == 2 ** len(comic.elements)
 
 
-@pytest.mark.parametrize("name", SAMPLE_NAMES)
+@pytest.mark.parametrize("name", REGION_SAMPLES)
 def test_sample_regions_are_where_make_art_draws(name: str) -> None:
     drawn = load_make_art(name).REGIONS
     comic = load(SAMPLES / name)
@@ -241,6 +244,78 @@ def test_lighthouse_art_matches_its_target_matrix() -> None:
     for element, (colour, tolerance) in SIGNATURES.items():
         for reference in comic.elements[element].references:
             assert signature_mask(root / reference, colour, tolerance).sum() >= 20, reference
+
+
+@pytest.fixture(scope="module")
+def meadow() -> tuple[Comic, ModuleType, dict]:
+    """The meadow sample's manifest, its make_art module and its truth.json."""
+    root = SAMPLES / "meadow"
+    return load(root), load_make_art("meadow"), json.loads((root / "truth.json").read_text())
+
+
+def test_meadow_truth_is_where_make_art_draws(meadow: tuple[Comic, ModuleType, dict]) -> None:
+    """No regions in the manifest; truth.json boxes every listed element of every panel, as
+    make_art.py draws them now."""
+    comic, make_art, truth = meadow
+    assert truth == json.loads(json.dumps(make_art.truth()))
+    panels = {f"{p + 1}.{j + 1}": panel for p, j, panel in comic.panels()}
+    assert set(truth["panels"]) == set(panels)
+    for label, panel in panels.items():
+        assert not panel.regions, label
+        assert truth["panels"][label]["art"] == panel.art
+        boxes = truth["panels"][label]["boxes"]
+        assert set(boxes) == set(panel.elements), label
+        for x, y, w, h in boxes.values():
+            assert 0 <= x < x + w <= 1 and 0 <= y < y + h <= 1, label
+
+
+def test_meadow_art_matches_its_truth(meadow: tuple[Comic, ModuleType, dict]) -> None:
+    """Each character's colour shows up in exactly the panels that list it, inside its box;
+    no scenery wears it; the references show it too."""
+    comic, make_art, truth = meadow
+    root = SAMPLES / "meadow"
+    signatures = {"rufus": make_art.FOX, "skye": make_art.BIRD, "hazel": make_art.HAT}
+    for p, j, panel in comic.panels():
+        boxes = truth["panels"][f"{p + 1}.{j + 1}"]["boxes"]
+        for element, colour in signatures.items():
+            mask = signature_mask(root / panel.art, colour, 30)
+            if element not in panel.elements:
+                assert mask.sum() < 10, (panel.art, element)
+                continue
+            assert mask.sum() >= 20, (panel.art, element)
+            inside = mask & region_mask(mask.shape, boxes[element])
+            assert inside.sum() / mask.sum() > 0.98, (panel.art, element)
+    for element, colour in signatures.items():
+        for reference in comic.elements[element].references:
+            assert signature_mask(root / reference, colour, 30).sum() >= 20, reference
+
+
+def test_meadow_shows_each_character_small_and_large_and_a_dark_sky(
+    meadow: tuple[Comic, ModuleType, dict],
+) -> None:
+    comic, _, truth = meadow
+    widths = [box[2] for panel in truth["panels"].values() for box in panel["boxes"].values()]
+    assert sum(0.1 <= w <= 0.2 for w in widths) >= 3 and sum(w >= 0.4 for w in widths) >= 3
+    for element, row in target_rows(comic).items():
+        assert row.count(0) >= 2 and row.count(1) >= 3, element
+    directions = [panel.direction for _, _, panel in comic.panels()]
+    assert any(d.startswith(("night", "dusk")) for d in directions)
+
+
+def test_meadow_panels_fill_their_frames_at_300_dpi() -> None:
+    """Drawn at each frame's aspect ratio and print size: shown whole, never warned about."""
+    from comicc.manifest.load import load_project
+    from comicc.page.art import cover_crop, effective_dpi
+    from comicc.page.layout import layout_frames
+
+    project = load_project(SAMPLES / "meadow")
+    frames = [f.rect for p in range(len(project.comic.page))
+              for f in layout_frames(project.comic, p, project.root)]
+    for (_, _, panel), frame in zip(project.comic.panels(), frames, strict=True):
+        size = Image.open(project.root / panel.art).size
+        crop = cover_crop(size, frame)
+        assert crop.width * crop.height >= 0.99 * size[0] * size[1], panel.art
+        assert effective_dpi(crop, frame) >= project.comic.comic.dpi, panel.art
 
 
 @pytest.mark.slow
