@@ -285,3 +285,35 @@ def test_focus_puts_the_edited_panels_in_every_batch():
               None, torch.zeros(0, 6), [{}] * 6, preset=preset.with_overrides(lam=0.0), steps=20, seed=0,
               device="cpu", focus=range(6))
     assert {j for batch in seen for j in batch} == set(range(6))
+
+
+@pytest.mark.parametrize("term", ["consistency", "identity", "colour", "edges"])
+def test_each_consistency_term_reaches_the_network(term, bank, comic):
+    """The BCE and each identity term, alone, give the style network gradients, on the
+    picture as it prints (here with keep = "lighting")."""
+    from comicc.ml.train import Consistency
+
+    torch.manual_seed(0)
+    net = UNetStyleNet(width=8)
+    x = torch.stack(comic.panels)
+    index = torch.arange(len(x))
+    weights = {"identity_weight": 1.0 * (term == "identity"),
+               "colour_weight": 1.0 * (term == "colour"), "edge_weight": 1.0 * (term == "edges")}
+    consistency = Consistency(bank, comic.targets, comic.regions, lam=1.0,
+                              keeps=["lighting"] * len(x), **weights)
+    # The U-Net starts as the identity: a share of noise makes every term non-zero.
+    styled = 0.7 * net(x) + 0.3 * torch.rand(x.shape, generator=torch.Generator().manual_seed(1))
+    printed = consistency.printed(styled, x, index, index)
+    terms = consistency.terms(printed, x, index, index)
+    assert set(terms) == {"consistency"} | ({"colour", "edges"} if term in ("colour", "edges")
+                                            else {term})
+    terms[term].backward()
+    assert net.out.weight.grad is not None and net.out.weight.grad.abs().sum() > 0
+    assert torch.isfinite(terms[term]) and terms[term].item() > 0
+
+
+def test_lambda_zero_has_no_consistency_terms(bank, comic):
+    from comicc.ml.train import Consistency
+
+    consistency = Consistency(bank, comic.targets, comic.regions, lam=0.0, identity_weight=1.0)
+    assert not consistency.active
