@@ -220,14 +220,29 @@ def _embedded_views(judge: Judge, sources: Mapping[tuple, Tensor]) -> dict[tuple
     return dict(zip(keys, embedded, strict=True))
 
 
+def _destroyed(image: Tensor, gen: torch.Generator) -> list[Tensor]:
+    """What a restyle that loses the drawing leaves: the crop filled with its mean colour,
+    and its tiles shuffled (colours and strokes kept, the shape gone)."""
+    h, w = image.shape[-2:]
+    flat = image.mean(dim=(1, 2), keepdim=True).expand(3, h, w)
+    side = 4
+    tiles = resize(image[None], (side * max(1, h // side), side * max(1, w // side)))[0]
+    th, tw = tiles.shape[1] // side, tiles.shape[2] // side
+    grid = tiles.unfold(1, th, th).unfold(2, tw, tw).reshape(3, side * side, th, tw)
+    grid = grid[:, torch.randperm(side * side, generator=gen)].reshape(3, side, side, th, tw)
+    return [flat, grid.permute(0, 1, 3, 2, 4).reshape(3, side * th, side * tw)]
+
+
 def _presence_heads(element_ids: Sequence[str], embedded: Mapping[tuple, Tensor],
-                    boxes: list[list[Box | None]], targets: Tensor) -> tuple[Tensor, Tensor]:
+                    boxes: list[list[Box | None]], targets: Tensor,
+                    destroyed: Tensor) -> tuple[Tensor, Tensor]:
     """One logistic regression per element on judge embeddings (weight [E,D], bias [E]).
 
     Positives: the element's references and its raw crops where p̂ = 1. Negatives: the other
-    elements' references, its raw crops where p̂ = 0 and the other elements' crops there.
+    elements' references, its raw crops where p̂ = 0 and the other elements' crops there,
+    and `destroyed` [K,D] (the crops with their drawing wiped out).
     """
-    everything = torch.cat(list(embedded.values()))
+    everything = torch.cat([*embedded.values(), destroyed])
     mean = everything.mean(dim=0)
     std = everything.std(dim=0).nan_to_num(1.0).clamp(min=1e-4)
     weights, biases = [], []
@@ -239,9 +254,9 @@ def _presence_heads(element_ids: Sequence[str], embedded: Mapping[tuple, Tensor]
             if not present:
                 for k in range(len(element_ids)):
                     labelled.setdefault(("crop", j, boxes[k][j]), 0.0)
-        features = torch.cat([embedded[key] for key in labelled])
-        labels = torch.tensor([v for v in labelled.values() for _ in range(VIEWS)],
-                              device=features.device)
+        features = torch.cat([*(embedded[key] for key in labelled), destroyed])
+        labels = torch.tensor([v for v in labelled.values() for _ in range(VIEWS)]
+                              + [0.0] * len(destroyed), device=features.device)
         w, b = _fit_head((features - mean) / std, labels, HEAD_STEPS)
         weights.append(w / std)
         biases.append(b - (mean / std) @ w)
@@ -268,7 +283,10 @@ def judge_comic(judge: Judge, raw: Sequence[Tensor], styled: Sequence[Tensor],
                                     for k, r in enumerate(references.get(name, ()))}
     sources.update({("crop", j, box): crop(raw[j], box) for j, box in keys})
     embedded = _embedded_views(judge, sources)
-    weight, bias = _presence_heads(element_ids, embedded, boxes, targets)
+    gen = torch.Generator().manual_seed(SEED)
+    destroyed = embed_all(judge, [d for key, source in sources.items() if key[0] == "crop"
+                                  for d in _destroyed(source.float().cpu(), gen)])
+    weight, bias = _presence_heads(element_ids, embedded, boxes, targets, destroyed)
     styled_embedded = dict(zip(keys, embed_all(judge, [crop(styled[j], box) for j, box in keys]),
                                strict=True))
     # Row 0 of each source's views is the plain image.
