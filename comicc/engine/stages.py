@@ -9,7 +9,7 @@ whether to run the function or reuse its cached outputs.
   style      restyled panels          art, directions, styles, classifiers, options
   page       one page's plan          its layout, balloons, framing, art sizes, fonts
   pdf / cbz  the book                 page plans, panel images, metadata, fonts
-  report     the report's pictures    raw and styled panels, presence, regions, device
+  report     the report's pictures    raw and styled panels, presence, regions, references, device
   preflight  a PDF/X book's findings  the book, the printer's specification, the ink limit
 
 The ML stages' functions live in `comicc.engine.style_stage`, imported only when they
@@ -228,6 +228,9 @@ def pictures_inputs(project: Project, files: FileHashes, styled_blobs: list[str]
         InputKey("elements and regions"): digest([[sorted(p.elements), p.regions]
                                                   for _, _, p in comic.panels()]),
         InputKey("element ids"): digest(comic.element_ids()),
+        # The judge's presence heads learn the elements from their references.
+        InputKey("element references"): digest([[files(r) for r in e.references]
+                                                for e in comic.elements.values()]),
         # Feature values differ slightly between CPU and GPU arithmetic.
         InputKey("device"): device_class,
     }
@@ -299,13 +302,19 @@ def preflight_stage(book: Path, printing: PrintSettings) -> StageOutput:
 
 def pictures_stage(project: Project, styled_blobs: list[str] | None, cache: Cache,
                    device: str) -> StageOutput:
-    """Thumbnails, crops and consistency scores for the report (torch only when styled)."""
+    """Thumbnails, crops and the independent judge's measures for the report (torch only
+    when styled)."""
+    from comicc.manifest.images import load_image
     from comicc.report.pictures import draw_pictures
 
     raw = panel_images(project, None, cache)
-    styled = panel_images(project, styled_blobs, cache) if styled_blobs is not None else None
-    data = draw_pictures(project.comic, raw, styled,
-                         _resolve(device) if styled_blobs is not None else "cpu")
+    if styled_blobs is None:
+        data = draw_pictures(project.comic, raw, None)
+    else:
+        references = {name: [load_image(project.path(r)) for r in element.references]
+                      for name, element in project.comic.elements.items()}
+        data = draw_pictures(project.comic, raw, panel_images(project, styled_blobs, cache),
+                             references, _resolve(device))
     return {"pictures.json": json.dumps(data).encode()}, {}
 
 
