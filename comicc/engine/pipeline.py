@@ -340,11 +340,18 @@ def write_build_report(project: Project, output: Path, engine: Engine, summary: 
     from comicc.report.sections import judge_section, judge_warnings, matrix_section
 
     cache = engine.cache
-    inputs = stages.pictures_inputs(project, files or FileHashes(project), styled_blobs,
-                                    settings.device_class())
+    files = files or FileHashes(project)
+    judge = None
+    if styled_blobs is not None:
+        # What the judge learns from the concept art is kept: a restyle only re-measures.
+        learnt = engine.run(stages.JUDGE, "judge",
+                            stages.judge_inputs(project, files, settings.device_class()),
+                            lambda: stages.judge_stage(project, cache, settings.device))
+        judge = learnt.outputs["judge.safetensors"]
+    inputs = stages.pictures_inputs(project, files, styled_blobs, settings.device_class(), judge)
     entry = engine.run(
         stages.REPORT, "pictures", inputs,
-        lambda: stages.pictures_stage(project, styled_blobs, cache, settings.device))
+        lambda: stages.pictures_stage(project, styled_blobs, cache, settings.device, judge))
     pictures = json.loads(cache.get_blob(entry.outputs["pictures.json"]))
     judged = judge_section(matrix_section(summary["matrix"], summary.get("style")),
                            pictures.get("judge"))

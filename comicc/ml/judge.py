@@ -17,6 +17,7 @@ vectors of mid-level judge blocks against the style target), for benchmarks.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -36,12 +37,14 @@ SIZE = 260  # Lite2's native input side
 # Blocks whose Gram matrices describe a style: 24, 48 and 88 channels at strides 4, 8, 16.
 GRAM_TAPS = (3, 6, 10)
 # Views of each training image for the presence heads: the plain image, then augmented ones.
-VIEWS = 4
+VIEWS = 3
 HEAD_STEPS = 150
 SEED = 0
 BATCH = 16
 # Presence or classifier probability at or above this counts as "present".
 PRESENT = 0.5
+# Flat fills the presence heads learn as "no element", besides each panel's mean colour.
+FLAT_GREYS = (0.0, 0.5, 1.0)
 
 _CACHE: dict[str, Judge] = {}
 _CACHE_LOCK = threading.Lock()
@@ -220,17 +223,34 @@ def _embedded_views(judge: Judge, sources: Mapping[tuple, Tensor]) -> dict[tuple
     return dict(zip(keys, embedded, strict=True))
 
 
-def _destroyed(image: Tensor, gen: torch.Generator) -> list[Tensor]:
-    """What a restyle that loses the drawing leaves: the crop filled with its mean colour,
-    and its tiles shuffled (colours and strokes kept, the shape gone)."""
+def _shuffled(image: Tensor, gen: torch.Generator, side: int = 4) -> Tensor:
+    """The image cut into side x side tiles, shuffled: colours and strokes kept, shape gone."""
     h, w = image.shape[-2:]
-    flat = image.mean(dim=(1, 2), keepdim=True).expand(3, h, w)
-    side = 4
     tiles = resize(image[None], (side * max(1, h // side), side * max(1, w // side)))[0]
     th, tw = tiles.shape[1] // side, tiles.shape[2] // side
     grid = tiles.unfold(1, th, th).unfold(2, tw, tw).reshape(3, side * side, th, tw)
     grid = grid[:, torch.randperm(side * side, generator=gen)].reshape(3, side, side, th, tw)
-    return [flat, grid.permute(0, 1, 3, 2, 4).reshape(3, side * th, side * tw)]
+    return grid.permute(0, 1, 3, 2, 4).reshape(3, side * th, side * tw)
+
+
+def _destroyed(panels: Sequence[Tensor], crops: Sequence[Tensor]) -> list[Tensor]:
+    """What a restyle that loses the drawing leaves: each panel filled with its mean colour
+    (and black, grey, white), each crop with its tiles shuffled (seeded)."""
+    gen = torch.Generator().manual_seed(SEED)
+    colours = [p.mean(dim=(1, 2)) for p in panels] + [torch.full((3,), v) for v in FLAT_GREYS]
+    flat = [c.view(3, 1, 1).expand(3, SIZE, SIZE) for c in colours]
+    return flat + [_shuffled(c.float().cpu(), gen) for c in crops]
+
+
+def _backgrounds(boxes: list[list[Box | None]], targets: Tensor) -> list[list[tuple]]:
+    """Per element, its region boxes cut from the panels without it (cycling through its
+    boxes): what the same place looks like when the element is not there."""
+    found = []
+    for i, row in enumerate(boxes):
+        own = list(dict.fromkeys(box for box in row if box is not None))
+        absent = [j for j in range(targets.shape[1]) if targets[i, j] < PRESENT]
+        found.append([(j, own[n % len(own)]) for n, j in enumerate(absent)] if own else [])
+    return found
 
 
 def _presence_heads(element_ids: Sequence[str], embedded: Mapping[tuple, Tensor],
@@ -240,8 +260,10 @@ def _presence_heads(element_ids: Sequence[str], embedded: Mapping[tuple, Tensor]
 
     Positives: the element's references and its raw crops where p̂ = 1. Negatives: the other
     elements' references, its raw crops where p̂ = 0 and the other elements' crops there,
-    and `destroyed` [K,D] (the crops with their drawing wiped out).
+    its boxes cut from those panels (`_backgrounds`) and `destroyed` [K,D] (crops with
+    their drawing wiped out).
     """
+    backgrounds = _backgrounds(boxes, targets)
     everything = torch.cat([*embedded.values(), destroyed])
     mean = everything.mean(dim=0)
     std = everything.std(dim=0).nan_to_num(1.0).clamp(min=1e-4)
@@ -254,6 +276,8 @@ def _presence_heads(element_ids: Sequence[str], embedded: Mapping[tuple, Tensor]
             if not present:
                 for k in range(len(element_ids)):
                     labelled.setdefault(("crop", j, boxes[k][j]), 0.0)
+        for key in backgrounds[i]:
+            labelled.setdefault(("crop", *key), 0.0)
         features = torch.cat([*(embedded[key] for key in labelled), destroyed])
         labels = torch.tensor([v for v in labelled.values() for _ in range(VIEWS)]
                               + [0.0] * len(destroyed), device=features.device)
@@ -261,6 +285,107 @@ def _presence_heads(element_ids: Sequence[str], embedded: Mapping[tuple, Tensor]
         weights.append(w / std)
         biases.append(b - (mean / std) @ w)
     return torch.stack(weights), torch.stack(biases)
+
+
+@dataclass(frozen=True)
+class JudgeReference:
+    """What the judge learns from the concept art alone, before it sees a styled panel: the
+    presence heads and the plain embeddings of the raw crops and of the references. It
+    depends only on the art, the references, p̂ and the regions, so a build can keep it."""
+
+    element_ids: list[str]
+    targets: Tensor  # p̂ [E,N]
+    boxes: list[list[Box | None]]  # [E][N]: element i's crop in panel j (None: whole panel)
+    weight: Tensor  # presence heads [E,D]
+    bias: Tensor  # [E]
+    crops: Tensor  # [C,D]: the raw crops' embeddings, in the order of `keys`
+    references: dict[str, Tensor]  # [K,D] per element that has references
+
+    @property
+    def keys(self) -> list[tuple[int, Box | None]]:
+        """The distinct (panel, box) crops, in a fixed order."""
+        return list(dict.fromkeys((j, box) for row in self.boxes for j, box in enumerate(row)))
+
+    def to_bytes(self) -> bytes:
+        """The reference as safetensors (element ids and boxes in its metadata)."""
+        from safetensors.torch import save
+
+        tensors = {"targets": self.targets, "weight": self.weight, "bias": self.bias,
+                   "crops": self.crops,
+                   **{f"reference:{name}": e for name, e in self.references.items()}}
+        meta = {"element_ids": json.dumps(self.element_ids), "boxes": json.dumps(self.boxes)}
+        return save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, meta)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> JudgeReference:
+        from safetensors.torch import load
+
+        tensors = load(data)
+        # The safetensors layout: an 8-byte little-endian header length, then a JSON header.
+        meta = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])["__metadata__"]
+        boxes = [[tuple(box) if box is not None else None for box in row]
+                 for row in json.loads(meta["boxes"])]
+        return cls(json.loads(meta["element_ids"]), tensors["targets"], boxes,
+                   tensors["weight"], tensors["bias"], tensors["crops"],
+                   {k.split(":", 1)[1]: v for k, v in tensors.items()
+                    if k.startswith("reference:")})
+
+
+def learn_reference(judge: Judge, raw: Sequence[Tensor],
+                    references: Mapping[str, Sequence[Tensor]], element_ids: Sequence[str],
+                    targets: Tensor, regions: Sequence[Mapping[str, Box]]) -> JudgeReference:
+    """Train the presence heads and embed the raw crops and references (deterministic)."""
+    element_ids = list(element_ids)
+    count = len(raw)
+    boxes = [[(tuple(regions[j][name]) if j < len(regions) and name in regions[j] else None)
+              for j in range(count)] for name in element_ids]
+    keys = list(dict.fromkeys((j, box) for row in boxes for j, box in enumerate(row)))
+    sources: dict[tuple, Tensor] = {("ref", name, k): r for name in element_ids
+                                    for k, r in enumerate(references.get(name, ()))}
+    sources.update({("crop", j, box): crop(raw[j], box)
+                    for j, box in keys + [key for row in _backgrounds(boxes, targets)
+                                          for key in row]})
+    embedded = _embedded_views(judge, sources)
+    destroyed = embed_all(judge, _destroyed(
+        raw, [source for key, source in sources.items() if key[0] == "crop"]))
+    weight, bias = _presence_heads(element_ids, embedded, boxes, targets, destroyed)
+    # Row 0 of each source's views is the plain image.
+    drawn = {name: torch.stack([embedded[("ref", name, k)][0]
+                                for k in range(len(references[name]))])
+             for name in element_ids if references.get(name)}
+    crops = torch.stack([embedded[("crop", *key)][0] for key in keys])
+    return JudgeReference(element_ids, targets.float(), boxes, weight, bias, crops, drawn)
+
+
+def judge_styled(judge: Judge, reference: JudgeReference,
+                 styled: Sequence[Tensor]) -> JudgeResult:
+    """The judge's presence, identity and retrieval of every element x panel of `styled`."""
+    keys = reference.keys
+    device = judge.device
+    embedded = embed_all(judge, [crop(styled[j], box) for j, box in keys])
+    styled_at = dict(zip(keys, embedded, strict=True))
+    raw_at = dict(zip(keys, reference.crops.to(device), strict=True))
+    weight, bias = reference.weight.to(device), reference.bias.to(device)
+    drawn = {name: e.to(device) for name, e in reference.references.items()}
+    element_ids, targets = reference.element_ids, reference.targets
+    cells = []
+    for i, name in enumerate(element_ids):
+        for j in range(targets.shape[1]):
+            key = (j, reference.boxes[i][j])
+            e = styled_at[key]
+            presence = torch.sigmoid(e @ weight[i] + bias[i]).item()
+            target = float(targets[i, j])
+            identity = retrieved = None
+            if target >= PRESENT:
+                identity = float(e @ raw_at[key])
+                rivals = [other for k, other in enumerate(element_ids)
+                          if other in drawn and (other == name or targets[k, j] < PRESENT)]
+                if name in drawn and len(rivals) > 1:
+                    retrieved = max(rivals, key=lambda other: float((drawn[other] @ e).max()))
+            cells.append(JudgeCell(name, j, target, presence, identity, retrieved))
+    figures = _summaries(cells)
+    return JudgeResult(cells, figures["identity"], figures["retrieval"],
+                       figures["presence_agreement"])
 
 
 def judge_comic(judge: Judge, raw: Sequence[Tensor], styled: Sequence[Tensor],
@@ -274,43 +399,8 @@ def judge_comic(judge: Judge, raw: Sequence[Tensor], styled: Sequence[Tensor],
     Retrieval compares the element with the elements p̂ says are absent from the panel (the
     others may be in the crop too); with no such element it is None. Deterministic.
     """
-    element_ids = list(element_ids)
-    count = len(raw)
-    boxes = [[(regions[j].get(name) if j < len(regions) else None) for j in range(count)]
-             for name in element_ids]
-    keys = list(dict.fromkeys((j, box) for row in boxes for j, box in enumerate(row)))
-    sources: dict[tuple, Tensor] = {("ref", name, k): r for name in element_ids
-                                    for k, r in enumerate(references.get(name, ()))}
-    sources.update({("crop", j, box): crop(raw[j], box) for j, box in keys})
-    embedded = _embedded_views(judge, sources)
-    gen = torch.Generator().manual_seed(SEED)
-    destroyed = embed_all(judge, [d for key, source in sources.items() if key[0] == "crop"
-                                  for d in _destroyed(source.float().cpu(), gen)])
-    weight, bias = _presence_heads(element_ids, embedded, boxes, targets, destroyed)
-    styled_embedded = dict(zip(keys, embed_all(judge, [crop(styled[j], box) for j, box in keys]),
-                               strict=True))
-    # Row 0 of each source's views is the plain image.
-    drawn = {name: torch.stack([embedded[("ref", name, k)][0]
-                                for k in range(len(references[name]))])
-             for name in element_ids if references.get(name)}
-    cells = []
-    for i, name in enumerate(element_ids):
-        for j in range(count):
-            key = (j, boxes[i][j])
-            e = styled_embedded[key]
-            presence = torch.sigmoid(e @ weight[i] + bias[i]).item()
-            target = float(targets[i, j])
-            identity = retrieved = None
-            if target >= PRESENT:
-                identity = float(e @ embedded[("crop", *key)][0])
-                rivals = [other for k, other in enumerate(element_ids)
-                          if other in drawn and (other == name or targets[k, j] < PRESENT)]
-                if name in drawn and len(rivals) > 1:
-                    retrieved = max(rivals, key=lambda other: float((drawn[other] @ e).max()))
-            cells.append(JudgeCell(name, j, target, presence, identity, retrieved))
-    figures = _summaries(cells)
-    return JudgeResult(cells, figures["identity"], figures["retrieval"],
-                       figures["presence_agreement"])
+    reference = learn_reference(judge, raw, references, element_ids, targets, regions)
+    return judge_styled(judge, reference, styled)
 
 
 def _edges(image: Tensor) -> Tensor:

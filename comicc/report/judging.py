@@ -17,6 +17,8 @@ from PIL import Image
 from comicc.manifest.matrix import target_matrix
 from comicc.manifest.models import Comic
 
+# Bump when what the judge learns from the concept art changes (its stage is then rerun).
+JUDGE_VERSION = 1
 # Panels and references are read at this long side: region crops keep enough pixels for the
 # judge's 260 px input without holding print-size art.
 LONG_SIDE = 640
@@ -43,23 +45,35 @@ def _tensor(image: Image.Image):
     return torch.from_numpy(array).permute(2, 0, 1).float().div(255)
 
 
-def judge_build(comic: Comic, raw: Sequence[Image.Image], styled: Sequence[Image.Image],
-                references: dict[str, list[Image.Image]], device: str = "cpu") -> dict[str, Any]:
-    """The judge's cells and summaries as JSON-able data, panels by label ("1.2")."""
+def learn_judge_reference(comic: Comic, raw: Sequence[Image.Image],
+                          references: dict[str, list[Image.Image]], device: str = "cpu") -> bytes:
+    """What the judge learns from the concept art, references, p̂ and regions, as bytes."""
     import torch
 
-    from comicc.ml.judge import judge_comic, load_judge
+    from comicc.ml.judge import learn_reference, load_judge
 
     matrix = target_matrix(comic)
     regions = [{name: (box[0], box[1], box[2], box[3]) for name, box in panel.regions.items()}
                for _, _, panel in comic.panels()]
-    result = judge_comic(
-        load_judge(device), [_tensor(i) for i in raw], [_tensor(i) for i in styled],
+    reference = learn_reference(
+        load_judge(device), [_tensor(i) for i in raw],
         {name: [_tensor(i) for i in drawn] for name, drawn in references.items()},
         matrix.elements, torch.tensor(matrix.values, dtype=torch.float32), regions)
+    return reference.to_bytes()
+
+
+def judge_build(comic: Comic, styled: Sequence[Image.Image], reference: bytes,
+                device: str = "cpu") -> dict[str, Any]:
+    """The judge's cells and summaries of the styled panels as JSON-able data, panels by
+    label ("1.2"); `reference` is `learn_judge_reference`'s."""
+    from comicc.ml.judge import JudgeReference, judge_styled, load_judge
+
+    panels = target_matrix(comic).panels
+    result = judge_styled(load_judge(device), JudgeReference.from_bytes(reference),
+                          [_tensor(i) for i in styled])
     data = result.to_json()
     for cell in data["cells"]:
-        cell["panel"] = matrix.panels[cell["panel"]]
+        cell["panel"] = panels[cell["panel"]]
         for key in ("presence", "identity"):
             cell[key] = None if cell[key] is None else round(cell[key], 4)
     return {"measure": MEASURE, **data}

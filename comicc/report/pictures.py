@@ -70,10 +70,10 @@ def element_crops(comic: Comic) -> dict[str, list[CropSpec]]:
 
 
 def draw_pictures(comic: Comic, raw: Sequence[Image.Image],
-                  styled: Sequence[Image.Image] | None,
-                  references: dict[str, list[Image.Image]] | None = None,
+                  styled: Sequence[Image.Image] | None, judge: bytes | None = None,
                   device: str = "cpu") -> dict[str, Any]:
-    """Thumbnails of every panel and element crop, plus the judge's measures when styled.
+    """Thumbnails of every panel and element crop, plus the judge's measures when styled
+    (`judge`: what it learnt from the concept art, `learn_judge_reference`'s bytes).
 
     Returns JSON-able data: {"panels": [{"raw", "styled"}], "elements": {id: {"crops": [...]}},
     "judge": `comicc.report.judging.judge_build`'s data | None}.
@@ -90,10 +90,10 @@ def draw_pictures(comic: Comic, raw: Sequence[Image.Image],
                                   if styled is not None else None)}
                       for c in crops],
         }
-    judge = None
-    if styled is not None:
+    measures = None
+    if styled is not None and judge is not None:
         # Only an ML build gets here, so torch is already a dependency in use.
         from comicc.report.judging import judge_build
 
-        judge = judge_build(comic, raw, styled, references or {}, device)
-    return {"panels": panels, "elements": elements, "judge": judge}
+        measures = judge_build(comic, styled, judge, device)
+    return {"panels": panels, "elements": elements, "judge": measures}

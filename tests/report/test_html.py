@@ -156,6 +156,9 @@ def test_pictures_are_a_cached_stage(ml_build: FakeBuild) -> None:
     ml_build.write()
     [report] = [r for r in ml_build.engine.reports if r.stage == "report"]
     assert report.status == "ran" and report.reasons == ["styled panels changed"]
+    # What the judge learnt from the concept art does not depend on the styling.
+    [judge] = [r for r in ml_build.engine.reports if r.stage == "judge"]
+    assert judge.status == "reused"
 
 
 def test_build_writes_the_report_next_to_the_output(project: Path) -> None:
