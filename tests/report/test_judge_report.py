@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from comicc.report.sections import Cell, judge_disagreement
-from tests.conftest import BASE_MANIFEST
+from tests.conftest import BASE_MANIFEST, write_project
 from tests.report.conftest import fake_build
 from tests.report.page import read_page
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("target", "p", "presence", "retrieved", "expected"), [
@@ -62,3 +68,43 @@ def test_a_styling_that_wipes_a_panel_is_flagged_by_the_judge(tmp_path: Path) ->
     assert f"comic.toml:{line}:" in warning["location"]
     assert any(d.code == "judge" for d in fake.sink.items)
     assert "judge" in html.ids and "independent judge does not" in html.all_text
+
+
+# The test comic restyled by the pretrained network's `brick-weave`, which rebuilds every
+# panel from bricks (docs/styles.md: "content mostly lost"): 64 px, two steps.
+BRICKS = (BASE_MANIFEST
+          .replace('style_image = "art/style.png"\n', 'style = "brick-weave"\n')
+          .replace('backend = "none"', 'backend = "gram"\nsize = 64\nsteps = 2'))
+
+
+def _cli_build(root: Path) -> tuple[str, dict]:
+    done = subprocess.run(
+        [sys.executable, "-m", "comicc", "build", str(root), "-o", str(root / "out/book.pdf")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    report = json.loads((root / "out/book.report.json").read_text(encoding="utf-8"))
+    return done.stderr, report
+
+
+@pytest.mark.slow
+def test_a_build_whose_style_destroys_an_element_warns_of_it(tmp_path: Path) -> None:
+    """The classifiers still see the tower in the bricks; the judge does not, and says so."""
+    write_project(tmp_path, BRICKS)
+    console, report = _cli_build(tmp_path)
+    flagged = {(w["element"], w["panel"]) for w in report["judge"]["warnings"]}
+    assert ("tower", "1.2") in flagged, report["judge"]["cells"]
+    [tower] = [c for c in report["judge"]["cells"]
+               if (c["element"], c["panel"]) == ("tower", "1.2")]
+    assert tower["classifier"] >= 0.5 > tower["presence"]
+    assert "warning[judge]: `tower` in panel 1.2: the classifier sees it" in console
+    assert any(w["code"] == "judge" and w["message"].startswith("`tower` in panel 1.2")
+               for w in report["warnings"])
+    # The same comic at strength 0 is its concept art again: the judge agrees.
+    manifest = (tmp_path / "comic.toml").read_text(encoding="utf-8")
+    (tmp_path / "comic.toml").write_text(
+        manifest.replace('style = "brick-weave"\n', 'style = "brick-weave"\nstrength = 0.0\n'),
+        encoding="utf-8")
+    console, report = _cli_build(tmp_path)
+    assert report["judge"]["warnings"] == [] and "warning[judge]" not in console
+    assert all(c["presence"] >= 0.5 for c in report["judge"]["cells"] if c["target"])
