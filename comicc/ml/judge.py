@@ -346,8 +346,7 @@ def learn_reference(judge: Judge, raw: Sequence[Tensor],
                     for j, box in keys + [key for row in _backgrounds(boxes, targets)
                                           for key in row]})
     embedded = _embedded_views(judge, sources)
-    destroyed = embed_all(judge, _destroyed(
-        raw, [source for key, source in sources.items() if key[0] == "crop"]))
+    destroyed = embed_all(judge, _destroyed(raw, [sources[("crop", *key)] for key in keys]))
     weight, bias = _presence_heads(element_ids, embedded, boxes, targets, destroyed)
     # Row 0 of each source's views is the plain image.
     drawn = {name: torch.stack([embedded[("ref", name, k)][0]
