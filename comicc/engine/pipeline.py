@@ -325,24 +325,38 @@ def _write_output(run: BuildRun, book: Entry, fmt: OutputFormat, output: Path) -
 
 
 def _report(run: BuildRun, output: Path, panels: Panels) -> Path:
-    return write_build_report(run.project, output, run.engine, run.summary, run.sink.items,
+    return write_build_report(run.project, output, run.engine, run.summary, run.sink,
                               panels.styled_blobs, run.settings, run.files)
 
 
 def write_build_report(project: Project, output: Path, engine: Engine, summary: dict[str, Any],
-                       warnings: list[Diagnostic], styled_blobs: list[str] | None,
+                       sink: DiagnosticSink, styled_blobs: list[str] | None,
                        settings: BuildSettings, files: FileHashes | None = None) -> Path:
-    """The report stage (its pictures, cached), then the HTML and JSON beside the book."""
+    """The report stage (its pictures, cached), then the HTML and JSON beside the book.
+
+    Where the independent judge and the build's classifiers disagree, a warning goes to
+    `sink` (the console's and the report's list)."""
     from comicc.report.html import write_report
+    from comicc.report.sections import judge_section, judge_warnings, matrix_section
 
     cache = engine.cache
-    inputs = stages.pictures_inputs(project, files or FileHashes(project), styled_blobs,
-                                    settings.device_class())
+    files = files or FileHashes(project)
+    judge = None
+    if styled_blobs is not None:
+        # What the judge learns from the concept art is kept: a restyle only re-measures.
+        learnt = engine.run(stages.JUDGE, "judge",
+                            stages.judge_inputs(project, files, settings.device_class()),
+                            lambda: stages.judge_stage(project, cache, settings.device))
+        judge = learnt.outputs["judge.safetensors"]
+    inputs = stages.pictures_inputs(project, files, styled_blobs, settings.device_class(), judge)
     entry = engine.run(
         stages.REPORT, "pictures", inputs,
-        lambda: stages.pictures_stage(project, styled_blobs, cache, settings.device))
+        lambda: stages.pictures_stage(project, styled_blobs, cache, settings.device, judge))
     pictures = json.loads(cache.get_blob(entry.outputs["pictures.json"]))
-    return write_report(project, output, engine.reports, summary, warnings, pictures,
+    judged = judge_section(matrix_section(summary["matrix"], summary.get("style")),
+                           pictures.get("judge"))
+    sink.extend(project.locate(d) for d in judge_warnings(project.comic, judged))
+    return write_report(project, output, engine.reports, summary, sink.items, pictures,
                         settings.summary())
 
 

@@ -9,7 +9,8 @@ whether to run the function or reuse its cached outputs.
   style      restyled panels          art, directions, styles, classifiers, options
   page       one page's plan          its layout, balloons, framing, art sizes, fonts
   pdf / cbz  the book                 page plans, panel images, metadata, fonts
-  report     the report's pictures    raw and styled panels, presence, regions, device
+  judge      the report's judge       panel art, references, presence, regions, device
+  report     the report's pictures    raw and styled panels, presence, regions, device, judge
   preflight  a PDF/X book's findings  the book, the printer's specification, the ink limit
 
 The ML stages' functions live in `comicc.engine.style_stage`, imported only when they
@@ -53,6 +54,7 @@ PAGE = Stage("page", 2)
 PDF = Stage("pdf", 3)
 CBZ = Stage("cbz", 1)
 REPORT = Stage("report", 1)
+JUDGE = Stage("judge", 1)
 PREFLIGHT = Stage("preflight", 1)
 BOOK_STAGES: dict[OutputFormat, Stage] = {"pdf": PDF, "cbz": CBZ}
 
@@ -215,13 +217,31 @@ def preflight_inputs(book: str, printing: PrintSettings) -> Inputs:
             InputKey("ink limit"): str(printing.ink_limit)}
 
 
+def judge_inputs(project: Project, files: FileHashes, device_class: str) -> Inputs:
+    """What the report's judge learns from: panel art, references, presence, regions, device."""
+    from comicc.report.judging import JUDGE_VERSION
+
+    comic = project.comic
+    return {
+        InputKey("judge code"): str(JUDGE_VERSION),
+        InputKey("panel art"): digest([files(p.art) for _, _, p in comic.panels()]),
+        InputKey("element references"): digest({name: [files(r) for r in e.references]
+                                                for name, e in comic.elements.items()}),
+        InputKey("elements and regions"): digest([[sorted(p.elements), p.regions]
+                                                  for _, _, p in comic.panels()]),
+        InputKey("device"): device_class,
+    }
+
+
 def pictures_inputs(project: Project, files: FileHashes, styled_blobs: list[str] | None,
-                    device_class: str) -> Inputs:
-    """The report's pictures: the panels before and after, presence, regions and the device."""
+                    device_class: str, judge: str | None = None) -> Inputs:
+    """The report's pictures: the panels before and after, presence, regions, the device and
+    (after an ML build) the judge's key."""
     from comicc.report.pictures import PICTURES_VERSION
 
     comic = project.comic
     return {
+        InputKey("judge"): judge or "none",
         InputKey("pictures code"): str(PICTURES_VERSION),
         InputKey("panel art"): digest([files(p.art) for _, _, p in comic.panels()]),
         InputKey("styled panels"): digest(styled_blobs) if styled_blobs is not None else "none",
@@ -297,14 +317,28 @@ def preflight_stage(book: Path, printing: PrintSettings) -> StageOutput:
     return {}, {"findings": [f.to_json() for f in findings]}
 
 
+def judge_stage(project: Project, cache: Cache, device: str) -> StageOutput:
+    """The independent judge's presence heads and embeddings of the concept art (torch)."""
+    from comicc.manifest.images import load_image
+    from comicc.report.judging import learn_judge_reference
+
+    references = {name: [load_image(project.path(r)) for r in element.references]
+                  for name, element in project.comic.elements.items()}
+    data = learn_judge_reference(project.comic, panel_images(project, None, cache), references,
+                                 _resolve(device))
+    return {"judge.safetensors": data}, {}
+
+
 def pictures_stage(project: Project, styled_blobs: list[str] | None, cache: Cache,
-                   device: str) -> StageOutput:
-    """Thumbnails, crops and consistency scores for the report (torch only when styled)."""
+                   device: str, judge: str | None = None) -> StageOutput:
+    """Thumbnails, crops and (given the judge stage's blob `judge`) the independent judge's
+    measures of the styled panels; torch only when styled."""
     from comicc.report.pictures import draw_pictures
 
     raw = panel_images(project, None, cache)
     styled = panel_images(project, styled_blobs, cache) if styled_blobs is not None else None
     data = draw_pictures(project.comic, raw, styled,
+                         cache.get_blob(judge) if judge is not None else None,
                          _resolve(device) if styled_blobs is not None else "cpu")
     return {"pictures.json": json.dumps(data).encode()}, {}
 

@@ -2,7 +2,7 @@
 
 It shows the author what the compiler did: the target matrix p̂ against what the element
 classifiers see on the concept art and on the styled art, every panel before and after,
-how consistent each element stays across panels (an independent measure), the loss curves,
+what an independent judge network sees of each element beside the classifiers, the loss curves,
 what each stage cost and whether the cache served it, and the build's warnings.
 """
 
@@ -24,6 +24,7 @@ from comicc.report.sections import (
     ReportSections,
     StageRun,
     element_names,
+    judge_section,
     matrix_section,
     panel_anchor,
     panel_cards,
@@ -49,17 +50,12 @@ def write_report(project: Project, output: Path, stages: Sequence[StageRun],
     """Write the HTML report and its JSON twin next to `output`; returns the HTML's path.
 
     `summary` holds "matrix" (p̂) and, after an ML build, "style" and "classifiers";
-    `pictures` are `draw_pictures`' thumbnails, crops and consistency scores (a cached
+    `pictures` are `draw_pictures`' thumbnails, crops and the judge's measures (a cached
     stage of their own in the engine, so a rebuild with nothing changed redraws nothing);
     `settings` are the build's settings as people read them.
     """
     sections = collect_sections(project, output, stages, summary, warnings, settings)
-    if pictures.get("measure"):
-        sections.consistency = {
-            "measure": pictures["measure"],
-            "elements": {name: value["consistency"] for name, value in
-                         pictures["elements"].items()},
-        }
+    sections.judge = judge_section(sections.matrix, pictures.get("judge"))
     html_path, json_path = report_paths(output)
     try:
         write_atomic(html_path, render_html(sections, pictures).encode("utf-8"))
@@ -174,9 +170,30 @@ def report_json(sections: ReportSections) -> dict[str, Any]:
                     "balloons": [dataclasses.asdict(b) for b in c.balloons],
                     "changed": c.changed, "strength": c.strength.to_json()}
                    for c in sections.panels],
-        "consistency": sections.consistency,
+        "judge": judge_json(sections),
         "training": training,
         "stages": [dataclasses.asdict(s) for s in sections.stages],
         "stage_totals": [dataclasses.asdict(s) for s in sections.stage_totals],
         "warnings": [dataclasses.asdict(w) for w in sections.warnings],
+    }
+
+
+def judge_json(sections: ReportSections) -> dict[str, Any] | None:
+    """The judge's summaries, every cell beside the classifier, and its warnings."""
+    judge = sections.judge
+    if judge is None:
+        return None
+    return {
+        "measure": judge.measure,
+        "identity": judge.identity,
+        "retrieval": judge.retrieval,
+        "presence_agreement": judge.presence_agreement,
+        "per_element": judge.per_element,
+        "cells": [{"element": row.cell.element, "panel": row.cell.panel,
+                   "target": row.cell.target, "classifier": row.cell.styled,
+                   "presence": row.presence, "identity": row.identity,
+                   "retrieved": row.retrieved, "warning": row.warning}
+                  for row in judge.rows],
+        "warnings": [{"element": row.cell.element, "panel": row.cell.panel,
+                      "message": row.warning} for row in judge.warnings],
     }

@@ -1,8 +1,8 @@
 """The report's pictures: panel thumbnails before/after and each element's crops, inlined.
 
 Images go into the HTML as base64 `data:` URIs of small JPEGs, so the report is one file
-that opens anywhere without a network. Computing them (and the consistency measure, which
-needs torch) is the `report pictures` stage, cached like any other.
+that opens anywhere without a network. Computing them (and the independent judge's measures,
+which need torch) is the `report pictures` stage, cached like any other.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ PANEL_LONG_SIDE = 320
 CROP_LONG_SIDE = 128
 JPEG_QUALITY = 82
 # Bump when what this module draws or measures changes, so cached pictures are redrawn.
-PICTURES_VERSION = 3
+PICTURES_VERSION = 4
 
 Box = tuple[float, float, float, float]
 
@@ -70,33 +70,30 @@ def element_crops(comic: Comic) -> dict[str, list[CropSpec]]:
 
 
 def draw_pictures(comic: Comic, raw: Sequence[Image.Image],
-                  styled: Sequence[Image.Image] | None, device: str = "cpu") -> dict[str, Any]:
-    """Thumbnails of every panel and element crop, plus the consistency scores when styled.
+                  styled: Sequence[Image.Image] | None, judge: bytes | None = None,
+                  device: str = "cpu") -> dict[str, Any]:
+    """Thumbnails of every panel and element crop, plus the judge's measures when styled
+    (`judge`: what it learnt from the concept art, `learn_judge_reference`'s bytes).
 
-    Returns JSON-able data: {"panels": [{"raw", "styled"}], "elements": {id: {"crops": [...],
-    "consistency": {...} | None}}, "measure": description | None}.
+    Returns JSON-able data: {"panels": [{"raw", "styled"}], "elements": {id: {"crops": [...]}},
+    "judge": `comicc.report.judging.judge_build`'s data | None}.
     """
     panels = [{"raw": data_uri(r, PANEL_LONG_SIDE),
                "styled": data_uri(styled[i], PANEL_LONG_SIDE) if styled is not None else None}
               for i, r in enumerate(raw)]
-    specs = element_crops(comic)
     elements: dict[str, Any] = {}
-    for name, crops in specs.items():
+    for name, crops in element_crops(comic).items():
         elements[name] = {
             "crops": [{"panel": c.label, "box": list(c.box) if c.box else None,
                        "raw": data_uri(crop_fraction(raw[c.panel], c.box), CROP_LONG_SIDE),
                        "styled": (data_uri(crop_fraction(styled[c.panel], c.box), CROP_LONG_SIDE)
                                   if styled is not None else None)}
                       for c in crops],
-            "consistency": None,
         }
-    measure = None
-    if styled is not None:
+    measures = None
+    if styled is not None and judge is not None:
         # Only an ML build gets here, so torch is already a dependency in use.
-        from comicc.report.consistency import MEASURE, element_consistency
+        from comicc.report.judging import judge_build
 
-        measure = MEASURE
-        scores = element_consistency(comic, specs, raw, styled, device)
-        for name, score in scores.items():
-            elements[name]["consistency"] = score
-    return {"panels": panels, "elements": elements, "measure": measure}
+        measures = judge_build(comic, styled, judge, device)
+    return {"panels": panels, "elements": elements, "judge": measures}

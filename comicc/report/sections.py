@@ -98,6 +98,103 @@ class MatrixSection:
 
 
 @dataclass(frozen=True)
+class JudgeRow:
+    """One (element, panel): the build's classifier on the styled art beside the judge."""
+
+    cell: Cell
+    presence: float
+    identity: float | None
+    retrieved: str | None
+    warning: str | None  # why the classifier and the judge disagree here, or None
+
+    @property
+    def judge_present(self) -> bool:
+        return self.presence >= THRESHOLD
+
+
+@dataclass(frozen=True)
+class JudgeSection:
+    """The independent judge's measures (`comicc.report.judging`) beside the classifiers."""
+
+    measure: str
+    rows: list[JudgeRow]
+    identity: float | None
+    retrieval: float | None
+    presence_agreement: float | None
+    per_element: dict[str, dict[str, float | None]]
+
+    @property
+    def warnings(self) -> list[JudgeRow]:
+        return [row for row in self.rows if row.warning]
+
+    def element_rows(self, element: str) -> list[JudgeRow]:
+        return [row for row in self.rows if row.cell.element == element]
+
+    def row(self, element: str, panel: str) -> JudgeRow | None:
+        return next((r for r in self.rows
+                     if r.cell.element == element and r.cell.panel == panel), None)
+
+
+def judge_disagreement(cell: Cell, presence: float, retrieved: str | None) -> str | None:
+    """Why the build's classifier (p on the styled art) and the judge disagree on a cell p̂
+    says is present, or None: the classifier sees it and the judge does not (or takes it for
+    another element), or the classifier misses it and the judge sees it."""
+    if cell.target != 1 or cell.styled is None:
+        return None
+    p = cell.styled
+    if p >= THRESHOLD and presence < THRESHOLD:
+        return (f"the classifier sees it (p {p:.2f}) but the independent judge does not "
+                f"(presence {presence:.2f})")
+    if p >= THRESHOLD and retrieved is not None and retrieved != cell.element:
+        return (f"the classifier sees it (p {p:.2f}) but to the independent judge it looks "
+                f"more like `{retrieved}`")
+    if p < THRESHOLD and presence >= THRESHOLD:
+        return (f"the classifier misses it (p {p:.2f}) but the independent judge sees it "
+                f"(presence {presence:.2f})")
+    return None
+
+
+def judge_section(matrix: MatrixSection, judge: Mapping[str, Any] | None) -> JudgeSection | None:
+    """The judge's cells (`pictures["judge"]`) joined with the matrix by element and panel."""
+    if not judge:
+        return None
+    cells = {(c.element, c.panel): c for row in matrix.rows for c in row}
+    rows = []
+    for data in judge["cells"]:
+        cell = cells[(data["element"], data["panel"])]
+        rows.append(JudgeRow(cell, data["presence"], data["identity"], data["retrieved"],
+                             judge_disagreement(cell, data["presence"], data["retrieved"])))
+    return JudgeSection(judge["measure"], rows, judge["identity"], judge["retrieval"],
+                        judge["presence_agreement"], dict(judge["per_element"]))
+
+
+_SEEN_HINT = ("the restyle may keep only what the classifier looks for: compare its crops in "
+              "the report's judge section; a lower strength for this panel, a region for the "
+              "element or clearer references may keep it")
+_MISSED_HINT = ("the classifier, not the art, may be wrong here: add references that show the "
+                "element clearly, or a region for it in this panel")
+
+
+def judge_warnings(comic: Comic, section: JudgeSection | None) -> list[Diagnostic]:
+    """A warning at the panel's `elements` entry for every cell where the judge disagrees."""
+    if section is None:
+        return []
+    where = {f"{p + 1}.{j + 1}": (p, j, panel) for p, j, panel in comic.panels()}
+    found = []
+    for row in section.warnings:
+        p, j, panel = where[row.cell.panel]
+        key_path: tuple[str | int, ...] = ("page", p, "panel", j)
+        if row.cell.element in panel.elements:
+            key_path += ("elements", list(panel.elements).index(row.cell.element))
+        found.append(Diagnostic(
+            "warning", f"`{row.cell.element}` in panel {row.cell.panel}: {row.warning}",
+            key_path=key_path, code="judge",
+            hint=_SEEN_HINT if row.cell.styled is not None and row.cell.styled >= THRESHOLD
+            else _MISSED_HINT))
+    return found
+
+
+@dataclass(frozen=True)
 class BalloonText:
     kind: str
     speaker: str | None
@@ -200,7 +297,7 @@ class ReportSections:
     stage_totals: list[StageTotal]
     training: TrainingSection | None
     warnings: list[WarningLine]
-    consistency: dict[str, Any] | None = field(default=None)
+    judge: JudgeSection | None = field(default=None)
 
 
 def _probability_rows(style: Mapping[str, Any] | None, key: str, elements: Sequence[str],

@@ -45,7 +45,7 @@ class FakeBuild:
 
     def write(self) -> Path:
         return write_build_report(self.project, self.output, self.engine, self.summary,
-                                  self.sink.items, self.styled_blobs, self.settings)
+                                  self.sink, self.styled_blobs, self.settings)
 
     def json(self) -> dict[str, Any]:
         return json.loads(self.output.with_name(f"{self.output.stem}.report.json").read_text())

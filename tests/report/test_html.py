@@ -75,7 +75,7 @@ def test_sections_show_training_stages_and_located_warnings(ml_report: MLReport)
     ml_build, html = ml_report
     page = read_page(html)
     data = ml_build.json()
-    assert {"matrix", "panels", "consistency", "training", "warnings"} <= page.ids
+    assert {"matrix", "panels", "judge", "training", "warnings"} <= page.ids
     assert data["training"]["terms"] == ["total", "style", "content", "consistency"]
     assert page.tags.count("polyline") == 4
     assert data["training"]["weak"] == ["tower"]
@@ -121,8 +121,8 @@ def test_layout_only_report_has_matrix_panels_and_warnings(layout_build: FakeBui
     data = layout_build.json()
     assert data["matrix"]["targets"] == layout_build.summary["matrix"]["matrix"]
     assert data["matrix"]["styled_probabilities"] is None
-    assert data["training"] is None and data["consistency"] is None
-    assert "consistency" not in page.ids and set(page.matrices) == {"target"}
+    assert data["training"] is None and data["judge"] is None
+    assert "judge" not in page.ids and set(page.matrices) == {"target"}
     assert len(page.images) == 2  # concept art only
     assert any(w["code"] == "lettering" for w in data["warnings"])
 
@@ -144,18 +144,21 @@ def test_layout_only_report_never_imports_torch(tmp_path: Path) -> None:
 
 def test_pictures_are_a_cached_stage(ml_build: FakeBuild) -> None:
     ml_build.write()
-    first = ml_build.json()["consistency"]
+    first = ml_build.json()["judge"]
     ml_build.engine = Engine(ml_build.cache)
     ml_build.write()
     [report] = [r for r in ml_build.engine.reports if r.stage == "report"]
     assert report.status == "reused"
-    assert ml_build.json()["consistency"] == first
+    assert ml_build.json()["judge"] == first
     # A different styling of the panels is new input: the pictures are redrawn.
     ml_build.styled_blobs = list(reversed(ml_build.styled_blobs or []))
     ml_build.engine = Engine(ml_build.cache)
     ml_build.write()
     [report] = [r for r in ml_build.engine.reports if r.stage == "report"]
     assert report.status == "ran" and report.reasons == ["styled panels changed"]
+    # What the judge learnt from the concept art does not depend on the styling.
+    [judge] = [r for r in ml_build.engine.reports if r.stage == "judge"]
+    assert judge.status == "reused"
 
 
 def test_build_writes_the_report_next_to_the_output(project: Path) -> None:

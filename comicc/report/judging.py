@@ -1,0 +1,79 @@
+"""The independent judge's measures of a build, for the report (torch: ML builds only).
+
+The style fit is trained to satisfy the element classifiers, so their probabilities cannot
+also serve as the judge. `comicc.ml.judge` is a second pretrained network (EfficientNet-Lite2)
+that the Comic Book Loss never sees; here it measures every element x panel of the styled
+comic against the author's concept art and references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from comicc.manifest.matrix import target_matrix
+from comicc.manifest.models import Comic
+
+# Bump when what the judge learns from the concept art changes (its stage is then rerun).
+JUDGE_VERSION = 1
+# Panels and references are read at this long side: region crops keep enough pixels for the
+# judge's 260 px input without holding print-size art.
+LONG_SIDE = 640
+MEASURE = (
+    "An independent judge: EfficientNet-Lite2 with its own ImageNet weights, a network the "
+    "Comic Book Loss never sees. Presence: the judge's own logistic-regression heads, trained "
+    "on the references and the concept art with p̂ as labels, applied to the styled crop "
+    "(the element's region, else the whole panel). Identity: cosine of the judge's embeddings "
+    "of the styled crop and the concept-art crop (1 = unchanged). Retrieved: the element whose "
+    "references are nearest to the styled crop, among it and the elements absent from the "
+    "panel. A warning marks a cell where the build's classifier and the judge disagree."
+)
+
+
+def _tensor(image: Image.Image):
+    import torch
+
+    image = image.convert("RGB")
+    if max(image.size) > LONG_SIDE:
+        scale = LONG_SIDE / max(image.size)
+        image = image.resize((max(1, round(image.width * scale)),
+                              max(1, round(image.height * scale))), Image.Resampling.LANCZOS)
+    array = np.asarray(image, dtype=np.uint8).copy()
+    return torch.from_numpy(array).permute(2, 0, 1).float().div(255)
+
+
+def learn_judge_reference(comic: Comic, raw: Sequence[Image.Image],
+                          references: dict[str, list[Image.Image]], device: str = "cpu") -> bytes:
+    """What the judge learns from the concept art, references, p̂ and regions, as bytes."""
+    import torch
+
+    from comicc.ml.judge import learn_reference, load_judge
+
+    matrix = target_matrix(comic)
+    regions = [{name: (box[0], box[1], box[2], box[3]) for name, box in panel.regions.items()}
+               for _, _, panel in comic.panels()]
+    reference = learn_reference(
+        load_judge(device), [_tensor(i) for i in raw],
+        {name: [_tensor(i) for i in drawn] for name, drawn in references.items()},
+        matrix.elements, torch.tensor(matrix.values, dtype=torch.float32), regions)
+    return reference.to_bytes()
+
+
+def judge_build(comic: Comic, styled: Sequence[Image.Image], reference: bytes,
+                device: str = "cpu") -> dict[str, Any]:
+    """The judge's cells and summaries of the styled panels as JSON-able data, panels by
+    label ("1.2"); `reference` is `learn_judge_reference`'s."""
+    from comicc.ml.judge import JudgeReference, judge_styled, load_judge
+
+    panels = target_matrix(comic).panels
+    result = judge_styled(load_judge(device), JudgeReference.from_bytes(reference),
+                          [_tensor(i) for i in styled])
+    data = result.to_json()
+    for cell in data["cells"]:
+        cell["panel"] = panels[cell["panel"]]
+        for key in ("presence", "identity"):
+            cell[key] = None if cell[key] is None else round(cell[key], 4)
+    return {"measure": MEASURE, **data}
