@@ -106,9 +106,9 @@ def truth_boxes(project: Project, labels: list[str], regions: list[dict]) -> lis
     path = project.root / "truth.json"
     if not path.exists():
         return regions
-    truth = json.loads(path.read_text())
-    return [{k: tuple(v) for k, v in truth.get(label, {}).items()} or regions[j]
-            for j, label in enumerate(labels)]
+    truth = json.loads(path.read_text())["panels"]
+    return [{k: tuple(v) for k, v in truth.get(label, {}).get("boxes", {}).items()}
+            or regions[j] for j, label in enumerate(labels)]
 
 
 def run_comic(path: str, args: argparse.Namespace, out: Path) -> dict:
@@ -130,6 +130,8 @@ def run_comic(path: str, args: argparse.Namespace, out: Path) -> dict:
                             seed=settings.seed, device=device)
     panels, references_full, _, _ = training_data(project, args.long_side)
     boxes = truth_boxes(project, labels, regions)
+    if args.train_regions == "truth":
+        regions = boxes  # the boxes as an author would draw them: an upper bound for found ones
     judge = load_judge(device)
     texts = panel_texts(project)
     net, conds, learn_conds, model = style_network(project, settings, device, texts)
@@ -219,6 +221,9 @@ def main() -> None:
     parser.add_argument("--colour-weight", type=float)
     parser.add_argument("--edge-weight", type=float)
     parser.add_argument("--identity-weight", type=float)
+    parser.add_argument("--train-regions", choices=["build", "truth"], default="build",
+                        help="regions the loss sees: the build's (manifest, else found by the "
+                        "classifiers) or the judge's truth boxes")
     parser.add_argument("--long-side", type=int, default=768, help="print long side (px)")
     parser.add_argument("--threads", type=int, help="torch threads (default: 1 when busy)")
     parser.add_argument("--out", default="out/bench_consistency")
