@@ -377,8 +377,11 @@ def judge_styled(judge: Judge, reference: JudgeReference,
             identity = retrieved = None
             if target >= PRESENT:
                 identity = float(e @ raw_at[key])
-                rivals = [other for k, other in enumerate(element_ids)
-                          if other in drawn and (other == name or targets[k, j] < PRESENT)]
+                # A crop of the element's own region competes with every element; a whole
+                # panel holds the others present there too, so only absent ones compete.
+                boxed = reference.boxes[i][j] is not None
+                rivals = [other for k, other in enumerate(element_ids) if other in drawn and (
+                    boxed or other == name or targets[k, j] < PRESENT)]
                 if name in drawn and len(rivals) > 1:
                     retrieved = max(rivals, key=lambda other: float((drawn[other] @ e).max()))
             cells.append(JudgeCell(name, j, target, presence, identity, retrieved))

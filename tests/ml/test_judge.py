@@ -88,9 +88,14 @@ def test_retrieval_finds_each_element_from_its_own_reference(judge, comic, refer
     # Styled = another drawing of the comic: new positions and backgrounds.
     result = judge_styled(judge, reference, make_comic(seed=1, size=PANEL).panels)
     retrieved = {(c.element, c.panel): c.retrieved for c in result.cells if c.target == 1}
-    # Panel 2 holds both: the rival of each is in the crop's panel too, so no retrieval.
-    assert retrieved == {("ball", 0): "ball", ("box", 1): "box", ("ball", 2): None,
-                         ("box", 2): None}
+    # Panel 2 holds both: each is cropped to its own region, so both compete everywhere.
+    assert retrieved == {("ball", 0): "ball", ("box", 1): "box", ("ball", 2): "ball",
+                         ("box", 2): "box"}
+    # Without regions, a whole panel holding both is not retrieved (each rival is in it).
+    whole = judge_comic(judge, comic.panels, make_comic(seed=1, size=PANEL).panels,
+                        comic.references, ["ball", "box"], comic.targets, [{}] * 4)
+    assert {(c.element, c.panel): c.retrieved for c in whole.cells
+            if c.target == 1 and c.panel == 2} == {("ball", 2): None, ("box", 2): None}
     assert result.retrieval == 1.0
     # The square's reference drawn where the disc should be is retrieved as the square.
     swapped = list(comic.panels)
