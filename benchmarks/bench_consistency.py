@@ -121,7 +121,8 @@ def run_comic(path: str, args: argparse.Namespace, out: Path) -> dict:
     torch.set_num_threads(args.threads_set)
     preset = settings.preset.with_overrides(lam=args.lam, colour_weight=args.colour_weight,
                                             edge_weight=args.edge_weight,
-                                            identity_weight=args.identity_weight)
+                                            identity_weight=args.identity_weight,
+                                            consistency_views=args.views)
     settings = replace(settings, preset=preset)
     backbone = load_backbone(device)
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
@@ -221,6 +222,7 @@ def main() -> None:
     parser.add_argument("--colour-weight", type=float)
     parser.add_argument("--edge-weight", type=float)
     parser.add_argument("--identity-weight", type=float)
+    parser.add_argument("--views", type=int, help="random views for the classifier term")
     parser.add_argument("--train-regions", choices=["build", "truth"], default="build",
                         help="regions the loss sees: the build's (manifest, else found by the "
                         "classifiers) or the judge's truth boxes")

@@ -18,6 +18,7 @@ class Preset:
     colour_weight: float  # identity: element regions keep the art's chroma (times lambda)
     edge_weight: float  # identity: element regions keep the art's edges (times lambda)
     identity_weight: float  # identity: each present element's crop keeps its backbone embedding
+    consistency_views: int  # random views of the print the classifiers judge (0: the print itself)
     style_weight: float  # Gram style loss weight (gram backend)
     content_weight: float  # content loss weight
     tv_weight: float  # total-variation weight
@@ -66,6 +67,7 @@ PRESETS: dict[str, Preset] = {
         colour_weight=0.0,
         edge_weight=0.0,
         identity_weight=0.0,
+        consistency_views=0,
         style_weight=150.0,
         content_weight=150.0,
         tv_weight=2e-3,
@@ -93,6 +95,7 @@ PRESETS: dict[str, Preset] = {
         colour_weight=0.0,
         edge_weight=0.0,
         identity_weight=0.0,
+        consistency_views=0,
         style_weight=150.0,
         content_weight=150.0,
         tv_weight=2e-3,
@@ -120,6 +123,7 @@ PRESETS: dict[str, Preset] = {
         colour_weight=0.0,
         edge_weight=0.0,
         identity_weight=0.0,
+        consistency_views=0,
         style_weight=150.0,
         content_weight=150.0,
         tv_weight=2e-3,

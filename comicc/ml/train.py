@@ -35,7 +35,7 @@ from comicc.ml.distributed import (
 )
 from comicc.ml.identity import crop_similarity, identity_terms, region_masks
 from comicc.ml.keep import keep_batch
-from comicc.ml.losses import StyleObjective, consistency_bce
+from comicc.ml.losses import StyleObjective, consistency_bce, random_view
 from comicc.ml.presets import Preset
 from comicc.ml.strength import apply_strength
 
@@ -178,7 +178,8 @@ def fit_comic(
         strengths = strengths.to(device, torch.float32)
     lam = preset.lam if classifiers is not None else 0.0
     consistency = Consistency(classifiers, targets, regions, lam, preset.colour_weight,
-                              preset.edge_weight, preset.identity_weight, strengths, keeps)
+                              preset.edge_weight, preset.identity_weight, preset.consistency_views,
+                              strengths, keeps)
     amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
     losses = LossLog(max(1, log_every or (LOG_EVERY_CUDA if on_cuda else 1)), distributed,
@@ -339,6 +340,7 @@ class Consistency:
     colour_weight: float = 0.0
     edge_weight: float = 0.0
     identity_weight: float = 0.0
+    views: int = 0  # random views the classifiers judge (expectation over transformations)
     strengths: Tensor | None = None  # [N, 1, s, s] on the device
     keeps: Sequence[Keep] | None = None
 
@@ -361,10 +363,11 @@ class Consistency:
         assert self.classifiers is not None
         batch_regions = [self.regions[j] if j < len(self.regions) else {}
                          for j in index.tolist()]
-        probs = self.classifiers.probabilities(printed, batch_regions)
+        judged = [printed] if not self.views else [random_view(printed) for _ in range(self.views)]
+        bce = torch.stack([consistency_bce(self.classifiers.probabilities(view, batch_regions),
+                                           self.targets[:, on_device]) for view in judged]).mean()
         # lambda * sum over (element, panel) pairs of the BCE, as the loss is defined
-        out = {"consistency": self.lam * consistency_bce(probs, self.targets[:, on_device])
-               * probs.numel()}
+        out = {"consistency": self.lam * bce * self.targets[:, on_device].numel()}
         ids = self.classifiers.element_ids
         present = [[ids[i] for i in torch.nonzero(self.targets[:, j] > 0.5).flatten().tolist()]
                    for j in on_device.tolist()]

@@ -131,3 +131,23 @@ def test_prepared_sources_give_the_same_terms_without_the_backbone(backbone):
     # A batch of another size is not the prepared sources: computed as before.
     other = objective(styled[:, :, :32, :32], sources[index][:, :, :32, :32], index)
     assert torch.isfinite(other["content"])
+
+
+def test_random_views_keep_geometry_and_differ_between_draws():
+    from comicc.ml.losses import random_view
+
+    x = torch.zeros(2, 3, 64, 64)
+    x[:, 0, 16:48, 8:24] = 1.0  # a red bar on the left
+    torch.manual_seed(0)
+    a, b = random_view(x), random_view(x)
+    assert a.shape == x.shape and 0 <= a.min() and a.max() <= 1
+    assert not torch.allclose(a, b)
+    # the bar stays where it was: a box around it still holds most of the red
+    for view in (a, b):
+        red = view[:, 0] - view[:, 1:].mean(dim=1)
+        assert red[:, 16:48, 8:24].mean() > 3 * red[:, :, 32:].abs().mean()
+    torch.manual_seed(0)
+    assert torch.equal(random_view(x), a)
+    x.requires_grad_(True)
+    random_view(x).sum().backward()
+    assert x.grad.abs().sum() > 0
