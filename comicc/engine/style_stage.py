@@ -44,7 +44,7 @@ from comicc.manifest.load import Project
 from comicc.manifest.matrix import panel_label, target_matrix
 from comicc.manifest.strength import PanelStrength, panel_strengths
 from comicc.ml.backbone import Backbone, load_backbone
-from comicc.ml.classifiers import ClassifierBank, train_for_preset
+from comicc.ml.classifiers import ClassifierBank, find_regions, train_for_preset
 from comicc.ml.device import resolve_device
 from comicc.ml.distributed import (
     BuildGroup,
@@ -193,7 +193,8 @@ def classify_side(preset: Preset) -> int:
 
 
 def run_classify(project: Project, settings: BuildSettings, say: Log) -> tuple[dict[str, bytes], dict]:
-    """Train one head per element; returns the bank as safetensors plus accuracy figures."""
+    """Train one head per element; returns the bank as safetensors plus accuracy figures and
+    the regions found for present elements the manifest does not place."""
     device = start_torch(settings)
     preset = settings.preset
     backbone = load_backbone(device)
@@ -201,12 +202,21 @@ def run_classify(project: Project, settings: BuildSettings, say: Log) -> tuple[d
     say(f"classify: training {len(references)} element classifier(s) on {device.type}")
     bank = train_for_preset(backbone, references, panels, targets, regions, preset,
                             seed=settings.seed, device=device)
+    # Where each present element without a manifest region is, from the raw art: the
+    # style stage's classifier term then looks at that crop.
+    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
+    found = find_regions(bank, panels, targets, regions)
+    bank.found_regions = {label: {k: tuple(round(v, 4) for v in box) for k, box in boxes.items()}
+                          for label, boxes in zip(labels, found, strict=True) if boxes}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "classifiers.safetensors"
         bank.save(path)
         data = path.read_bytes()
     accuracy = {k: (None if v != v else round(v, 4)) for k, v in bank.accuracy.items()}
-    return {"classifiers.safetensors": data}, {"accuracy": accuracy, "weak": bank.weak}
+    regions_json = {label: {k: list(box) for k, box in boxes.items()}
+                    for label, boxes in bank.found_regions.items()}
+    return {"classifiers.safetensors": data}, {"accuracy": accuracy, "weak": bank.weak,
+                                               "regions": regions_json}
 
 
 def load_bank(cache: Cache, entry: Entry, backbone: Backbone) -> ClassifierBank:
@@ -514,6 +524,10 @@ def style_problem(project: Project, settings: BuildSettings,
     backbone = load_backbone(device)
     bank = classifiers(backbone)
     data = training_data(project, settings.preset.long_side, lazy=True)
+    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
+    # The regions the classify stage found, under the manifest's (which win).
+    data = data._replace(regions=[{**bank.found_regions.get(label, {}), **given}
+                                  for label, given in zip(labels, data.regions, strict=True)])
     texts = panel_texts(project)
     network = style_network(project, settings, device, texts)
     objective = style_objective(project, settings, device, network.net, data.panels,
