@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -514,6 +514,16 @@ class StyleProblem:
     strengths: list[PanelStrength]
 
 
+def with_found_regions(project: Project, regions: Sequence[Mapping[str, tuple[float, ...]]],
+                       found: Mapping[str, Mapping[str, tuple[float, ...]]]
+                       ) -> list[dict[str, tuple[float, ...]]]:
+    """Each panel's manifest regions over the boxes the classify stage found (by panel
+    label): the manifest wins where both place an element."""
+    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
+    return [{**found.get(label, {}), **given}
+            for label, given in zip(labels, regions, strict=True)]
+
+
 def style_problem(project: Project, settings: BuildSettings,
                   classifiers: Callable[[Backbone], ClassifierBank]) -> StyleProblem:
     """Seed torch, then build the network, its conditions and the objective for `project`.
@@ -524,10 +534,7 @@ def style_problem(project: Project, settings: BuildSettings,
     backbone = load_backbone(device)
     bank = classifiers(backbone)
     data = training_data(project, settings.preset.long_side, lazy=True)
-    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
-    # The regions the classify stage found, under the manifest's (which win).
-    data = data._replace(regions=[{**bank.found_regions.get(label, {}), **given}
-                                  for label, given in zip(labels, data.regions, strict=True)])
+    data = data._replace(regions=with_found_regions(project, data.regions, bank.found_regions))
     texts = panel_texts(project)
     network = style_network(project, settings, device, texts)
     objective = style_objective(project, settings, device, network.net, data.panels,

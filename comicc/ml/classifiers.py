@@ -454,23 +454,29 @@ def _holdout(sources: list[_Source], gen: torch.Generator) -> set[str]:
     return {sources[k].key for k in order}
 
 
-def _fit_head(
-    features: Tensor, labels: Tensor, steps: int, pooling: Pooling
+def _fit_heads(
+    features: Tensor, labels: Tensor, mask: Tensor, steps: int, pooling: Pooling
 ) -> tuple[Tensor, Tensor]:
-    """A class-balanced logistic-regression head (weight [D], bias []) on pooled position
-    scores of features [N, P, D], by full-batch Adam."""
-    weight = torch.zeros(features.shape[-1], device=features.device, requires_grad=True)
-    bias = torch.zeros((), device=features.device, requires_grad=True)
-    positives = labels.sum().clamp(min=1)
-    negatives = (1 - labels).sum().clamp(min=1)
-    pos_weight = negatives / positives  # equal total weight for both classes
-    if len(labels) == 0:
-        return weight.detach(), bias.detach()
+    """Class-balanced logistic-regression heads (weights [E, D], biases [E]) on pooled
+    position scores of features [N, P, D], by full-batch Adam: head e learns labels[e] on
+    the views where mask[e] is set.
+
+    All heads train in one pass over the features (the costly part); their losses are
+    separate and Adam is per coordinate, so each head learns as if trained alone.
+    """
+    count, dim = labels.shape[0], features.shape[-1]
+    weight = torch.zeros(count, dim, device=features.device, requires_grad=True)
+    bias = torch.zeros(count, device=features.device, requires_grad=True)
+    positives = (labels * mask).sum(dim=1).clamp(min=1)
+    negatives = ((1 - labels) * mask).sum(dim=1).clamp(min=1)
+    pos_weight = (negatives / positives).unsqueeze(1)  # equal total weight for both classes
+    views = mask.sum(dim=1).clamp(min=1)
     optimizer = torch.optim.Adam([weight, bias], lr=HEAD_LR)
     for _ in range(steps):
-        logits = _pool_positions(features @ weight + bias, pooling)
-        loss = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pos_weight)
-        loss = loss + HEAD_L2 * weight.pow(2).sum()
+        logits = _pool_positions((features @ weight.T + bias).transpose(1, 2), pooling).T
+        bce = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pos_weight,
+                                                 reduction="none")
+        loss = ((bce * mask).sum(dim=1) / views).sum() + HEAD_L2 * weight.pow(2).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -490,38 +496,27 @@ def _balanced_accuracy(logits: Tensor, labels: Tensor) -> float:
 def _split(
     positives: list[_Source],
     negatives: list[_Source],
-    features: Mapping[str, Tensor],
+    rows: Mapping[str, range],
     held: set[str],
-) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """(features, labels) for training and for held-out testing."""
-    shape = next(iter(features.values())).shape[1:] if features else (0,)
-    device = next(iter(features.values())).device if features else "cpu"
-    parts: dict[str, tuple[list[Tensor], list[Tensor]]] = {"train": ([], []), "test": ([], [])}
-
-    def add(part: str, values: Tensor, label: float) -> None:
-        parts[part][0].append(values)
-        parts[part][1].append(torch.full((len(values),), label, device=device))
-
+    total: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One element's labels, training mask and held-out mask over all `total` views
+    (rows[key]: a source's views)."""
+    labels, train, test = torch.zeros(total), torch.zeros(total), torch.zeros(total)
     for label, sources in ((1.0, positives), (0.0, negatives)):
         for source in sources:
-            e = features[source.key]
+            span = rows[source.key]
+            labels[span.start : span.stop] = label
             if source.key in held:
-                add("test", e, label)
-            elif len(sources) < 3 and len(e) > 1:
+                test[span.start : span.stop] = 1
+            elif len(sources) < 3 and len(span) > 1:
                 # Too few sources of this class to hold one out: hold out some views instead.
-                cut = max(1, round(len(e) * (1 - HOLDOUT_FRACTION)))
-                add("train", e[:cut], label)
-                add("test", e[cut:], label)
+                cut = span.start + max(1, round(len(span) * (1 - HOLDOUT_FRACTION)))
+                train[span.start : cut] = 1
+                test[cut : span.stop] = 1
             else:
-                add("train", e, label)
-
-    def stacked(part: str) -> tuple[Tensor, Tensor]:
-        values, labels = parts[part]
-        if not values:
-            return torch.zeros(0, *shape, device=device), torch.zeros(0, device=device)
-        return torch.cat(values), torch.cat(labels)
-
-    return stacked("train"), stacked("test")
+                train[span.start : span.stop] = 1
+    return labels, train, test
 
 
 def train_classifiers(
@@ -562,36 +557,44 @@ def train_classifiers(
                 maps[source.key] = _feature_maps(backbone, batch, device)
     if not maps:
         raise ValueError("no training images: give element references or panels")
-    # Each view as its positions' feature vectors [V, P, D], standardised per channel.
-    positions = {k: m.flatten(2).transpose(1, 2) for k, m in maps.items()}
-    everything = torch.cat([p.reshape(-1, p.shape[-1]) for p in positions.values()])
-    feature_mean = everything.mean(dim=0)
-    feature_std = everything.std(dim=0).nan_to_num(1.0).clamp(min=1e-4)
-    del everything
-    standardised = {k: (p - feature_mean) / feature_std for k, p in positions.items()}
+    # Every view as its positions' feature vectors [N, P, D], standardised per channel.
+    features = torch.cat([m.flatten(2).transpose(1, 2) for m in maps.values()])
+    rows, start = {}, 0
+    for key, m in maps.items():
+        rows[key] = range(start, start + len(m))
+        start += len(m)
+    del maps
+    flat = features.reshape(-1, features.shape[-1])
+    feature_mean = flat.mean(dim=0)
+    feature_std = flat.std(dim=0).nan_to_num(1.0).clamp(min=1e-4)
+    features = (features - feature_mean) / feature_std
 
-    weights, biases, accuracy, weak = [], [], {}, []
-    for element, (positives, negatives) in zip(element_ids, per_element, strict=True):
+    splits = []
+    for positives, negatives in per_element:
         held = _holdout(positives, gen) | _holdout(negatives, gen)
-        train, test = _split(positives, negatives, standardised, held)
+        splits.append(_split(positives, negatives, rows, held, len(features)))
+    labels, train, test = (torch.stack(parts).to(features.device) for parts in zip(*splits, strict=True))
+    weight, bias = _fit_heads(features, labels, train, steps, pooling)
+    held_logits = _pool_positions((features @ weight.T + bias).transpose(1, 2), pooling).T
+
+    accuracy, weak = {}, []
+    for e, (element, (positives, negatives)) in enumerate(zip(element_ids, per_element,
+                                                              strict=True)):
         separable = bool(positives) and bool(negatives)
+        chosen = test[e] > 0
         score = float("nan")
-        if separable and len(test[1]):
-            w, b = _fit_head(*train, steps, pooling)
-            score = _balanced_accuracy(_pool_positions(test[0] @ w + b, pooling), test[1])
+        if separable and chosen.any():
+            score = _balanced_accuracy(held_logits[e, chosen], labels[e, chosen])
         accuracy[element] = score
         if not (separable and score >= WEAK_ACCURACY):
             weak.append(element)
-        w, b = _fit_head(torch.cat([train[0], test[0]]), torch.cat([train[1], test[1]]), steps,
-                         pooling)
-        weights.append(w)
-        biases.append(b)
+    weight, bias = _fit_heads(features, labels, train + test, steps, pooling)
 
     return ClassifierBank(
         backbone,
         element_ids,
-        torch.stack(weights),
-        torch.stack(biases),
+        weight,
+        bias,
         feature_mean,
         feature_std,
         size,
