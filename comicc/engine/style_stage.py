@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -45,7 +45,7 @@ from comicc.manifest.load import Project
 from comicc.manifest.matrix import panel_label, target_matrix
 from comicc.manifest.strength import PanelStrength, panel_strengths
 from comicc.ml.backbone import Backbone, load_backbone
-from comicc.ml.classifiers import ClassifierBank, train_for_preset
+from comicc.ml.classifiers import ClassifierBank, find_regions, train_for_preset
 from comicc.ml.device import resolve_device
 from comicc.ml.distributed import (
     BuildGroup,
@@ -194,7 +194,8 @@ def classify_side(preset: Preset) -> int:
 
 
 def run_classify(project: Project, settings: BuildSettings, say: Log) -> tuple[dict[str, bytes], dict]:
-    """Train one head per element; returns the bank as safetensors plus accuracy figures."""
+    """Train one head per element; returns the bank as safetensors plus accuracy figures and
+    the regions found for present elements the manifest does not place."""
     device = start_torch(settings)
     preset = settings.preset
     backbone = load_backbone(device)
@@ -202,12 +203,21 @@ def run_classify(project: Project, settings: BuildSettings, say: Log) -> tuple[d
     say(f"classify: training {len(references)} element classifier(s) on {device.type}")
     bank = train_for_preset(backbone, references, panels, targets, regions, preset,
                             seed=settings.seed, device=device)
+    # Where each present element without a manifest region is, from the raw art: the
+    # style stage's classifier term then looks at that crop.
+    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
+    found = find_regions(bank, panels, targets, regions)
+    bank.found_regions = {label: {k: tuple(round(v, 4) for v in box) for k, box in boxes.items()}
+                          for label, boxes in zip(labels, found, strict=True) if boxes}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "classifiers.safetensors"
         bank.save(path)
         data = path.read_bytes()
     accuracy = {k: (None if v != v else round(v, 4)) for k, v in bank.accuracy.items()}
-    return {"classifiers.safetensors": data}, {"accuracy": accuracy, "weak": bank.weak}
+    regions_json = {label: {k: list(box) for k, box in boxes.items()}
+                    for label, boxes in bank.found_regions.items()}
+    return {"classifiers.safetensors": data}, {"accuracy": accuracy, "weak": bank.weak,
+                                               "regions": regions_json}
 
 
 def load_bank(cache: Cache, entry: Entry, backbone: Backbone) -> ClassifierBank:
@@ -505,6 +515,16 @@ class StyleProblem:
     strengths: list[PanelStrength]
 
 
+def with_found_regions(project: Project, regions: Sequence[Mapping[str, tuple[float, ...]]],
+                       found: Mapping[str, Mapping[str, tuple[float, ...]]]
+                       ) -> list[dict[str, tuple[float, ...]]]:
+    """Each panel's manifest regions over the boxes the classify stage found (by panel
+    label): the manifest wins where both place an element."""
+    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
+    return [{**found.get(label, {}), **given}
+            for label, given in zip(labels, regions, strict=True)]
+
+
 def style_problem(project: Project, settings: BuildSettings,
                   classifiers: Callable[[Backbone], ClassifierBank]) -> StyleProblem:
     """Seed torch, then build the network, its conditions and the objective for `project`.
@@ -515,6 +535,7 @@ def style_problem(project: Project, settings: BuildSettings,
     backbone = load_backbone(device)
     bank = classifiers(backbone)
     data = training_data(project, settings.preset.long_side, lazy=True)
+    data = data._replace(regions=with_found_regions(project, data.regions, bank.found_regions))
     texts = panel_texts(project)
     network = style_network(project, settings, device, texts)
     objective = style_objective(project, settings, device, network.net, data.panels,

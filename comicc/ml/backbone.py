@@ -96,8 +96,12 @@ class Backbone(nn.Module):
             h = block(h)
         return self.net._swish(self.net._bn1(self.net._conv_head(h)))
 
+    def feature_map(self, x: Tensor) -> Tensor:
+        """Last-layer features [B, 1280, H/32, W/32] before pooling (the classifiers' input)."""
+        return self._head(x)
+
     def embed(self, x: Tensor) -> Tensor:
-        """Globally pooled last-layer features [B, 1280] (the classifiers' input)."""
+        """Globally pooled last-layer features [B, 1280]."""
         return self._head(x).mean(dim=(2, 3))
 
     def imagenet_logits(self, x: Tensor) -> Tensor:

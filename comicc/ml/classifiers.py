@@ -1,12 +1,18 @@
-"""One binary classifier per element: "does this image contain element i?"
+"""One binary classifier per element: "does this image contain element i, and where?"
 
-Each classifier is a linear head on the frozen backbone's pooled embedding. Training data
-per element: its reference drawings and the panels where it is present (positives, the
-region crop when the manifest gives one); the panels where it is absent and the other
-elements' reference drawings (negatives). Each is seen through augmented views that
-imitate what a stylisation does to a drawing (posterise, blur, hue shift, ink lines,
-noise), so a restyled panel is still recognised. The backbone is frozen, so the views'
-embeddings are computed once and the heads train on them.
+Each classifier is a linear head applied at every position of the frozen backbone's last
+feature map (before pooling): w·f(x,y)+b scores how much that patch looks like the
+element, and the image's logit pools those scores by log-mean-exp, a soft maximum
+(multiple-instance learning: a panel is positive when some patch shows the element). A
+small element is then not diluted by the rest of the panel as under mean pooling, and the
+score map says where the element is (`locate`).
+
+Training data per element: its reference drawings and the panels where it is present
+(positives, the region crop when the manifest gives one); the panels where it is absent
+and the other elements' reference drawings (negatives). Each is seen through augmented
+views that imitate what a stylisation does to a drawing (posterise, blur, hue shift, ink
+lines, noise), so a restyled panel is still recognised. The backbone is frozen, so the
+views' feature maps are computed once and the heads train on them.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -26,23 +33,40 @@ from comicc.ml.presets import Preset
 
 Box = tuple[float, float, float, float]  # (x, y, w, h) as fractions of the image
 Regions = Mapping[str, Box]
+Pooling = Literal["lse", "mean"]
 
+# The saved bank's layout; a file of another format is refused rather than misread.
+FORMAT = "spatial-1"
 # An element whose held-out accuracy is below this is reported weak.
 WEAK_ACCURACY = 0.75
 HOLDOUT_FRACTION = 0.25
 VIEWS_PER_IMAGE = 8
 HEAD_LR = 1e-2
 # L2 penalty on head weights: keeps logits moderate, so the style loop gets smooth gradients.
-HEAD_L2 = 0.1
+HEAD_L2 = 1.0
 EMBED_BATCH = 32
+# Smallest share of a source's area a view's random crop keeps: a panel is a positive
+# because its element is somewhere in it, and a smaller crop often cut a small one out.
+CROP_AREA = 0.8
 # Probability that a view also gets one or two stylisation-like perturbations.
 STYLISE_PROB = 0.9
+# How a head pools its per-position logits into the image's: "lse" is log-mean-exp.
+POOLING: Pooling = "lse"
+# r of log-mean-exp pooling, (1/r) log mean exp(r s): r -> 0 is mean pooling, r -> inf max.
+SHARPNESS = 2.0
+# `locate` looks at the image at this multiple of the bank's size: a finer score map.
+LOCATE_SCALE = 2
+# A position belongs to the element when its score is at least this fraction of the
+# peak's, scores measured from the map's minimum.
+LOCATE_THRESHOLD = 0.5
 
 
 class ClassifierBank:
     """The trained heads of all elements on one backbone, probabilities in [0,1].
 
     Heads are frozen tensors: gradients flow through `probabilities` to the images only.
+    found_regions: boxes `locate` found in the training panels, by panel label (what the
+    classify stage adds to the manifest's regions).
     """
 
     def __init__(
@@ -51,26 +75,38 @@ class ClassifierBank:
         element_ids: Sequence[str],
         weight: Tensor,
         bias: Tensor,
-        embed_mean: Tensor,
-        embed_std: Tensor,
+        feature_mean: Tensor,
+        feature_std: Tensor,
         size: int,
         accuracy: Mapping[str, float] | None = None,
         weak: Sequence[str] = (),
+        pooling: Pooling = POOLING,
+        found_regions: Mapping[str, Regions] | None = None,
     ) -> None:
         self.backbone = backbone
         self.element_ids = list(element_ids)
         device = backbone.mean.device
         self.weight = weight.detach().to(device)  # [E, D]
         self.bias = bias.detach().to(device)  # [E]
-        self.embed_mean = embed_mean.detach().to(device)  # [D]
-        self.embed_std = embed_std.detach().to(device)  # [D]
+        self.feature_mean = feature_mean.detach().to(device)  # [D]
+        self.feature_std = feature_std.detach().to(device)  # [D]
         self.size = size
         self.accuracy = dict(accuracy or {})
         self.weak = list(weak)
+        self.pooling: Pooling = pooling
+        self.found_regions = {k: dict(v) for k, v in (found_regions or {}).items()}
 
-    def logits_from_embeddings(self, embeddings: Tensor) -> Tensor:
-        """Head logits [B, E] for backbone embeddings [B, D]."""
-        return ((embeddings - self.embed_mean) / self.embed_std) @ self.weight.T + self.bias
+    def score_maps(self, images: Tensor) -> Tensor:
+        """Per-position head logits [B, E, h, w] of images [B,3,H,W] at their own size."""
+        maps = self.backbone.feature_map(images)
+        # The standardisation folded into the heads: one 1x1 convolution on the raw map.
+        scaled = self.weight / self.feature_std
+        offset = self.bias - scaled @ self.feature_mean
+        return torch.einsum("bdhw,ed->behw", maps, scaled) + offset.view(1, -1, 1, 1)
+
+    def logits(self, images: Tensor) -> Tensor:
+        """Image logits [B, E] of images [B,3,H,W], seen at the bank's size."""
+        return pool(self.score_maps(resize(images, (self.size, self.size))), self.pooling)
 
     def probabilities(self, images: Tensor, regions: Sequence[Regions] | None = None) -> Tensor:
         """p_ib = C_i(images[b]) as [E, B]; differentiable w.r.t. images [B,3,H,W] in [0,1].
@@ -78,9 +114,7 @@ class ClassifierBank:
         With regions[b][element] = (x, y, w, h), that element's classifier looks at the
         crop instead of the whole image (location-aware consistency).
         """
-        logits = self.logits_from_embeddings(
-            self.backbone.embed(resize(images, (self.size, self.size)))
-        ).T  # [E, B]
+        logits = self.logits(images).T  # [E, B]
         rows, cols, boxes = [], [], []
         for b, panel_regions in enumerate(regions or []):
             for element, box in panel_regions.items():
@@ -90,25 +124,36 @@ class ClassifierBank:
                     boxes.append(box)
         if boxes:
             crops = crop_boxes(images, torch.tensor(cols), torch.tensor(boxes), self.size)
-            crop_logits = self.logits_from_embeddings(self.backbone.embed(crops))
+            crop_logits = self.logits(crops)
             element = torch.tensor(rows, device=crop_logits.device)
             picked = crop_logits.gather(1, element.unsqueeze(1)).squeeze(1)
             logits = logits.index_put((element, torch.tensor(cols, device=logits.device)), picked)
         return torch.sigmoid(logits)
+
+    @torch.no_grad()
+    def locate(self, images: Tensor, elements: Sequence[Sequence[str]]) -> list[dict[str, Box]]:
+        """For each image [B,3,H,W], the box of each named element: the region around the
+        peak of that head's score map (see `activation_box`)."""
+        side = self.size * LOCATE_SCALE
+        maps = self.score_maps(resize(images, (side, side)))
+        return [
+            {name: activation_box(maps[b, self.element_ids.index(name)]) for name in names}
+            for b, names in enumerate(elements)
+        ]
 
     def state_dict(self) -> dict[str, Tensor]:
         """The head tensors (the backbone is not part of the bank's state)."""
         return {
             "weight": self.weight.cpu(),
             "bias": self.bias.cpu(),
-            "embed_mean": self.embed_mean.cpu(),
-            "embed_std": self.embed_std.cpu(),
+            "feature_mean": self.feature_mean.cpu(),
+            "feature_std": self.feature_std.cpu(),
         }
 
     def load_state_dict(self, state: Mapping[str, Tensor]) -> None:
-        """Replace the head tensors with `state` (same element count and embedding size)."""
+        """Replace the head tensors with `state` (same element count and feature size)."""
         device = self.backbone.mean.device
-        for name in ("weight", "bias", "embed_mean", "embed_std"):
+        for name in ("weight", "bias", "feature_mean", "feature_std"):
             current = getattr(self, name)
             if state[name].shape != current.shape:
                 raise ValueError(
@@ -117,14 +162,18 @@ class ClassifierBank:
             setattr(self, name, state[name].detach().to(device))
 
     def save(self, path: str | Path) -> None:
-        """Write the bank as safetensors (tensors plus element ids, size, accuracy, weak)."""
+        """Write the bank as safetensors (tensors plus element ids, size, accuracy, weak,
+        pooling and found regions)."""
         from safetensors.torch import save_file
 
         metadata = {
+            "format": FORMAT,
             "element_ids": json.dumps(self.element_ids),
             "size": str(self.size),
             "accuracy": json.dumps(self.accuracy),
             "weak": json.dumps(self.weak),
+            "pooling": self.pooling,
+            "found_regions": json.dumps(self.found_regions),
         }
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(path), metadata)
 
@@ -134,19 +183,101 @@ class ClassifierBank:
         from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata()
+            metadata = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        if metadata.get("format") != FORMAT:
+            raise ValueError(f"{path}: a classifier bank of format {metadata.get('format')!r}, "
+                             f"expected {FORMAT!r}; rebuild it")
+        found = json.loads(metadata["found_regions"])
         return cls(
             backbone,
             json.loads(metadata["element_ids"]),
             tensors["weight"],
             tensors["bias"],
-            tensors["embed_mean"],
-            tensors["embed_std"],
+            tensors["feature_mean"],
+            tensors["feature_std"],
             int(metadata["size"]),
             json.loads(metadata["accuracy"]),
             json.loads(metadata["weak"]),
+            metadata["pooling"],  # type: ignore[arg-type]
+            {label: {k: tuple(v) for k, v in boxes.items()} for label, boxes in found.items()},
         )
+
+
+def pool(scores: Tensor, pooling: Pooling) -> Tensor:
+    """Per-position logits [..., h, w] pooled to [...]: their mean, or their log-mean-exp."""
+    return _pool_positions(scores.flatten(-2), pooling)
+
+
+def _pool_positions(flat: Tensor, pooling: Pooling) -> Tensor:
+    if pooling == "mean":
+        return flat.mean(-1)
+    return (torch.logsumexp(SHARPNESS * flat, -1) - math.log(flat.shape[-1])) / SHARPNESS
+
+
+def activation_box(scores: Tensor) -> Box:
+    """The box (x, y, w, h) of the element one head's score map [h, w] points at.
+
+    Scores are measured from the map's minimum; the positions at least LOCATE_THRESHOLD of
+    the peak's that connect to the peak form the element. Its bounding box is padded by
+    half a map cell (the map's resolution) and clipped to the image.
+    """
+    h, w = scores.shape
+    # Bilinear upsampling to 4x: boxes finer than whole cells where the scores slope.
+    fine = F.interpolate(scores[None, None].float(), scale_factor=4, mode="bilinear",
+                         align_corners=False)[0, 0]
+    level = fine - fine.min()
+    mask = level >= LOCATE_THRESHOLD * level.max()
+    peak = int(level.argmax())
+    component = torch.zeros_like(mask)
+    component.view(-1)[peak] = True
+    while True:  # flood fill from the peak through the mask, 8-connected
+        grown = F.max_pool2d(component[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
+        grown &= mask
+        if torch.equal(grown, component):
+            break
+        component = grown
+    ys, xs = component.nonzero(as_tuple=True)
+    fh, fw = fine.shape
+    x0 = max(0.0, xs.min().item() / fw - 0.5 / w)
+    y0 = max(0.0, ys.min().item() / fh - 0.5 / h)
+    x1 = min(1.0, (xs.max().item() + 1) / fw + 0.5 / w)
+    y1 = min(1.0, (ys.max().item() + 1) / fh + 0.5 / h)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def find_regions(
+    bank: ClassifierBank,
+    panels: Sequence[Tensor],
+    targets: Tensor,
+    regions: Sequence[Regions],
+) -> list[dict[str, Box]]:
+    """Per panel, the boxes `locate` finds for the elements present in it (targets [E, N]
+    = p_hat) that `regions` does not already place.
+
+    Only where the element's head is not weak and sees the element in the panel: a head
+    that does not recognise it has no peak worth boxing.
+    """
+    side = bank.size * LOCATE_SCALE
+    device = bank.backbone.mean.device
+    wanted = [
+        [e for i, e in enumerate(bank.element_ids)
+         if targets[i, j] > 0.5 and e not in bank.weak
+         and e not in (regions[j] if j < len(regions) else {})]
+        for j in range(len(panels))
+    ]
+    found: list[dict[str, Box]] = [{} for _ in panels]
+    todo = [j for j, names in enumerate(wanted) if names]
+    for chunk in (todo[k : k + EMBED_BATCH] for k in range(0, len(todo), EMBED_BATCH)):
+        images = torch.stack([resize(panels[j][None].float(), (side, side))[0] for j in chunk])
+        images = images.to(device)
+        with torch.no_grad():
+            seen = bank.logits(images) > 0  # [B, E]
+        names = [[e for e in wanted[j] if seen[b, bank.element_ids.index(e)]]
+                 for b, j in enumerate(chunk)]
+        for j, panel_boxes in zip(chunk, bank.locate(images, names), strict=True):
+            found[j] = panel_boxes
+    return found
 
 
 def crop_boxes(images: Tensor, index: Tensor, boxes: Tensor, size: int) -> Tensor:
@@ -175,7 +306,7 @@ def _gray(x: Tensor) -> Tensor:
 
 def _random_resized_crop(x: Tensor, size: int, gen: torch.Generator) -> Tensor:
     h, w = x.shape[-2:]
-    area = h * w * _uniform(gen, 0.45, 1.0)
+    area = h * w * _uniform(gen, CROP_AREA, 1.0)
     ratio = math.exp(_uniform(gen, math.log(3 / 4), math.log(4 / 3)))
     cw = min(w, max(1, round(math.sqrt(area * ratio))))
     ch = min(h, max(1, round(math.sqrt(area / ratio))))
@@ -323,20 +454,29 @@ def _holdout(sources: list[_Source], gen: torch.Generator) -> set[str]:
     return {sources[k].key for k in order}
 
 
-def _fit_head(features: Tensor, labels: Tensor, steps: int) -> tuple[Tensor, Tensor]:
-    """A class-balanced logistic-regression head (weight [D], bias []) by full-batch Adam."""
-    weight = torch.zeros(features.shape[1], device=features.device, requires_grad=True)
-    bias = torch.zeros((), device=features.device, requires_grad=True)
-    positives = labels.sum().clamp(min=1)
-    negatives = (1 - labels).sum().clamp(min=1)
-    pos_weight = negatives / positives  # equal total weight for both classes
-    if len(labels) == 0:
-        return weight.detach(), bias.detach()
+def _fit_heads(
+    features: Tensor, labels: Tensor, mask: Tensor, steps: int, pooling: Pooling
+) -> tuple[Tensor, Tensor]:
+    """Class-balanced logistic-regression heads (weights [E, D], biases [E]) on pooled
+    position scores of features [N, P, D], by full-batch Adam: head e learns labels[e] on
+    the views where mask[e] is set.
+
+    All heads train in one pass over the features (the costly part); their losses are
+    separate and Adam is per coordinate, so each head learns as if trained alone.
+    """
+    count, dim = labels.shape[0], features.shape[-1]
+    weight = torch.zeros(count, dim, device=features.device, requires_grad=True)
+    bias = torch.zeros(count, device=features.device, requires_grad=True)
+    positives = (labels * mask).sum(dim=1).clamp(min=1)
+    negatives = ((1 - labels) * mask).sum(dim=1).clamp(min=1)
+    pos_weight = (negatives / positives).unsqueeze(1)  # equal total weight for both classes
+    views = mask.sum(dim=1).clamp(min=1)
     optimizer = torch.optim.Adam([weight, bias], lr=HEAD_LR)
     for _ in range(steps):
-        logits = features @ weight + bias
-        loss = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pos_weight)
-        loss = loss + HEAD_L2 * weight.pow(2).sum()
+        logits = _pool_positions((features @ weight.T + bias).transpose(1, 2), pooling).T
+        bce = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pos_weight,
+                                                 reduction="none")
+        loss = ((bce * mask).sum(dim=1) / views).sum() + HEAD_L2 * weight.pow(2).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -356,38 +496,27 @@ def _balanced_accuracy(logits: Tensor, labels: Tensor) -> float:
 def _split(
     positives: list[_Source],
     negatives: list[_Source],
-    embeddings: Mapping[str, Tensor],
+    rows: Mapping[str, range],
     held: set[str],
-) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """(features, labels) for training and for held-out testing."""
-    dim = next(iter(embeddings.values())).shape[1] if embeddings else 0
-    device = next(iter(embeddings.values())).device if embeddings else "cpu"
-    parts: dict[str, tuple[list[Tensor], list[Tensor]]] = {"train": ([], []), "test": ([], [])}
-
-    def add(part: str, features: Tensor, label: float) -> None:
-        parts[part][0].append(features)
-        parts[part][1].append(torch.full((len(features),), label, device=device))
-
+    total: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One element's labels, training mask and held-out mask over all `total` views
+    (rows[key]: a source's views)."""
+    labels, train, test = torch.zeros(total), torch.zeros(total), torch.zeros(total)
     for label, sources in ((1.0, positives), (0.0, negatives)):
         for source in sources:
-            e = embeddings[source.key]
+            span = rows[source.key]
+            labels[span.start : span.stop] = label
             if source.key in held:
-                add("test", e, label)
-            elif len(sources) < 3 and len(e) > 1:
+                test[span.start : span.stop] = 1
+            elif len(sources) < 3 and len(span) > 1:
                 # Too few sources of this class to hold one out: hold out some views instead.
-                cut = max(1, round(len(e) * (1 - HOLDOUT_FRACTION)))
-                add("train", e[:cut], label)
-                add("test", e[cut:], label)
+                cut = span.start + max(1, round(len(span) * (1 - HOLDOUT_FRACTION)))
+                train[span.start : cut] = 1
+                test[cut : span.stop] = 1
             else:
-                add("train", e, label)
-
-    def stacked(part: str) -> tuple[Tensor, Tensor]:
-        features, labels = parts[part]
-        if not features:
-            return torch.zeros(0, dim, device=device), torch.zeros(0, device=device)
-        return torch.cat(features), torch.cat(labels)
-
-    return stacked("train"), stacked("test")
+                train[span.start : span.stop] = 1
+    return labels, train, test
 
 
 def train_classifiers(
@@ -403,8 +532,9 @@ def train_classifiers(
     size: int,
     device: torch.device | str,
     views_per_image: int = VIEWS_PER_IMAGE,
+    pooling: Pooling = POOLING,
 ) -> ClassifierBank:
-    """Train one binary head per element on frozen-backbone embeddings of augmented views.
+    """Train one binary head per element on frozen-backbone feature maps of augmented views.
 
     targets is p_hat [E, N] (0/1) over the N panels; regions[j] maps element ids to
     (x, y, w, h) boxes in panel j. Accuracy is balanced accuracy on held-out views (whole
@@ -418,48 +548,59 @@ def train_classifiers(
         for i, element in enumerate(element_ids)
     ]
 
-    # Embed every distinct source's views once: the backbone is frozen.
-    embeddings: dict[str, Tensor] = {}
+    # Feature maps of every distinct source's views, once: the backbone is frozen.
+    maps: dict[str, Tensor] = {}
     for positives, negatives in per_element:
         for source in positives + negatives:
-            if source.key not in embeddings:
+            if source.key not in maps:
                 batch = views(source.image.float().cpu(), views_per_image, size, gen)
-                embeddings[source.key] = _embed(backbone, batch, device)
-    if not embeddings:
+                maps[source.key] = _feature_maps(backbone, batch, device)
+    if not maps:
         raise ValueError("no training images: give element references or panels")
-    everything = torch.cat(list(embeddings.values()))
-    embed_mean = everything.mean(dim=0)
-    embed_std = everything.std(dim=0).nan_to_num(1.0).clamp(min=1e-4)
+    # Every view as its positions' feature vectors [N, P, D], standardised per channel.
+    features = torch.cat([m.flatten(2).transpose(1, 2) for m in maps.values()])
+    rows, start = {}, 0
+    for key, m in maps.items():
+        rows[key] = range(start, start + len(m))
+        start += len(m)
+    del maps
+    flat = features.reshape(-1, features.shape[-1])
+    feature_mean = flat.mean(dim=0)
+    feature_std = flat.std(dim=0).nan_to_num(1.0).clamp(min=1e-4)
+    features = (features - feature_mean) / feature_std
 
-    weights, biases, accuracy, weak = [], [], {}, []
-    for element, (positives, negatives) in zip(element_ids, per_element, strict=True):
+    splits = []
+    for positives, negatives in per_element:
         held = _holdout(positives, gen) | _holdout(negatives, gen)
-        standardised = {
-            s.key: (embeddings[s.key] - embed_mean) / embed_std for s in positives + negatives
-        }
-        train, test = _split(positives, negatives, standardised, held)
+        splits.append(_split(positives, negatives, rows, held, len(features)))
+    labels, train, test = (torch.stack(parts).to(features.device) for parts in zip(*splits, strict=True))
+    weight, bias = _fit_heads(features, labels, train, steps, pooling)
+    held_logits = _pool_positions((features @ weight.T + bias).transpose(1, 2), pooling).T
+
+    accuracy, weak = {}, []
+    for e, (element, (positives, negatives)) in enumerate(zip(element_ids, per_element,
+                                                              strict=True)):
         separable = bool(positives) and bool(negatives)
+        chosen = test[e] > 0
         score = float("nan")
-        if separable and len(test[1]):
-            w, b = _fit_head(*train, steps)
-            score = _balanced_accuracy(test[0] @ w + b, test[1])
+        if separable and chosen.any():
+            score = _balanced_accuracy(held_logits[e, chosen], labels[e, chosen])
         accuracy[element] = score
         if not (separable and score >= WEAK_ACCURACY):
             weak.append(element)
-        w, b = _fit_head(torch.cat([train[0], test[0]]), torch.cat([train[1], test[1]]), steps)
-        weights.append(w)
-        biases.append(b)
+    weight, bias = _fit_heads(features, labels, train + test, steps, pooling)
 
     return ClassifierBank(
         backbone,
         element_ids,
-        torch.stack(weights),
-        torch.stack(biases),
-        embed_mean,
-        embed_std,
+        weight,
+        bias,
+        feature_mean,
+        feature_std,
         size,
         accuracy,
         weak,
+        pooling,
     )
 
 
@@ -484,6 +625,6 @@ def train_for_preset(
 
 
 @torch.no_grad()
-def _embed(backbone: Backbone, batch: Tensor, device: torch.device | str) -> Tensor:
-    chunks = [backbone.embed(part.to(device)) for part in batch.split(EMBED_BATCH)]
+def _feature_maps(backbone: Backbone, batch: Tensor, device: torch.device | str) -> Tensor:
+    chunks = [backbone.feature_map(part.to(device)) for part in batch.split(EMBED_BATCH)]
     return torch.cat(chunks)

@@ -106,7 +106,9 @@ def test_elements_that_cannot_be_separated_are_weak(backbone, comic):
         steps=50,
         size=48,
         device="cpu",
-        views_per_image=4,
+        # Two sources per class: accuracy is measured on held-out views of them, a quarter
+        # of each; with 4 views that is 4 coin flips, which reach 0.75 about a third of the time.
+        views_per_image=16,
     )
     assert set(bank.weak) == {"twin", "everywhere"}
     assert bank.accuracy["twin"] < 0.75
