@@ -59,7 +59,7 @@ from comicc.manifest.load import Project, load_project  # noqa: E402
 from comicc.manifest.matrix import panel_label  # noqa: E402
 from comicc.manifest.strength import panel_strengths  # noqa: E402
 from comicc.ml.backbone import load_backbone, resize  # noqa: E402
-from comicc.ml.classifiers import train_for_preset  # noqa: E402
+from comicc.ml.classifiers import find_regions, train_for_preset  # noqa: E402
 from comicc.ml.judge import edge_correlation, judge_comic, load_judge, style_similarity  # noqa: E402
 from comicc.ml.strength import blend_panel, training_maps  # noqa: E402
 from comicc.ml.train import fit_comic, matrix_agreement  # noqa: E402
@@ -111,6 +111,14 @@ def truth_boxes(project: Project, labels: list[str], regions: list[dict]) -> lis
             or regions[j] for j, label in enumerate(labels)]
 
 
+def box_iou(a: tuple, b: tuple) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
 def run_comic(path: str, args: argparse.Namespace, out: Path) -> dict:
     project = load_project(path)
     if args.style:
@@ -131,6 +139,14 @@ def run_comic(path: str, args: argparse.Namespace, out: Path) -> dict:
                             seed=settings.seed, device=device)
     panels, references_full, _, _ = training_data(project, args.long_side)
     boxes = truth_boxes(project, labels, regions)
+    # As the build: the manifest's regions, else the boxes the classifiers' maps find.
+    found = find_regions(bank, panels_c, targets, regions)
+    regions = [{**extra, **given} for extra, given in zip(found, regions, strict=True)]
+    found_iou = [box_iou(box, boxes[j][name]) for j, extra in enumerate(found)
+                 for name, box in extra.items() if name in boxes[j]]
+    if found_iou:
+        print(f"found regions: {len(found_iou)} boxes, IoU with the truth boxes mean "
+              f"{sum(found_iou) / len(found_iou):.2f}, min {min(found_iou):.2f}")
     if args.train_regions == "truth":
         regions = boxes  # the boxes as an author would draw them: an upper bound for found ones
     judge = load_judge(device)

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from comicc.ml.backbone import IMAGENET_MEAN, IMAGENET_STD, resize, resize_long_side
-from comicc.ml.classifiers import _blur, _colour_jitter, _fit_head, _random_resized_crop
+from comicc.ml.classifiers import _blur, _colour_jitter, _random_resized_crop
 
 Box = tuple[float, float, float, float]  # (x, y, w, h) fractions, as comicc.ml.classifiers.Box
 
@@ -39,6 +39,9 @@ GRAM_TAPS = (3, 6, 10)
 # Views of each training image for the presence heads: the plain image, then augmented ones.
 VIEWS = 3
 HEAD_STEPS = 150
+HEAD_LR = 1e-2
+# L2 penalty on head weights: moderate logits on few examples.
+HEAD_L2 = 0.1
 SEED = 0
 BATCH = 16
 # Presence or classifier probability at or above this counts as "present".
@@ -251,6 +254,25 @@ def _backgrounds(boxes: list[list[Box | None]], targets: Tensor) -> list[list[tu
         absent = [j for j in range(targets.shape[1]) if targets[i, j] < PRESENT]
         found.append([(j, own[n % len(own)]) for n, j in enumerate(absent)] if own else [])
     return found
+
+
+def _fit_head(features: Tensor, labels: Tensor, steps: int) -> tuple[Tensor, Tensor]:
+    """A class-balanced logistic-regression head (weight [D], bias []) by full-batch Adam."""
+    weight = torch.zeros(features.shape[1], device=features.device, requires_grad=True)
+    bias = torch.zeros((), device=features.device, requires_grad=True)
+    if len(labels) == 0:
+        return weight.detach(), bias.detach()
+    pos_weight = (1 - labels).sum().clamp(min=1) / labels.sum().clamp(min=1)
+    optimizer = torch.optim.Adam([weight, bias], lr=HEAD_LR)
+    with torch.enable_grad():
+        for _ in range(steps):
+            loss = F.binary_cross_entropy_with_logits(features @ weight + bias, labels,
+                                                      pos_weight=pos_weight)
+            loss = loss + HEAD_L2 * weight.pow(2).sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return weight.detach(), bias.detach()
 
 
 def _presence_heads(element_ids: Sequence[str], embedded: Mapping[tuple, Tensor],
