@@ -8,7 +8,7 @@ pens as samples/lighthouse/make_art.py (`comicc.starter`): every panel is a seas
 random one to three of the six elements, each panel's art exactly the size its frame of the
 `six-panel` layout needs at the comic's dpi, so nothing is scaled down or warned about.
 Drawing is deterministic (one generator per image, seeded by its file name). The art is
-not committed: a 180-panel book is ~100 MB of PNG and takes a few minutes to draw.
+not committed: a 180-panel book is ~20 MB of PNG and takes a few minutes to draw.
 """
 
 from __future__ import annotations
