@@ -292,8 +292,8 @@ def _book(run: BuildRun, fmt: OutputFormat, plans: list[Entry], panels: Panels,
     inputs = stages.book_inputs(comic, plans, art_ids, provenance, stages.fonts_hash(), printing)
     return run.engine.run(
         stages.BOOK_STAGES[fmt], fmt, inputs,
-        lambda: stages.write_book_stage(project, fmt, plans, panels.styled_blobs, run.cache,
-                                        provenance, printing))
+        lambda: stages.write_book_stage(project, fmt, plans, panels.styled_blobs, art_ids,
+                                        run.cache, provenance, printing))
 
 
 def _preflight(run: BuildRun, book: str, output: Path,

@@ -6,6 +6,7 @@ writes the book here; the page tests plan and write through the same two functio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
@@ -14,7 +15,7 @@ from comicc.manifest.models import Comic
 from comicc.page.cbz import write_cbz
 from comicc.page.colour import PLAIN, PrintSettings
 from comicc.page.pageplan import PagePlan
-from comicc.page.pdf import write_pdf
+from comicc.page.pdf import ArtPiece, write_pdf
 
 
 def by_page(comic: Comic, images: list[Image.Image]) -> list[list[Image.Image]]:
@@ -26,10 +27,12 @@ def by_page(comic: Comic, images: list[Image.Image]) -> list[list[Image.Image]]:
     return grouped
 
 
-def write_book(comic: Comic, plans: list[PagePlan], panel_images: list[list[Image.Image]],
-               out: Path, provenance: str, printing: PrintSettings = PLAIN) -> Path:
+def write_book(comic: Comic, plans: list[PagePlan],
+               panel_images: Sequence[Sequence[Image.Image | ArtPiece]], out: Path,
+               provenance: str, printing: PrintSettings = PLAIN) -> Path:
     """Write the planned pages as a PDF (plain or PDF/X, as `printing` says), or a CBZ when
-    `out` ends in .cbz; returns `out`."""
+    `out` ends in .cbz; returns `out`. Panels are images, or pieces already encoded for
+    `printing` (`comicc.page.pdf.art_piece`; a CBZ's are encoded for PLAIN)."""
     if out.suffix.lower() == ".cbz":
         return write_cbz(comic, plans, panel_images, out, provenance)
     return write_pdf(comic, plans, panel_images, out, provenance, printing)

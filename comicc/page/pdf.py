@@ -12,16 +12,27 @@ drawn in the output intent's colours and the document carries the PDF/X identifi
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 from reportlab import rl_config
 from reportlab.lib.colors import CMYKColor, Color, HexColor
-from reportlab.lib.utils import ImageReader
+from reportlab.lib.utils import ImageReader, _digester
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.pdfdoc import PDFDate, PDFDictionary, PDFInfo, PDFName, PDFString
+from reportlab.pdfbase.pdfdoc import (
+    PDFDate,
+    PDFDictionary,
+    PDFImageXObject,
+    PDFInfo,
+    PDFName,
+    PDFString,
+)
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import PDFTextObject
 
@@ -37,6 +48,49 @@ from comicc.page.shaping import Glyph
 
 FRAME_LINE = 1.0  # panel border width in points
 CREATOR = f"comicc {comicc.__version__}"
+COLOUR_SPACES = {"RGB": "DeviceRGB", "CMYK": "DeviceCMYK"}
+
+
+@dataclass(frozen=True)
+class ArtPiece:
+    """A panel's art as its frame prints it (cropped, in the book's colours), already
+    encoded as the PDF image stream ReportLab's drawImage makes: Flate-compressed samples
+    named by the digest drawImage uses, so a book drawn from pieces has the same bytes.
+
+    Encoding is most of a PDF's cost (decode, crop, compress: ~0.1 s a panel); a build
+    caches each piece, so rewriting a 180-panel book after a balloon edit encodes none.
+    """
+
+    name: str
+    mode: str  # "RGB" or "CMYK"
+    width: int
+    height: int
+    data: bytes
+
+    def to_bytes(self) -> bytes:
+        header = json.dumps({"name": self.name, "mode": self.mode, "width": self.width,
+                             "height": self.height}).encode()
+        return header + b"\n" + self.data
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> ArtPiece:
+        header, data = blob.split(b"\n", 1)
+        fields = json.loads(header)
+        return cls(fields["name"], fields["mode"], fields["width"], fields["height"], data)
+
+
+def art_piece(image: Image.Image, frame: FramePlan,
+              printing: PrintSettings = PLAIN) -> ArtPiece:
+    """Encode the part of `image` that fills `frame`, as the book `printing` describes
+    prints it (what `_draw_art` would embed)."""
+    if image.size != frame.art_size:
+        raise ValueError(
+            f"panel {frame.rect} was planned for {frame.art_size} px art, got {image.size}"
+        )
+    piece = _Press(printing).art(image.convert("RGB").crop(frame.crop.box()))
+    reader = ImageReader(piece)
+    raw = reader.getRGBData()
+    return ArtPiece(_digester(raw + b"None"), reader.mode, *piece.size, zlib.compress(raw))
 
 
 class _BookInfo(PDFInfo):
@@ -69,13 +123,14 @@ class _BookInfo(PDFInfo):
 def render_pdf(
     comic: Comic,
     plans: list[PagePlan],
-    panel_images: list[list[Image.Image]],
+    panel_images: Sequence[Sequence[Image.Image | ArtPiece]],
     provenance: str,
     printing: PrintSettings = PLAIN,
 ) -> bytes:
     """Draw the planned pages into PDF bytes (padded to an even count when the comic asks).
 
-    `printing` picks plain RGB or a PDF/X flavour with its colour conversion.
+    `printing` picks plain RGB or a PDF/X flavour with its colour conversion. Each page's
+    panels are images or pieces already encoded for this `printing` (`art_piece`).
     """
     if len(plans) != len(panel_images):
         raise ValueError(f"{len(plans)} page plans but images for {len(panel_images)} pages")
@@ -94,7 +149,7 @@ def render_pdf(
 def _render(
     comic: Comic,
     plans: list[PagePlan],
-    panel_images: list[list[Image.Image]],
+    panel_images: Sequence[Sequence[Image.Image | ArtPiece]],
     provenance: str,
     printing: PrintSettings,
 ) -> bytes:
@@ -142,7 +197,7 @@ def _render(
 def write_pdf(
     comic: Comic,
     plans: list[PagePlan],
-    panel_images: list[list[Image.Image]],
+    panel_images: Sequence[Sequence[Image.Image | ArtPiece]],
     out: Path,
     provenance: str,
     printing: PrintSettings = PLAIN,
@@ -199,7 +254,8 @@ def _set_boxes(canvas: Canvas, plan: PagePlan, art_box: bool = True) -> None:
     canvas.setArtBox((x, y, x + w, y + h))
 
 
-def _draw_page(canvas: Canvas, plan: PagePlan, images: list[Image.Image], press: _Press) -> None:
+def _draw_page(canvas: Canvas, plan: PagePlan, images: Sequence[Image.Image | ArtPiece],
+               press: _Press) -> None:
     if len(images) != len(plan.frames):
         raise ValueError(
             f"page {plan.index + 1}: {len(plan.frames)} frames but {len(images)} images"
@@ -216,15 +272,30 @@ def _draw_page(canvas: Canvas, plan: PagePlan, images: list[Image.Image], press:
     canvas.showPage()
 
 
-def _draw_art(canvas: Canvas, page: _Page, frame: FramePlan, image: Image.Image,
+def _draw_art(canvas: Canvas, page: _Page, frame: FramePlan, image: Image.Image | ArtPiece,
               press: _Press) -> None:
-    if image.size != frame.art_size:
-        raise ValueError(
-            f"panel {frame.rect} was planned for {frame.art_size} px art, got {image.size}"
-        )
-    piece = press.art(image.convert("RGB").crop(frame.crop.box()))
+    piece = image if isinstance(image, ArtPiece) else art_piece(image, frame, press.printing)
+    # What canvas.drawImage does with an image it encodes itself (reportlab 4), given the
+    # stream it would have made: register the XObject once by its name, then draw it.
+    doc = canvas._doc
+    registered = doc.getXObjectName(piece.name)
+    if doc.idToObject.get(registered) is None:
+        xobject = PDFImageXObject(piece.name)
+        xobject.width, xobject.height, xobject.bitsPerComponent = piece.width, piece.height, 8
+        xobject.colorSpace = COLOUR_SPACES[piece.mode]
+        xobject._filters = ("FlateDecode",)
+        xobject.streamContent = piece.data
+        canvas._setXObjects(xobject)
+        doc.Reference(xobject, registered)
+        doc.addForm(piece.name, xobject)
+    canvas._currentPageHasImages = 1
     x, y, w, h = page.rect(frame.rect)
-    canvas.drawImage(ImageReader(piece), x, y, width=w, height=h)
+    canvas.saveState()
+    canvas.translate(x, y)
+    canvas.scale(w, h)
+    canvas._code.append(f"/{registered} Do")
+    canvas.restoreState()
+    canvas._formsinuse.append(piece.name)
 
 
 def _draw_border(canvas: Canvas, page: _Page, frame: FramePlan, press: _Press) -> None:
