@@ -86,6 +86,8 @@ def main() -> None:
     parser.add_argument("--preset", default="draft")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, help="override the preset's steps (quick checks)")
+    parser.add_argument("--no-art-edit", action="store_true",
+                        help="skip the art edit (it retrains the classifiers: minutes)")
     parser.add_argument("--no-sample", action="store_true",
                         help="skip the 7-panel sample's build (the memory comparison)")
     args = parser.parse_args()
@@ -120,10 +122,11 @@ def main() -> None:
         show("one balloon edited", done, f"\n    ran: {ran(done.stdout)}")
         show_stages(done)
 
-        edit_first_art(project)
-        done = build_process(project, extra, report=True)
-        show("one panel's art edited", done, f"\n    ran: {ran(done.stdout)}")
-        show_stages(done)
+        if not args.no_art_edit:
+            edit_first_art(project)
+            done = build_process(project, extra, report=True)
+            show("one panel's art edited", done, f"\n    ran: {ran(done.stdout)}")
+            show_stages(done)
 
         if args.no_sample:
             return
