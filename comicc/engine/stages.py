@@ -317,13 +317,15 @@ def art_pieces(plans: list[PagePlan], art_ids: list[str], images: Sequence[Image
             inputs = {"art": art_ids[index], "crop": digest(frame.crop.box()),
                       "art size": digest(frame.art_size), "print": digest(printing.key())}
             key = engine.key(PIECE, inputs)
-            entry = cache.get(PIECE.name, key)
-            if entry is None:
-                blob = cache.put_blob(art_piece(images[index], frame, printing).to_bytes())
-                entry = Entry(stage=PIECE.name, key=key, inputs=inputs, outputs={"piece": blob},
-                              meta={})
-                cache.put(entry)
-            pieces.append(ArtPiece.from_bytes(cache.get_blob(entry.outputs["piece"])))
+            found = cache.get_with_outputs(PIECE.name, key)
+            if found is not None:
+                piece = ArtPiece.from_bytes(found[1]["piece"])
+            else:
+                piece = art_piece(images[index], frame, printing)
+                blob = cache.put_blob(piece.to_bytes())
+                cache.put(Entry(stage=PIECE.name, key=key, inputs=inputs,
+                                outputs={"piece": blob}, meta={}))
+            pieces.append(piece)
             index += 1
         pages.append(pieces)
     return pages
@@ -341,6 +343,11 @@ def write_book_stage(project: Project, fmt: OutputFormat, plans: list[Entry],
                   for e in plans]
     pieces = art_pieces(page_plans, art_ids, panel_images(project, styled_blobs, cache), cache,
                         printing)
+    if fmt == "pdf":  # straight to bytes: a book's PDF is hundreds of MB to write and read back
+        from comicc.page.pdf import render_pdf
+
+        return {"book.pdf": render_pdf(project.comic, page_plans, pieces, provenance,
+                                       printing)}, {}
     with tempfile.TemporaryDirectory(dir=cache.root) as tmp, temporary(Path(tmp)):
         out = Path(tmp) / f"book.{fmt}"
         write_book(project.comic, page_plans, pieces, out, provenance, printing)
