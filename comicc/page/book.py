@@ -1,7 +1,8 @@
 """The book from its planned pages: PDF or CBZ, the one way comicc writes either.
 
 The build plans each page as its own cached stage (`comicc.page.plan.plan_page`) and then
-writes the book here; the page tests plan and write through the same two functions.
+writes the book here (a PDF it takes as bytes from `comicc.page.pdf.render_pdf`, which
+`write_pdf` wraps); the page tests plan and write through the same functions.
 """
 
 from __future__ import annotations
@@ -16,15 +17,6 @@ from comicc.page.cbz import write_cbz
 from comicc.page.colour import PLAIN, PrintSettings
 from comicc.page.pageplan import PagePlan
 from comicc.page.pdf import ArtPiece, write_pdf
-
-
-def by_page(comic: Comic, images: list[Image.Image]) -> list[list[Image.Image]]:
-    """Panel images in reading order, grouped into one list per page."""
-    grouped, start = [], 0
-    for page in comic.page:
-        grouped.append(images[start:start + len(page.panel)])
-        start += len(page.panel)
-    return grouped
 
 
 def write_book(comic: Comic, plans: list[PagePlan],
