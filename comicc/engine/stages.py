@@ -60,7 +60,7 @@ CBZ = Stage("cbz", 1)
 REPORT = Stage("report", 1)
 PREFLIGHT = Stage("preflight", 1)
 # Not run by the engine: the pdf and cbz stages look up each panel's encoded art themselves.
-PIECE = Stage("piece", 1)
+PIECE = Stage("piece", 2)
 BOOK_STAGES: dict[OutputFormat, Stage] = {"pdf": PDF, "cbz": CBZ}
 
 
