@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,17 +32,45 @@ ROOT = Path(__file__).resolve().parents[1]
 NOOP_RUNS = 10
 
 
+@dataclass(frozen=True)
+class BuildProcess:
+    """One finished `comicc build` process: wall and CPU seconds, peak RSS, its output."""
+
+    seconds: float
+    cpu_seconds: float  # user + system, all threads
+    peak_mib: float  # the process's own peak RSS (wait4's ru_maxrss)
+    stdout: str
+    stderr: str
+
+
+def build_process(project: Path, extra: list[str], report: bool = False) -> BuildProcess:
+    """Run one whole `comicc build --explain` process on `project` and measure it.
+
+    Peak RSS and CPU time come from wait4 on this one child (getrusage's RUSAGE_CHILDREN
+    would give the largest of every child so far); a build that fails ends the benchmark.
+    """
+    command = [sys.executable, "-m", "comicc", "build", str(project), "--explain", "-q",
+               *([] if report else ["--no-report"]), "-o", str(project / "out.pdf"), *extra]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        done = BuildProcess(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                            out.read(), err.read())
+    if child.returncode != 0:
+        sys.exit(f"build failed:\n{done.stderr}")
+    return done
+
+
 def run_build(project: Path, extra: list[str]) -> tuple[float, str]:
     """One whole `comicc build --explain` process: (wall seconds, its stdout)."""
-    command = [sys.executable, "-m", "comicc", "build", str(project), "--explain", "-q",
-               "--no-report", "-o", str(project / "out.pdf"), *extra]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"build failed:\n{done.stderr}")
-    return seconds, done.stdout
+    done = build_process(project, extra)
+    return done.seconds, done.stdout
 
 
 def stage_seconds(explain: str, stage: str) -> float:
@@ -78,6 +107,22 @@ def edit_manifest(project: Path, old: str, new: str) -> None:
     manifest.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+def edit_first_panel_balloon(project: Path) -> None:
+    """Append to the text of the manifest's first balloon."""
+    text = (project / "comic.toml").read_text(encoding="utf-8")
+    balloon = re.search(r'text = "([^"]+)"', text).group(1)
+    edit_manifest(project, balloon, balloon + " (edited)")
+
+
+def edit_first_art(project: Path) -> None:
+    """Paint a white disc over the top-left of the first panel's art."""
+    text = (project / "comic.toml").read_text(encoding="utf-8")
+    art = project / re.search(r'art = "([^"]+)"', text).group(1)
+    image = Image.open(art).convert("RGB")
+    ImageDraw.Draw(image).ellipse((20, 20, image.width // 4, image.height // 4), fill="white")
+    image.save(art)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("comic", nargs="?", default=str(ROOT / "samples/lighthouse"))
@@ -108,17 +153,12 @@ def main() -> None:
               f"stages ran: {sorted(ran) or 'none'}")
 
         text = (project / "comic.toml").read_text(encoding="utf-8")
-        balloon = re.search(r'text = "([^"]+)"', text).group(1)
-        edit_manifest(project, balloon, balloon + " (edited)")
+        edit_first_panel_balloon(project)
         seconds, explain = run_build(project, extra)
         ran = [line.strip() for line in explain.splitlines() if re.search(r" ran in ", line)]
         print(f"one balloon edited       {seconds:7.2f} s   ran: {'; '.join(ran)}")
 
-        first_art = re.search(r'art = "([^"]+)"', text).group(1)
-        art = project / first_art
-        image = Image.open(art).convert("RGB")
-        ImageDraw.Draw(image).ellipse((20, 20, image.width // 4, image.height // 4), fill="white")
-        image.save(art)
+        edit_first_art(project)
         seconds, explain = run_build(project, extra)
         style = stage_seconds(explain, "style")
         after = styled_panels(project)

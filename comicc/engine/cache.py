@@ -76,6 +76,13 @@ class Cache:
         self.used.add(f"objects/{digest}")
         return data
 
+    def blob_size(self, digest: str) -> int:
+        """The size of a stored blob in bytes (not checked: `get_blob` checks what it reads)."""
+        try:
+            return self._blob_path(digest).stat().st_size
+        except FileNotFoundError:
+            raise CacheCorrupt(f"missing object {digest[:12]}") from None
+
     def blob_file(self, digest: str) -> Path:
         """The path of a verified blob (for copying large outputs without reading twice)."""
         self.get_blob(digest)
@@ -87,11 +94,21 @@ class Cache:
 
     def get(self, stage: str, key: str) -> Entry | None:
         """The entry for (stage, key) if present and intact; damaged entries are dropped."""
+        found = self._get(stage, key, keep=False)
+        return found[0] if found is not None else None
+
+    def get_with_outputs(self, stage: str, key: str) -> tuple[Entry, dict[str, bytes]] | None:
+        """`get`, with the entry's outputs by name: each blob is read (and checked) once.
+        For entries with small outputs; `get` holds one output in memory at a time."""
+        return self._get(stage, key, keep=True)
+
+    def _get(self, stage: str, key: str, keep: bool) -> tuple[Entry, dict[str, bytes]] | None:
         path = self._entry_path(stage, key)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
             return None
+        data: dict[str, bytes] = {}
         try:
             record = json.loads(raw)
             body = record["body"]
@@ -99,14 +116,16 @@ class Cache:
                 raise CacheCorrupt("checksum mismatch")
             entry = Entry(stage=stage, key=key, inputs=body["inputs"], outputs=body["outputs"],
                           meta=body.get("meta", {}))
-            for digest in entry.outputs.values():
-                self.get_blob(digest)  # verifies the checksum; a damaged output voids the entry
+            for name, digest in entry.outputs.items():
+                blob = self.get_blob(digest)  # verifies the checksum; a damaged output voids it
+                if keep:
+                    data[name] = blob
         except (ValueError, KeyError, TypeError, CacheCorrupt):
             path.unlink(missing_ok=True)
             self.repaired.append(f"{stage}/{key[:12]}")
             return None
         self.used.add(f"entries/{stage}/{key}")
-        return entry
+        return entry, data
 
     def put(self, entry: Entry) -> None:
         body = {"inputs": entry.inputs, "outputs": entry.outputs, "meta": entry.meta}

@@ -9,6 +9,7 @@ whether to run the function or reuse its cached outputs.
   style      restyled panels          art, directions, styles, classifiers, options
   page       one page's plan          its layout, balloons, framing, art sizes, fonts
   pdf / cbz  the book                 page plans, panel images, metadata, fonts
+             (each panel's encoded art is cached apart by its own key, `art_pieces`)
   judge      the report's judge       panel art, references, presence, regions, device
   report     the report's pictures    raw and styled panels, presence, regions, device, judge
   preflight  a PDF/X book's findings  the book, the printer's specification, the ink limit
@@ -23,12 +24,12 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from comicc.engine.cache import Cache, Entry
-from comicc.engine.engine import InputKey, Inputs, Stage, StageOutput
+from comicc.engine.engine import Engine, InputKey, Inputs, Stage, StageOutput
 from comicc.engine.request import OutputFormat
 from comicc.engine.settings import BuildSettings
 from comicc.engine.stamp import FileIndex
@@ -41,7 +42,11 @@ from comicc.manifest.models import Comic
 from comicc.manifest.strength import panel_strength
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from comicc.page.colour import PrintSettings
+    from comicc.page.pageplan import PagePlan
+    from comicc.page.pdf import ArtPiece
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "page" / "fonts"
 
@@ -56,6 +61,8 @@ CBZ = Stage("cbz", 1)
 REPORT = Stage("report", 1)
 JUDGE = Stage("judge", 1)
 PREFLIGHT = Stage("preflight", 1)
+# Not run by the engine: the pdf and cbz stages look up each panel's encoded art themselves.
+PIECE = Stage("piece", 2)
 BOOK_STAGES: dict[OutputFormat, Stage] = {"pdf": PDF, "cbz": CBZ}
 
 
@@ -280,30 +287,90 @@ def page_diagnostics(entry: Entry) -> list[Diagnostic]:
     return found
 
 
-def panel_images(project: Project, styled_blobs: list[str] | None, cache: Cache) -> list:
+class PanelImages(Sequence["Image.Image"]):
+    """Every panel's image in reading order, the styled one from the cache or the raw art,
+    decoded when asked for (the latest is kept): a long comic's panels are never all in
+    memory at once."""
+
+    def __init__(self, project: Project, styled_blobs: list[str] | None, cache: Cache) -> None:
+        self.project, self.styled_blobs, self.cache = project, styled_blobs, cache
+        self.art = [panel.art for _, _, panel in project.comic.panels()]
+        self._latest: tuple[int, Image.Image] | None = None
+
+    def __len__(self) -> int:
+        return len(self.art)
+
+    def __getitem__(self, index: int) -> Image.Image:  # type: ignore[override]
+        from PIL import Image
+
+        from comicc.manifest.images import load_image
+
+        index = range(len(self))[index]  # an IndexError past the end ends iteration
+        if self._latest is None or self._latest[0] != index:
+            if self.styled_blobs is not None:
+                blob = self.cache.get_blob(self.styled_blobs[index])
+                image = Image.open(io.BytesIO(blob)).convert("RGB")
+            else:
+                image = load_image(self.project.path(self.art[index]))
+            self._latest = (index, image)
+        return self._latest[1]
+
+
+def panel_images(project: Project, styled_blobs: list[str] | None, cache: Cache) -> PanelImages:
     """Every panel's image in reading order: the styled one from the cache, or the raw art."""
-    from PIL import Image
+    return PanelImages(project, styled_blobs, cache)
 
-    from comicc.manifest.images import load_image
 
-    if styled_blobs is not None:
-        return [Image.open(io.BytesIO(cache.get_blob(b))).convert("RGB") for b in styled_blobs]
-    return [load_image(project.path(panel.art)) for _, _, panel in project.comic.panels()]
+def art_pieces(plans: list[PagePlan], art_ids: list[str], images: Sequence[Image.Image],
+               cache: Cache, printing: PrintSettings) -> list[list[ArtPiece]]:
+    """Per page, each panel's art encoded as its frame prints it: from the cache, or
+    encoded and stored there, so rewriting the book after a balloon edit encodes no art.
+    `art_ids` (the images' content hashes) and the framing are the key; `images` are read
+    only for pieces that are not cached."""
+    from comicc.page.pdf import ArtPiece, art_piece
+
+    engine = Engine(cache)
+    pages, index = [], 0
+    for plan in plans:
+        pieces = []
+        for frame in plan.frames:
+            inputs = {"art": art_ids[index], "crop": digest(frame.crop.box()),
+                      "art size": digest(frame.art_size), "print": digest(printing.key())}
+            key = engine.key(PIECE, inputs)
+            found = cache.get_with_outputs(PIECE.name, key)
+            if found is not None:
+                piece = ArtPiece.from_bytes(found[1]["piece"])
+            else:
+                piece = art_piece(images[index], frame, printing)
+                blob = cache.put_blob(piece.to_bytes())
+                cache.put(Entry(stage=PIECE.name, key=key, inputs=inputs,
+                                outputs={"piece": blob}, meta={}))
+            pieces.append(piece)
+            index += 1
+        pages.append(pieces)
+    return pages
 
 
 def write_book_stage(project: Project, fmt: OutputFormat, plans: list[Entry],
-                     styled_blobs: list[str] | None, cache: Cache, provenance: str,
-                     printing: PrintSettings) -> StageOutput:
-    """Write the PDF or CBZ from the page plans and the panel images."""
-    from comicc.page.book import by_page, write_book
+                     styled_blobs: list[str] | None, art_ids: list[str], cache: Cache,
+                     provenance: str, printing: PrintSettings) -> StageOutput:
+    """Write the PDF or CBZ from the page plans and the panel images (`art_ids`: their
+    content hashes, in reading order)."""
+    from comicc.page.book import write_book
     from comicc.page.pageplan import PagePlan
 
     page_plans = [PagePlan.from_json(json.loads(cache.get_blob(e.outputs["plan.json"])))
                   for e in plans]
-    images = by_page(project.comic, panel_images(project, styled_blobs, cache))
+    pieces = art_pieces(page_plans, art_ids, panel_images(project, styled_blobs, cache), cache,
+                        printing)
+    if fmt == "pdf":  # straight to bytes: a book's PDF is hundreds of MB to write and read back
+        from comicc.page.pdf import render_pdf
+
+        return {"book.pdf": render_pdf(project.comic, page_plans, pieces, provenance,
+                                       printing)}, {}
     with tempfile.TemporaryDirectory(dir=cache.root) as tmp, temporary(Path(tmp)):
         out = Path(tmp) / f"book.{fmt}"
-        write_book(project.comic, page_plans, images, out, provenance, printing)
+        write_book(project.comic, page_plans, pieces, out, provenance, printing)
         data = out.read_bytes()
     return {f"book.{fmt}": data}, {}
 

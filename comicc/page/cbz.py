@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
@@ -12,7 +13,7 @@ from PIL import Image
 from comicc.files import atomic_output
 from comicc.manifest.models import Comic
 from comicc.page.pageplan import PagePlan
-from comicc.page.pdf import render_pdf
+from comicc.page.pdf import ArtPiece, render_pdf
 
 JPEG_QUALITY = 90
 # Zip entries carry this timestamp so identical books give identical archives.
@@ -78,7 +79,7 @@ def comic_info(comic: Comic, pages: list[Image.Image], sizes: list[int], provena
 def write_cbz(
     comic: Comic,
     plans: list[PagePlan],
-    panel_images: list[list[Image.Image]],
+    panel_images: Sequence[Sequence[Image.Image | ArtPiece]],
     out: Path,
     provenance: str,
     dpi: int | None = None,

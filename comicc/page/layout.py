@@ -31,9 +31,9 @@ import jinja2
 
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, KeyPath
 from comicc.manifest.layouts import (
+    compiled_template,
     find_layout,
     parse_template,
-    template_environment,
     template_error,
 )
 from comicc.manifest.models import Comic, parse_length
@@ -162,7 +162,7 @@ def _render(path: Path, context: dict[str, object]) -> dict[str, object]:
     """Render a template in the sandbox and parse its TOML; every failure names the file."""
     source, _ = parse_template(path)
     try:
-        text = template_environment().from_string(source).render(context)
+        text = compiled_template(source).render(context)
     except jinja2.exceptions.SecurityError as exc:
         raise template_error(
             path, f"layout template refused by the sandbox: {exc}", _jinja_line(exc)

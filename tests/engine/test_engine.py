@@ -118,6 +118,30 @@ def test_rebuild_reuses_and_explains(tmp_path: Path) -> None:
     assert (root / "out.pdf").read_bytes() != pdf
 
 
+def test_a_balloon_edit_rewrites_the_pdf_without_encoding_any_art(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    import comicc.page.pdf as pdf
+
+    encoded: list[tuple[int, int]] = []
+    real = pdf.art_piece
+    monkeypatch.setattr(pdf, "art_piece", lambda image, *a: encoded.append(image.size) or
+                        real(image, *a))
+    root = _project(tmp_path)
+    request = BuildRequest(backend="none", output=root / "out.pdf", report=False)
+    build(load_project(root), request)
+    assert len(encoded) == 3  # every panel once
+
+    manifest = root / "comic.toml"
+    manifest.write_text(manifest.read_text().replace("Page two.", "Page 2!"), encoding="utf-8")
+    encoded.clear()
+    edited = build(load_project(root), request)
+    assert _explain(edited)["pdf"][0] == "ran" and encoded == []
+    fresh = BuildRequest(backend="none", output=root / "fresh.pdf", report=False,
+                         cache_dir=tmp_path / "fresh-cache")
+    build(load_project(root), fresh)
+    assert (root / "out.pdf").read_bytes() == (root / "fresh.pdf").read_bytes()
+
+
 def test_damaged_cache_entries_are_detected_and_rebuilt(tmp_path: Path) -> None:
     root = _project(tmp_path)
     request = BuildRequest(backend="none", output=root / "out.pdf", report=False)

@@ -13,7 +13,7 @@ import pytest
 
 from comicc import files as output
 from comicc.manifest.diagnostics import DiagnosticSink
-from comicc.page.pdf import write_pdf
+from comicc.page.pdf import ArtPiece, art_piece, write_pdf
 
 from .conftest import COLOURS, PROVENANCE, images_for, make_book, make_comic, plan_book
 
@@ -193,6 +193,20 @@ def test_same_inputs_give_identical_bytes(tmp_path: Path, lettered, monkeypatch)
     first, _ = build(lettered, tmp_path, "one.pdf")
     second, _ = build(lettered, tmp_path, "two.pdf")
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_pieces_encoded_beforehand_give_the_same_bytes(tmp_path: Path, lettered,
+                                                      monkeypatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    sink = DiagnosticSink()
+    images = images_for(lettered, tmp_path)
+    plans = plan_book(lettered, tmp_path, images, sink)
+    pieces = [[ArtPiece.from_bytes(art_piece(image, frame).to_bytes())
+               for image, frame in zip(page, plan.frames, strict=True)]
+              for page, plan in zip(images, plans, strict=True)]
+    drawn = write_pdf(lettered, plans, images, tmp_path / "drawn.pdf", PROVENANCE)
+    encoded = write_pdf(lettered, plans, pieces, tmp_path / "pieces.pdf", PROVENANCE)
+    assert drawn.read_bytes() == encoded.read_bytes()
 
 
 def test_failed_write_keeps_the_old_pdf_and_leaves_no_temp_file(
