@@ -58,7 +58,10 @@ def _fit(comic, bank, strengths, lam: float = 1.0):
     torch.manual_seed(0)
     n = len(comic.panels)
     objective = MeanColourObjective(torch.full((n, 3), 0.5))
-    preset = PRESETS["draft"].with_overrides(size=32, lr=1e-2, panels_per_step=n, lam=lam)
+    # The classifiers judge the print itself, not random views of it: the term's value is
+    # then comparable between steps.
+    preset = PRESETS["draft"].with_overrides(size=32, lr=1e-2, panels_per_step=n, lam=lam,
+                                             consistency_views=0)
     return fit_comic(UNetStyleNet(width=4), comic.panels, torch.zeros(n, 0), objective, bank,
                      comic.targets, comic.regions, preset=preset, steps=2, seed=0,
                      device="cpu", strengths=strengths)
