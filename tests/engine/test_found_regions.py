@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_manifest_regions_win_and_found_ones_fill_in():
     project = load_project(ROOT / "samples" / "lighthouse" / "comic.toml")
     given = [{k: tuple(v) for k, v in panel.regions.items()} for _, _, panel in project.comic.panels()]
-    found = {"1.2": {"mara": (0.0, 0.0, 0.1, 0.1), "lighthouse": (0.1, 0.2, 0.3, 0.4)},
-             "9.9": {"mara": (0.5, 0.5, 0.1, 0.1)}}  # no such panel: ignored
+    found = {
+        "1.2": {"mara": (0.0, 0.0, 0.1, 0.1), "lighthouse": (0.1, 0.2, 0.3, 0.4)},
+        "9.9": {"mara": (0.5, 0.5, 0.1, 0.1)},
+    }  # no such panel: ignored
     merged = with_found_regions(project, given, found)
     assert len(merged) == len(given)
     assert merged[1]["mara"] == given[1]["mara"]  # the manifest's box, not the found one
@@ -42,8 +44,9 @@ def test_classify_stage_finds_regions_for_present_elements_without_one(tmp_path)
     bank_path = tmp_path / "bank.safetensors"
     bank_path.write_bytes(outputs["classifiers.safetensors"])
     bank = ClassifierBank.load(bank_path, load_backbone("cpu"))
-    assert meta["regions"] == {label: {k: list(v) for k, v in boxes.items()}
-                               for label, boxes in bank.found_regions.items()}
+    assert meta["regions"] == {
+        label: {k: list(v) for k, v in boxes.items()} for label, boxes in bank.found_regions.items()
+    }
     panels = list(project.comic.panels())
     assert meta["regions"], meta  # the tiny comic gives no regions: every present element is boxed
     for label, boxes in meta["regions"].items():

@@ -23,8 +23,16 @@ SMALL, LARGE = (0.17, 0.22), (0.38, 0.46)  # side of an element as a fraction of
 MARGIN = 0.04  # elements keep this far (as a fraction of the panel) from its edges
 # Per panel: the ball's and the box's size (None: absent).
 LAYOUT = [
-    (SMALL, None), (LARGE, None), (None, SMALL), (None, LARGE), (SMALL, LARGE),
-    (LARGE, SMALL), (SMALL, SMALL), (LARGE, LARGE), (None, None), (None, None),
+    (SMALL, None),
+    (LARGE, None),
+    (None, SMALL),
+    (None, LARGE),
+    (SMALL, LARGE),
+    (LARGE, SMALL),
+    (SMALL, SMALL),
+    (LARGE, LARGE),
+    (None, None),
+    (None, None),
 ]
 
 
@@ -77,8 +85,7 @@ def draw_comic(seed: int, rounds: int = 2) -> DrawnComic:
     large reference drawing per element."""
     gen = torch.Generator().manual_seed(seed)
     drawn = [draw_panel(sizes, gen) for _ in range(rounds) for sizes in LAYOUT]
-    references = {"ball": [draw_panel((LARGE, None), gen)[0]],
-                  "box": [draw_panel((None, LARGE), gen)[0]]}
+    references = {"ball": [draw_panel((LARGE, None), gen)[0]], "box": [draw_panel((None, LARGE), gen)[0]]}
     targets = torch.tensor([[float(name in boxes) for _, boxes in drawn] for name in ELEMENTS])
     return DrawnComic([p for p, _ in drawn], references, targets, [b for _, b in drawn])
 
@@ -110,9 +117,19 @@ def unseen() -> DrawnComic:
 @pytest.fixture(scope="module")
 def spatial_bank(backbone, drawn):
     """Heads trained on whole panels only: no region says where anything is."""
-    return train_classifiers(backbone, ELEMENTS, drawn.references, drawn.panels, drawn.targets,
-                             [{} for _ in drawn.panels], seed=0, steps=150, size=SIZE,
-                             device="cpu", views_per_image=8)
+    return train_classifiers(
+        backbone,
+        ELEMENTS,
+        drawn.references,
+        drawn.panels,
+        drawn.targets,
+        [{} for _ in drawn.panels],
+        seed=0,
+        steps=150,
+        size=SIZE,
+        device="cpu",
+        views_per_image=8,
+    )
 
 
 def test_both_elements_have_held_out_accuracy_of_at_least_0_9(spatial_bank):
@@ -133,8 +150,7 @@ def test_located_boxes_cover_the_drawn_elements(spatial_bank, unseen):
     # contains the element's centre and at most 40 % of the panel (elements take 3-21 %).
     names = [list(boxes) for boxes in unseen.boxes]
     found = spatial_bank.locate(torch.stack(unseen.panels), names)
-    pairs = [(found[j][name], known) for j, boxes in enumerate(unseen.boxes)
-             for name, known in boxes.items()]
+    pairs = [(found[j][name], known) for j, boxes in enumerate(unseen.boxes) for name, known in boxes.items()]
     assert len(pairs) == 12
     figures = [(round(iou(b, k), 2), contains_centre(b, k), round(b[2] * b[3], 2)) for b, k in pairs]
     assert sum(centre and area <= 0.4 for _, centre, area in figures) >= 11, figures
@@ -153,8 +169,7 @@ def test_find_regions_places_only_present_elements_without_a_region(spatial_bank
 
 
 def test_gradients_reach_the_images_most_where_the_small_element_is(spatial_bank, unseen):
-    j = next(j for j, boxes in enumerate(unseen.boxes) if "ball" in boxes
-             and unseen.boxes[j]["ball"][2] < 0.2)
+    j = next(j for j, boxes in enumerate(unseen.boxes) if "ball" in boxes and unseen.boxes[j]["ball"][2] < 0.2)
     image = unseen.panels[j].unsqueeze(0).clone().requires_grad_(True)
     spatial_bank.probabilities(image)[ELEMENTS.index("ball"), 0].backward()
     grad = image.grad[0].abs().sum(dim=0)
