@@ -126,7 +126,9 @@ def test_save_and_load_round_trip_through_safetensors(bank, comic, backbone, tmp
     assert loaded.accuracy == pytest.approx(bank.accuracy, nan_ok=True)
     images = torch.stack(comic.panels)
     with torch.no_grad():
-        assert torch.equal(loaded.probabilities(images), bank.probabilities(images))
+        # The same heads; stored contiguous, so a sum may differ in its last bit.
+        assert torch.allclose(loaded.probabilities(images), bank.probabilities(images),
+                              rtol=0, atol=1e-6)
 
 
 def test_load_state_dict_checks_shapes(bank):
