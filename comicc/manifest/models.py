@@ -365,7 +365,9 @@ class Panel(Strict):
         default_factory=list, description="Elements present in this panel (p̂ = 1); others are 0."
     )
     regions: dict[str, Region] = Field(
-        default_factory=dict, description="Optional element boxes, {id = [x, y, w, h]} in 0..1."
+        default_factory=dict,
+        description="Optional element boxes, {id = [x, y, w, h]} in 0..1; for a present element "
+        "without one the build finds a box from its classifier's activation map.",
     )
     direction: str = Field(default="", max_length=2000, description="Text direction for this panel.")
     style: str | int | StyleMix | None = Field(
