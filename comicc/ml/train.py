@@ -179,7 +179,7 @@ def fit_comic(
     lam = preset.lam if classifiers is not None else 0.0
     consistency = Consistency(classifiers, targets, regions, lam, preset.colour_weight,
                               preset.edge_weight, preset.identity_weight, preset.consistency_views,
-                              strengths, keeps)
+                              torch.Generator().manual_seed(seed), strengths, keeps)
     amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
     losses = LossLog(max(1, log_every or (LOG_EVERY_CUDA if on_cuda else 1)), distributed,
@@ -341,6 +341,8 @@ class Consistency:
     edge_weight: float = 0.0
     identity_weight: float = 0.0
     views: int = 0  # random views the classifiers judge (expectation over transformations)
+    # Draws the views: seeded alike on every rank, so a distributed fit judges as one process.
+    generator: torch.Generator = field(default_factory=torch.Generator)
     strengths: Tensor | None = None  # [N, 1, s, s] on the device
     keeps: Sequence[Keep] | None = None
 
@@ -363,7 +365,8 @@ class Consistency:
         assert self.classifiers is not None
         batch_regions = [self.regions[j] if j < len(self.regions) else {}
                          for j in index.tolist()]
-        judged = [printed] if not self.views else [random_view(printed) for _ in range(self.views)]
+        judged = [printed] if not self.views else [random_view(printed, self.generator)
+                                                   for _ in range(self.views)]
         bce = torch.stack([consistency_bce(self.classifiers.probabilities(view, batch_regions),
                                            self.targets[:, on_device]) for view in judged]).mean()
         # lambda * sum over (element, panel) pairs of the BCE, as the loss is defined

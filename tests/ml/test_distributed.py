@@ -388,7 +388,8 @@ def test_two_gloo_ranks_make_the_single_process_update(tmp_path, comic, bank):
         result = got["result"]
         assert [h.step for h in result["history"]] == list(range(STEPS))
         for mine, theirs in zip(result["history"], single.history, strict=True):
-            assert set(mine.terms) == {"style", "content", "tv", "consistency"}
+            assert set(mine.terms) == {"style", "content", "tv", "consistency", "identity",
+                                       "colour", "edges"}
             # All-reduced shard gradients sum in another order than one full batch; Adam turns
             # that float noise into differences of up to ~2e-3 relative within 3 steps (seen in
             # CI under load), still far below what a wrong reduction (sum, not mean) gives.
