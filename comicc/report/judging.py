@@ -28,8 +28,9 @@ MEASURE = (
     "on the references and the concept art with p̂ as labels, applied to the styled crop "
     "(the element's region, else the whole panel). Identity: cosine of the judge's embeddings "
     "of the styled crop and the concept-art crop (1 = unchanged). Retrieved: the element whose "
-    "references are nearest to the styled crop, among it and the elements absent from the "
-    "panel. A warning marks a cell where the build's classifier and the judge disagree."
+    "references are nearest to the styled crop (a region's crop among every element, a whole "
+    "panel among it and the elements absent from the panel). A warning marks a cell where the "
+    "build's classifier and the judge disagree."
 )
 
 
