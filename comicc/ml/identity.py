@@ -82,19 +82,32 @@ def identity_terms(styled: Tensor, art: Tensor, masks: Tensor) -> dict[str, Tens
     return {"colour": colour / (spread + COLOUR_FLOOR), "edges": edges}
 
 
+WHOLE_PANEL: Box = (0.0, 0.0, 1.0, 1.0)
+
+
 def crop_similarity(backbone: Backbone, styled: Tensor, art: Tensor,
                     regions: Sequence[Mapping[str, Box]], present: Sequence[Sequence[str]],
-                    size: int) -> Tensor:
+                    size: int, panels: Sequence[int] | None = None,
+                    known: dict[tuple[int, str], Tensor] | None = None) -> Tensor:
     """[K] cosine of the backbone embeddings of each present element's crop (its region, or
     the whole panel without one), styled vs art, over every (panel, present element) of the
-    batch; differentiable w.r.t. styled."""
-    cells = [(b, regions[b].get(e, (0.0, 0.0, 1.0, 1.0)) if b < len(regions) else
-              (0.0, 0.0, 1.0, 1.0)) for b, elements in enumerate(present) for e in elements]
+    batch; differentiable w.r.t. styled. regions[b] and present[b] are row b's.
+
+    known: the art crops' embeddings by (panel, element), with `panels` giving row b's panel;
+    the art of a fit never changes, so each is computed once and looked up after."""
+    cells = [(b, e, regions[b].get(e, WHOLE_PANEL)) for b, elements in enumerate(present)
+             for e in elements]
     if not cells:
         return styled.new_zeros(0)
-    index = torch.tensor([b for b, _ in cells])
-    boxes = torch.tensor([box for _, box in cells], dtype=torch.float32)
-    with torch.no_grad():
-        reference = backbone.embed(crop_boxes(art, index, boxes, size))
+    known = {} if known is None else known
+    keys = [(panels[b] if panels is not None else b, e) for b, e, _ in cells]
+    index = torch.tensor([b for b, _, _ in cells])
+    boxes = torch.tensor([box for _, _, box in cells], dtype=torch.float32)
+    missing = [k for k, key in enumerate(keys) if key not in known]
+    if missing:
+        with torch.no_grad():
+            embedded_art = backbone.embed(crop_boxes(art, index[missing], boxes[missing], size))
+        known.update({keys[k]: e for k, e in zip(missing, embedded_art, strict=True)})
+    reference = torch.stack([known[key] for key in keys])
     embedded = backbone.embed(crop_boxes(styled, index, boxes, size))
     return F.cosine_similarity(embedded, reference, dim=1)

@@ -345,6 +345,16 @@ class Consistency:
     generator: torch.Generator = field(default_factory=torch.Generator)
     strengths: Tensor | None = None  # [N, 1, s, s] on the device
     keeps: Sequence[Keep] | None = None
+    # Each panel's present elements (from p̂, read once on the host), and the art crops'
+    # embeddings by (panel, element): the art never changes during a fit.
+    present: list[list[str]] = field(init=False, repr=False)
+    _art_embeddings: dict[tuple[int, str], Tensor] = field(default_factory=dict, init=False,
+                                                           repr=False)
+
+    def __post_init__(self) -> None:
+        ids = self.classifiers.element_ids if self.classifiers is not None else []
+        rows = (self.targets > 0.5).cpu().T.tolist() if ids else []
+        self.present = [[e for e, here in zip(ids, row, strict=True) if here] for row in rows]
 
     @property
     def active(self) -> bool:
@@ -371,12 +381,12 @@ class Consistency:
                                            self.targets[:, on_device]) for view in judged]).mean()
         # lambda * sum over (element, panel) pairs of the BCE, as the loss is defined
         out = {"consistency": self.lam * bce * self.targets[:, on_device].numel()}
-        ids = self.classifiers.element_ids
-        present = [[ids[i] for i in torch.nonzero(self.targets[:, j] > 0.5).flatten().tolist()]
-                   for j in on_device.tolist()]
+        panels = index.tolist()
+        present = [self.present[j] for j in panels]
         if self.identity_weight:
             similarity = crop_similarity(self.classifiers.backbone, printed, x.float(),
-                                         batch_regions, present, self.classifiers.size)
+                                         batch_regions, present, self.classifiers.size, panels,
+                                         self._art_embeddings)
             out["identity"] = self.lam * self.identity_weight * (1 - similarity).sum()
         if self.colour_weight or self.edge_weight:
             masks = region_masks(batch_regions, present, *printed.shape[-2:]).to(printed.device)
