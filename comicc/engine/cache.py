@@ -1,7 +1,8 @@
 """The content-addressed build cache: `<project>/.comicc/`, or the folder `--cache-dir` names.
 
 Layout:
-  objects/ab/abcdef...   blobs named by the sha256 of their bytes (verified on read)
+  objects/ab/abcdef...   blobs named by the sha256 of their bytes (verified on read, unless
+                         the build's file index saw them intact and unchanged since)
   entries/<stage>/<key>.json   a stage's record: its inputs, outputs (blob hashes) and metadata
   last/<stage-id>.json   the inputs of the last build of each stage instance (for --explain)
   builds.jsonl           which entries each build used (for eviction)
@@ -20,10 +21,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from comicc.files import sha256_bytes, stable_json, write_atomic
+from comicc.files import sha256_bytes, sha256_file, stable_json, write_atomic
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
+
+if TYPE_CHECKING:
+    from comicc.engine.stamp import FileIndex
 
 CACHE_DIR = ".comicc"
 FORMAT_VERSION = 1
@@ -52,6 +56,9 @@ class Cache:
         self.root = folder if folder is not None else project_root / CACHE_DIR
         self.used: set[str] = set()
         self.repaired: list[str] = []
+        # Set by a build: blobs checked by an earlier build and unchanged since (same size,
+        # times and inode) are not read and hashed again, as git trusts its index.
+        self.index: FileIndex | None = None
 
     # -- blobs -------------------------------------------------------------------
     def _blob_path(self, digest: str) -> Path:
@@ -59,8 +66,11 @@ class Cache:
 
     def put_blob(self, data: bytes) -> str:
         digest = sha256_bytes(data)
+        path = self._blob_path(digest)
         # Always (re)write: a same-named file on disk may be a damaged copy nobody has read yet.
-        write_atomic(self._blob_path(digest), data)
+        write_atomic(path, data)
+        if self.index is not None:
+            self.index.record(path, digest)
         self.used.add(f"objects/{digest}")
         return digest
 
@@ -70,11 +80,32 @@ class Cache:
             data = path.read_bytes()
         except FileNotFoundError:
             raise CacheCorrupt(f"missing object {digest[:12]}") from None
-        if sha256_bytes(data) != digest:
-            path.unlink(missing_ok=True)
-            raise CacheCorrupt(f"object {digest[:12]} failed its checksum")
+        if not self._trusted(path, digest):
+            self._check(path, digest, sha256_bytes(data))
         self.used.add(f"objects/{digest}")
         return data
+
+    def check_blob(self, digest: str) -> None:
+        """Raise CacheCorrupt unless the blob is stored intact (read only when the index
+        cannot vouch for it)."""
+        path = self._blob_path(digest)
+        if not self._trusted(path, digest):
+            try:
+                found = sha256_file(path)
+            except FileNotFoundError:
+                raise CacheCorrupt(f"missing object {digest[:12]}") from None
+            self._check(path, digest, found)
+        self.used.add(f"objects/{digest}")
+
+    def _trusted(self, path: Path, digest: str) -> bool:
+        return self.index is not None and self.index.trusted(path) == digest
+
+    def _check(self, path: Path, digest: str, found: str) -> None:
+        if found != digest:
+            path.unlink(missing_ok=True)
+            raise CacheCorrupt(f"object {digest[:12]} failed its checksum")
+        if self.index is not None:
+            self.index.record(path, digest)
 
     def blob_size(self, digest: str) -> int:
         """The size of a stored blob in bytes (not checked: `get_blob` checks what it reads)."""
@@ -117,9 +148,11 @@ class Cache:
             entry = Entry(stage=stage, key=key, inputs=body["inputs"], outputs=body["outputs"],
                           meta=body.get("meta", {}))
             for name, digest in entry.outputs.items():
-                blob = self.get_blob(digest)  # verifies the checksum; a damaged output voids it
+                # Each output is checked (a damaged one voids the entry); read if kept.
                 if keep:
-                    data[name] = blob
+                    data[name] = self.get_blob(digest)
+                else:
+                    self.check_blob(digest)
         except (ValueError, KeyError, TypeError, CacheCorrupt):
             path.unlink(missing_ok=True)
             self.repaired.append(f"{stage}/{key[:12]}")

@@ -151,6 +151,7 @@ def build(project: Project, request: BuildRequest, log: Log | None = None,
     cache = Cache(cache_root or project.root, request.cache_dir)
     with cache.lock(timeout=float(os.environ.get("COMICC_LOCK_WAIT", "0"))):
         index = FileIndex(cache.root)
+        cache.index = index
         run = BuildRun(project, settings, cache, Engine(cache), FileHashes(project, index), sink,
                        log or (lambda message: None),
                        {"matrix": json.loads(target_matrix(project.comic).to_json())}, notes)
@@ -315,12 +316,15 @@ def _preflight(run: BuildRun, book: str, output: Path,
 def _write_output(run: BuildRun, book: Entry, fmt: OutputFormat, output: Path) -> None:
     """Copy the book out of the cache, unless the output already holds these bytes."""
     blob = book.outputs[f"book.{fmt}"]
+    index = run.cache.index
     # Another size means other bytes: no need to hash a long book (hundreds of MB) to know.
     if output.exists() and output.stat().st_size == run.cache.blob_size(blob) \
-            and sha256_file(output) == blob:
+            and (index.sha256(output) if index is not None else sha256_file(output)) == blob:
         return
     try:
         write_atomic(output, run.cache.get_blob(blob))
+        if index is not None:
+            index.record(output, blob)
     except OSError as exc:
         raise AuthorError(Diagnostic("error", f"cannot write the output: {exc.strerror}",
                                      file=output, code="output")) from None

@@ -71,6 +71,15 @@ class FileIndex:
         self.seen: dict[str, list] = {}
 
     def sha256(self, path: Path) -> str:
+        digest = self.trusted(path)
+        if digest is None:
+            digest = sha256_file(path)
+            self.record(path, digest)
+        return digest
+
+    def trusted(self, path: Path) -> str | None:
+        """The sha256 recorded for `path` if its stat has not changed since (None if it has,
+        or the file is missing or was never hashed)."""
         key = str(path.resolve())
         if key in self.seen:
             return self.seen[key][4]
@@ -78,11 +87,14 @@ class FileIndex:
         record = self.known.get(key)
         if stat is not None and isinstance(record, list) and len(record) == 5 \
                 and tuple(record[:4]) == stat:
-            digest = record[4]
-        else:
-            digest = sha256_file(path)
-        self.seen[key] = [*(stat or (-1, -1, -1, -1)), digest]
-        return digest
+            self.seen[key] = record
+            return record[4]
+        return None
+
+    def record(self, path: Path, digest: str) -> None:
+        """Note that `path` (as it is now) holds content with this sha256."""
+        stat = stat_of(path)
+        self.seen[str(path.resolve())] = [*(stat or (-1, -1, -1, -1)), digest]
 
     def save(self) -> None:
         """Keep the hashes of settled files (a racy one is hashed again next time)."""

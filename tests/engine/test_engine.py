@@ -161,6 +161,55 @@ def test_damaged_cache_entries_are_detected_and_rebuilt(tmp_path: Path) -> None:
     assert (root / "out.pdf").read_bytes() == good
 
 
+def test_blobs_checked_by_an_earlier_build_are_not_hashed_again(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    import comicc.engine.cache as cache_module
+    import comicc.engine.stamp as stamp
+
+    monkeypatch.setattr(stamp, "RACY_NS", 0)  # no need to wait out a racy mtime here
+    hashed: list[int] = []
+    real_bytes, real_file = cache_module.sha256_bytes, cache_module.sha256_file
+    monkeypatch.setattr(cache_module, "sha256_bytes",
+                        lambda data: hashed.append(len(data)) or real_bytes(data))
+    monkeypatch.setattr(cache_module, "sha256_file",
+                        lambda path: hashed.append(path.stat().st_size) or real_file(path))
+    root = _project(tmp_path)
+    request = BuildRequest(backend="none", output=root / "out.pdf", report=False)
+    build(load_project(root), request)
+    build(load_project(root), request)  # checks every blob once more and records them
+    stored = sum(p.stat().st_size for p in (root / ".comicc" / "objects").rglob("*")
+                 if p.is_file())
+    manifest = root / "comic.toml"
+    manifest.write_text(manifest.read_text().replace("Page two.", "Page 2!"), encoding="utf-8")
+    hashed.clear()
+    edited = build(load_project(root), request)
+    assert _explain(edited)["pdf"][0] == "ran"
+    # Only what the edit wrote (page 2's plan, the new book) and the entries' small records
+    # are hashed; the art, the other page and the old book are trusted by their stat.
+    new = (root / "out.pdf").stat().st_size
+    assert sum(hashed) < new + stored // 2, (hashed, new, stored)
+
+
+def test_a_blob_damaged_after_it_was_trusted_is_still_caught(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    import comicc.engine.stamp as stamp
+
+    monkeypatch.setattr(stamp, "RACY_NS", 0)
+    root = _project(tmp_path)
+    request = BuildRequest(backend="none", output=root / "out.pdf", report=False)
+    build(load_project(root), request)
+    build(load_project(root), request)
+    good = (root / "out.pdf").read_bytes()
+    for blob in (p for p in (root / ".comicc" / "objects").rglob("*") if p.is_file()):
+        data = bytearray(blob.read_bytes())
+        data[len(data) // 2] ^= 0xFF  # same size; the write moves its ctime
+        blob.write_bytes(bytes(data))
+    (root / "out.pdf").unlink()
+    result = build(load_project(root), request)
+    assert any(status == "ran" for status, _ in _explain(result).values())
+    assert (root / "out.pdf").read_bytes() == good
+
+
 def test_a_second_build_is_refused_while_one_runs(tmp_path: Path) -> None:
     root = _project(tmp_path)
     with Cache(root).lock():
