@@ -66,6 +66,24 @@ def atomic_output(out: Path) -> Iterator[BinaryIO]:
             raise
 
 
+def link_atomic(source: Path, out: Path, data: bytes | None = None) -> None:
+    """Put `source`'s contents at `out` atomically, as a hard link where the file system
+    allows (a long book is then not written twice), else as a copy (`data`, if given, are
+    source's bytes). Files comicc writes are always replaced, never changed in place, so a
+    link is never written through; one changed in place by another program fails the
+    cache's checksum and is rebuilt."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temp = out.parent / f".{out.name}.{secrets.token_hex(6)}.tmp"
+    with temporary(temp):
+        try:
+            os.link(source, temp)
+            os.replace(temp, out)
+            return
+        except OSError:
+            temp.unlink(missing_ok=True)
+    write_atomic(out, source.read_bytes() if data is None else data)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through `atomic_output`; never leaves a partial file."""
     with atomic_output(path) as handle:

@@ -115,8 +115,9 @@ class Cache:
             raise CacheCorrupt(f"missing object {digest[:12]}") from None
 
     def blob_file(self, digest: str) -> Path:
-        """The path of a verified blob (for copying large outputs without reading twice)."""
-        self.get_blob(digest)
+        """The path of a verified blob (for linking or copying large outputs without holding
+        them; read and hashed only when the index cannot vouch for it)."""
+        self.check_blob(digest)
         return self._blob_path(digest)
 
     # -- entries -----------------------------------------------------------------

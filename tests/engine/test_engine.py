@@ -210,6 +210,24 @@ def test_a_blob_damaged_after_it_was_trusted_is_still_caught(tmp_path: Path,
     assert (root / "out.pdf").read_bytes() == good
 
 
+def test_the_book_is_linked_out_of_the_cache_and_an_edit_in_place_is_undone(
+        tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    request = BuildRequest(backend="none", output=root / "out.pdf", report=False)
+    build(load_project(root), request)
+    out = root / "out.pdf"
+    good = out.read_bytes()
+    blobs = [p for p in (root / ".comicc" / "objects").rglob("*") if p.is_file()]
+    assert any(os.path.samefile(out, blob) for blob in blobs)  # not a second copy
+    # Another program writes into the book in place (through the link, into the cache).
+    with open(out, "r+b") as handle:
+        handle.seek(len(good) // 2)
+        handle.write(b"X")
+    result = build(load_project(root), request)
+    assert _explain(result)["pdf"][0] == "ran"  # the damaged blob failed its checksum
+    assert out.read_bytes() == good
+
+
 def test_a_second_build_is_refused_while_one_runs(tmp_path: Path) -> None:
     root = _project(tmp_path)
     with Cache(root).lock():

@@ -166,6 +166,9 @@ def test_disk_full_while_writing_the_pdf_keeps_the_old_one(cli, tmp_path, monkey
     write_project(tmp_path)
     out, old = _previous_book(cli, tmp_path)
     _fill_disk_for(monkeypatch, out)
+    # The book is copied out of the cache where the file system cannot link it (another
+    # device): the copy is what a full disk can interrupt.
+    monkeypatch.setattr(os, "link", lambda *a: (_ for _ in ()).throw(OSError(18, "cross-device")))
     result = cli("build", tmp_path, "--backend", "none", "--no-report")
     assert result.code == 2
     assert f"{out}: error[output]: cannot write the output: No space left on device" in result.err
