@@ -21,7 +21,7 @@ PANEL_LONG_SIDE = 320
 CROP_LONG_SIDE = 128
 JPEG_QUALITY = 82
 # Bump when what this module draws or measures changes, so cached pictures are redrawn.
-PICTURES_VERSION = 4
+PICTURES_VERSION = 4  # the same pictures, drawn panel by panel
 
 Box = tuple[float, float, float, float]
 
@@ -78,18 +78,26 @@ def draw_pictures(comic: Comic, raw: Sequence[Image.Image],
     Returns JSON-able data: {"panels": [{"raw", "styled"}], "elements": {id: {"crops": [...]}},
     "judge": `comicc.report.judging.judge_build`'s data | None}.
     """
-    panels = [{"raw": data_uri(r, PANEL_LONG_SIDE),
-               "styled": data_uri(styled[i], PANEL_LONG_SIDE) if styled is not None else None}
-              for i, r in enumerate(raw)]
-    elements: dict[str, Any] = {}
-    for name, crops in element_crops(comic).items():
-        elements[name] = {
-            "crops": [{"panel": c.label, "box": list(c.box) if c.box else None,
-                       "raw": data_uri(crop_fraction(raw[c.panel], c.box), CROP_LONG_SIDE),
-                       "styled": (data_uri(crop_fraction(styled[c.panel], c.box), CROP_LONG_SIDE)
-                                  if styled is not None else None)}
-                      for c in crops],
-        }
+    specs = element_crops(comic)
+    # Panel by panel: each panel's art is decoded once for its thumbnails and every crop of
+    # it (a long comic's panels are decoded on demand, and never all held at once).
+    wanted: dict[int, set[Box | None]] = {}
+    for crops in specs.values():
+        for c in crops:
+            wanted.setdefault(c.panel, set()).add(c.box)
+    panels, cut = [], {}
+    for i in range(len(raw)):
+        before, after = raw[i], styled[i] if styled is not None else None
+        panels.append({"raw": data_uri(before, PANEL_LONG_SIDE),
+                       "styled": data_uri(after, PANEL_LONG_SIDE) if after is not None else None})
+        for box in wanted.get(i, ()):
+            cut[(i, box)] = {"raw": data_uri(crop_fraction(before, box), CROP_LONG_SIDE),
+                             "styled": (data_uri(crop_fraction(after, box), CROP_LONG_SIDE)
+                                        if after is not None else None)}
+    elements: dict[str, Any] = {
+        name: {"crops": [{"panel": c.label, "box": list(c.box) if c.box else None,
+                          **cut[(c.panel, c.box)]} for c in crops]}
+        for name, crops in specs.items()}
     measures = None
     if styled is not None and judge is not None:
         # Only an ML build gets here, so torch is already a dependency in use.
