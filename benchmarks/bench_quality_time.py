@@ -25,8 +25,12 @@ checks is charged to neither loop and printed apart. Equal steps would not compa
 with like: the joint loop visits `panels_per_step` panels per step, the one-panel loop one
 panel per step on each of them.
 
-Prints, for each loop, wall and CPU seconds to the targets (set-up included: the network,
-its conditions and the objective's targets, as a build makes them) and the ratios.
+Per panel: the style target, the one-panel loop's style loss at its start and the steps it
+took to reach the target; the judge target, the one-panel loop's identity at its start, its
+best (@ the step) and at its end, the steps to the judge target alone, to both at once, the
+seconds charged for that panel and the CPU seconds of its judge checks. Then, for each loop,
+wall and CPU seconds to the targets (set-up included: the network, its conditions and the
+objective's targets, as a build makes them) and the ratios.
 A panel that reaches the cap counts with the cap's time, so the one-panel figure is then
 a lower bound (marked >=). The loss of a step is the network's before that step's update:
 the one-panel loop is charged one step past the one whose network reached the target. A
@@ -253,8 +257,9 @@ def main() -> None:
           f"the joint loop's identity {wall:.1f} s wall, {cpu:.1f} s CPU (not charged)",
           flush=True)
 
-    print(f"{'panel':>6}{'style':>10}{'start':>10}{'steps':>7}{'judge':>8}{'start':>8}"
-          f"{'best':>8}{'steps':>7}{'both':>7}{'wall s':>9}{'CPU s':>8}{'judge s':>9}")
+    print(f"{'panel':>6}{'style':>9}{'start':>9}{'steps':>7}{'judge':>8}{'start':>8}"
+          f"{'best':>13}{'end':>8}{'steps':>7}{'both':>7}{'wall s':>9}{'CPU s':>8}"
+          f"{'judge CPU':>10}")
     style_wall = style_cpu = both_wall = both_cpu = judged_wall = judged_cpu = 0.0
     style_capped = both_capped = 0
     for j in range(n):
@@ -274,16 +279,18 @@ def main() -> None:
         identities = [v for _, v in run.judged]
         target = "-" if judge_goal[j] is None else f"{judge_goal[j]:.3f}"
         start = f"{identities[0]:.3f}" if identities else "-"
-        best = f"{max(identities):.3f}" if identities else "-"
+        best = (f"{max(identities):.3f} @{max(run.judged, key=lambda c: c[1])[0]}"
+                if identities else "-")
+        end = f"{identities[-1]:.3f}" if identities else "-"
         first = "-" if judge_goal[j] is None else steps(run.judge_first)
         # A logged loss is the network's after (its step) updates; a judged network has had
         # (the steps logged so far) updates.
         style_steps = steps(run.style_at and run.style_at[0] - 1)
         both_steps = style_steps if judge_goal[j] is None else steps(run.both_at and
                                                                      run.both_at[0])
-        print(f"{j + 1:>6}{goal[j]:>10.2f}{run.history[0].terms['style']:>10.2f}"
-              f"{style_steps:>7}{target:>8}{start:>8}{best:>8}{first:>7}"
-              f"{both_steps:>7}{both[1]:>9.1f}{both[2]:>8.1f}{run.judge_cpu:>9.1f}",
+        print(f"{j + 1:>6}{goal[j]:>9.2f}{run.history[0].terms['style']:>9.2f}"
+              f"{style_steps:>7}{target:>8}{start:>8}{best:>13}{end:>8}{first:>7}"
+              f"{both_steps:>7}{both[1]:>9.1f}{both[2]:>8.1f}{run.judge_cpu:>10.1f}",
               flush=True)
 
     style_bound = ">=" if style_capped else ""
