@@ -38,7 +38,7 @@ def centre_inside(found: tuple, truth: tuple) -> bool:
     return truth[0] <= cx <= truth[0] + truth[2] and truth[1] <= cy <= truth[1] + truth[3]
 
 
-def run_comic(path: str, preset_name: str) -> list[dict]:
+def run_comic(path: str, preset_name: str, seed: int | None = None) -> list[dict]:
     project = load_project(path)
     settings = resolve_settings(project, BuildRequest(backend="gram", preset=preset_name))
     device = start_torch(settings)
@@ -47,7 +47,7 @@ def run_comic(path: str, preset_name: str) -> list[dict]:
     panels, references, targets, regions = training_data(project, classify_side(preset))
     started = time.perf_counter()
     bank = train_for_preset(backbone, references, panels, targets, regions, preset,
-                            seed=settings.seed, device=device)
+                            seed=settings.seed if seed is None else seed, device=device)
     found = find_regions(bank, panels, targets, [{} for _ in panels])
     seconds = time.perf_counter() - started
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
@@ -62,7 +62,7 @@ def run_comic(path: str, preset_name: str) -> list[dict]:
             "weak": element in bank.weak, "cells": len(cells), "found": len(hits),
             "iou": sum(ious) / len(ious) if ious else float("nan"),
             "inside": sum(centre_inside(f, t) for f, t in hits) / len(hits) if hits else float("nan"),
-            "seconds": seconds})
+            "seconds": seconds, "seed": settings.seed if seed is None else seed})
     return rows
 
 
@@ -71,14 +71,16 @@ def main() -> None:
     parser.add_argument("comics", nargs="*",
                         default=["samples/meadow", "samples/lighthouse", "samples/photos"])
     parser.add_argument("--preset", default="draft")
+    parser.add_argument("--seeds", default="", help="comma-separated seeds (default: the manifest's)")
     parser.add_argument("--threads", type=int, help="torch threads (default: 1 when busy)")
     args = parser.parse_args()
     print(choose_threads(args.threads))
     torch.set_num_threads(torch.get_num_threads())
-    rows = [row for path in args.comics for row in run_comic(path, args.preset)]
-    print("\ncomic        element      accuracy  found/cells  mean IoU  centre in  classify s")
+    seeds = [int(s) for s in args.seeds.split(",") if s] or [None]
+    rows = [row for path in args.comics for seed in seeds for row in run_comic(path, args.preset, seed)]
+    print("\ncomic        seed  element      accuracy  found/cells  mean IoU  centre in  classify s")
     for r in rows:
-        print(f"{r['comic']:<12} {r['element']:<12} {r['accuracy']:8.2f}{'*' if r['weak'] else ' '}"
+        print(f"{r['comic']:<12} {r['seed']!s:<5} {r['element']:<12} {r['accuracy']:8.2f}{'*' if r['weak'] else ' '}"
               f" {r['found']:>5}/{r['cells']:<5} {r['iou']:9.2f} {r['inside']:10.2f}"
               f" {r['seconds']:10.1f}")
     print("* weak: no regions are looked for")
