@@ -46,8 +46,16 @@ def run_comic(path: str, preset_name: str, seed: int | None = None) -> list[dict
     backbone = load_backbone(device)
     panels, references, targets, regions = training_data(project, classify_side(preset))
     started = time.perf_counter()
-    bank = train_for_preset(backbone, references, panels, targets, regions, preset,
-                            seed=settings.seed if seed is None else seed, device=device)
+    bank = train_for_preset(
+        backbone,
+        references,
+        panels,
+        targets,
+        regions,
+        preset,
+        seed=settings.seed if seed is None else seed,
+        device=device,
+    )
     found = find_regions(bank, panels, targets, [{} for _ in panels])
     seconds = time.perf_counter() - started
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
@@ -57,19 +65,26 @@ def run_comic(path: str, preset_name: str, seed: int | None = None) -> list[dict
         cells = [j for j in range(len(panels)) if targets[i, j] > 0.5 and element in truth[j]]
         hits = [(found[j][element], truth[j][element]) for j in cells if element in found[j]]
         ious = [box_iou(f, t) for f, t in hits]
-        rows.append({
-            "comic": Path(path).name, "element": element, "accuracy": bank.accuracy[element],
-            "weak": element in bank.weak, "cells": len(cells), "found": len(hits),
-            "iou": sum(ious) / len(ious) if ious else float("nan"),
-            "inside": sum(centre_inside(f, t) for f, t in hits) / len(hits) if hits else float("nan"),
-            "seconds": seconds, "seed": settings.seed if seed is None else seed})
+        rows.append(
+            {
+                "comic": Path(path).name,
+                "element": element,
+                "accuracy": bank.accuracy[element],
+                "weak": element in bank.weak,
+                "cells": len(cells),
+                "found": len(hits),
+                "iou": sum(ious) / len(ious) if ious else float("nan"),
+                "inside": sum(centre_inside(f, t) for f, t in hits) / len(hits) if hits else float("nan"),
+                "seconds": seconds,
+                "seed": settings.seed if seed is None else seed,
+            }
+        )
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("comics", nargs="*",
-                        default=["samples/meadow", "samples/lighthouse", "samples/photos"])
+    parser.add_argument("comics", nargs="*", default=["samples/meadow", "samples/lighthouse", "samples/photos"])
     parser.add_argument("--preset", default="draft")
     parser.add_argument("--seeds", default="", help="comma-separated seeds (default: the manifest's)")
     parser.add_argument("--threads", type=int, help="torch threads (default: 1 when busy)")
@@ -80,9 +95,12 @@ def main() -> None:
     rows = [row for path in args.comics for seed in seeds for row in run_comic(path, args.preset, seed)]
     print("\ncomic        seed  element      accuracy  found/cells  mean IoU  centre in  classify s")
     for r in rows:
-        print(f"{r['comic']:<12} {r['seed']!s:<5} {r['element']:<12} {r['accuracy']:8.2f}{'*' if r['weak'] else ' '}"
-              f" {r['found']:>5}/{r['cells']:<5} {r['iou']:9.2f} {r['inside']:10.2f}"
-              f" {r['seconds']:10.1f}")
+        print(
+            f"{r['comic']:<12} {r['seed']!s:<5} {r['element']:<12} {r['accuracy']:8.2f}"
+            f"{'*' if r['weak'] else ' '}"
+            f" {r['found']:>5}/{r['cells']:<5} {r['iou']:9.2f} {r['inside']:10.2f}"
+            f" {r['seconds']:10.1f}"
+        )
     print("* weak: no regions are looked for")
 
 

@@ -488,9 +488,7 @@ def _place(side: int, length: int, gen: torch.Generator) -> int:
     return int(torch.randint(low, high + 1, (), generator=gen))
 
 
-def composite(
-    background: Tensor, drawing: tuple[Tensor, Tensor], gen: torch.Generator
-) -> tuple[Tensor, Box]:
+def composite(background: Tensor, drawing: tuple[Tensor, Tensor], gen: torch.Generator) -> tuple[Tensor, Box]:
     """background [3,H,W] with a `cutout` pasted at a random scale (PASTE_WIDTH of its
     width, log-uniform), mirror and place; returns the image and the pasted box (x,y,w,h)."""
     colours, alpha = drawing
@@ -589,7 +587,9 @@ def _composites(
             if (cut := cutout(r.float())) is not None
         ]
         backgrounds = [
-            (f"ref:{other}:{k}", r) for other in element_ids if other != element
+            (f"ref:{other}:{k}", r)
+            for other in element_ids
+            if other != element
             for k, r in enumerate(references.get(other, []))
         ] + [(f"panel:{j}", panel) for j, panel in enumerate(panels) if targets[i, j] <= 0.5]
         made[element] = []
@@ -654,7 +654,8 @@ def _fit_heads(
         bce = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pos_weight, reduction="none")
         loss = ((bce * mask).sum(dim=1) / views).sum() + HEAD_L2 * weight.pow(2).sum()
         if cells is not None:
-            loss = loss + (F.binary_cross_entropy_with_logits(scores, cell_labels, reduction="none") * cell_weight).sum()
+            cell_bce = F.binary_cross_entropy_with_logits(scores, cell_labels, reduction="none")
+            loss = loss + (cell_bce * cell_weight).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -748,7 +749,9 @@ def train_classifiers(
     view_boxes: dict[str, list[Box]] = {}
     for source in (s for made in pasted.values() for s in made):
         assert source.box is not None
-        batch, view_boxes[source.key] = box_views(source.image.cpu(), source.box, views_per_image, size, paste_gen)
+        batch, view_boxes[source.key] = box_views(
+            source.image.cpu(), source.box, views_per_image, size, paste_gen
+        )
         maps[source.key] = _feature_maps(backbone, batch, device)
     map_h, map_w = next(iter(maps.values())).shape[-2:]
     if not maps:
@@ -776,7 +779,10 @@ def train_classifiers(
         # first fit): accuracy is measured on the comic's own images.
         # Other elements' composites are negatives where their background lacks this one.
         others = [
-            s for other, made in pasted.items() if other != element for s in made
+            s
+            for other, made in pasted.items()
+            if other != element
+            for s in made
             if not _shows(s.parts[1], i, element, targets)
         ]
         splits.append(_split(positives + pasted[element], negatives + others, rows, held, len(features)))
