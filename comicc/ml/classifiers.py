@@ -66,6 +66,8 @@ SHARPNESS = 2.0
 # Copy-paste composites per element (its plain-background references cut out and pasted
 # into panels and references without it): the heads see the element small, in a scene.
 COMPOSITES = 12
+# Views of each composite (each composite is already a new random image).
+COMPOSITE_VIEWS = 4
 # Width of the pasted element as a share of the background's width, drawn log-uniformly.
 PASTE_WIDTH = (0.08, 0.5)
 # Share of a composite's side kept clear of the paste, so a view's random crop keeps it.
@@ -77,6 +79,12 @@ CUTOUT_DISTANCE = 0.12
 # Weight of the per-position term on composites (their box says which positions show the
 # element), against the image-level term's 1 per head.
 CELL_WEIGHT = 1.0
+# Colour locating: colours quantised to this many levels per channel; a colour's share
+# floor (so an unseen colour is not infinitely telling); the window its log-ratio is
+# averaged over, as a share of the image's width.
+COLOUR_LEVELS = 8
+COLOUR_FLOOR = 1e-4
+COLOUR_WINDOW = 0.06
 # `locate` looks at the image at this multiple of the bank's size: a finer score map.
 LOCATE_SCALE = 2
 # A position belongs to the element when its score is at least this fraction of the
@@ -280,24 +288,31 @@ def find_regions(
     panels: Sequence[Tensor],
     targets: Tensor,
     regions: Sequence[Regions],
+    references: Mapping[str, Sequence[Tensor]] | None = None,
 ) -> list[dict[str, Box]]:
-    """Per panel, the boxes `locate` finds for the elements present in it (targets [E, N]
-    = p_hat) that `regions` does not already place.
+    """Per panel, the boxes found for the elements present in it (targets [E, N] = p_hat)
+    that `regions` does not already place.
 
-    Only where the element's head is not weak and sees the element in the panel: a head
-    that does not recognise it has no peak worth boxing.
+    An element with a colour model (`colour_models`, from `references`) is boxed where
+    its colours gather (`colour_box`); the others, and any whose colours are nowhere in
+    the panel, by `locate` where the element's head is not weak and sees the element in
+    the panel: a head that does not recognise it has no peak worth boxing.
     """
     side = bank.size * LOCATE_SCALE
     device = bank.backbone.mean.device
-    wanted = [
-        [
-            e
-            for i, e in enumerate(bank.element_ids)
-            if targets[i, j] > 0.5 and e not in bank.weak and e not in (regions[j] if j < len(regions) else {})
-        ]
-        for j in range(len(panels))
-    ]
+    colours = colour_models(bank.element_ids, references, panels, targets) if references else {}
     found: list[dict[str, Box]] = [{} for _ in panels]
+    wanted: list[list[str]] = [[] for _ in panels]
+    for j in range(len(panels)):
+        placed = regions[j] if j < len(regions) else {}
+        for i, e in enumerate(bank.element_ids):
+            if targets[i, j] <= 0.5 or e in placed:
+                continue
+            box = colour_box(colours[e], panels[j]) if e in colours else None
+            if box is not None:
+                found[j][e] = box
+            elif e not in bank.weak:
+                wanted[j].append(e)
     todo = [j for j, names in enumerate(wanted) if names]
     for chunk in (todo[k : k + EMBED_BATCH] for k in range(0, len(todo), EMBED_BATCH)):
         images = torch.stack([resize(panels[j][None].float(), (side, side))[0] for j in chunk])
@@ -306,8 +321,66 @@ def find_regions(
             seen = bank.score_maps(images).amax(dim=(-2, -1)) > 0  # [B, E]: some position shows it
         names = [[e for e in wanted[j] if seen[b, bank.element_ids.index(e)]] for b, j in enumerate(chunk)]
         for j, panel_boxes in zip(chunk, bank.locate(images, names), strict=True):
-            found[j] = panel_boxes
+            found[j].update(panel_boxes)
     return found
+
+
+# ----------------------------------------------------------------------------- colour locating
+
+
+def _colour_bins(image: Tensor) -> Tensor:
+    """Each pixel's colour bin (COLOUR_LEVELS per channel) of image [3,h,w], as [h,w]."""
+    q = (image.clamp(0, 1) * (COLOUR_LEVELS - 1)).round().long()
+    return (q[0] * COLOUR_LEVELS + q[1]) * COLOUR_LEVELS + q[2]
+
+
+def _histogram(images: Sequence[Tensor], masks: Sequence[Tensor | None]) -> Tensor:
+    counts = torch.zeros(COLOUR_LEVELS**3)
+    for image, mask in zip(images, masks, strict=True):
+        bins = _colour_bins(image.float().cpu())
+        counts += torch.bincount(bins[mask] if mask is not None else bins.flatten(), minlength=len(counts))
+    return counts / counts.sum().clamp(min=1)
+
+
+def colour_models(
+    element_ids: Sequence[str],
+    references: Mapping[str, Sequence[Tensor]],
+    panels: Sequence[Tensor],
+    targets: Tensor,
+) -> dict[str, Tensor]:
+    """Per element with a plain-background reference, the log-ratio [bins] of how often
+    each colour is in its cut-out drawings against the other elements' references and the
+    panels without it (histogram back-projection): positive where a colour says "this one"."""
+    models = {}
+    for i, element in enumerate(element_ids):
+        cuts = [c for r in references.get(element, []) if (c := cutout(r.float().cpu())) is not None]
+        if not cuts:
+            continue
+        own = _histogram([colours for colours, _ in cuts], [alpha[0] > 0.5 for _, alpha in cuts])
+        rest = [r for other in element_ids if other != element for r in references.get(other, [])]
+        rest += [panel for j, panel in enumerate(panels) if targets[i, j] <= 0.5]
+        if not rest:
+            continue
+        other = _histogram(rest, [None] * len(rest))
+        models[element] = ((own + COLOUR_FLOOR) / (other + COLOUR_FLOOR)).log()
+    return models
+
+
+def colour_box(model: Tensor, image: Tensor) -> Box | None:
+    """The box of the element `model` (`colour_models`) in image [3,h,w]: its colours'
+    log-ratio averaged over COLOUR_WINDOW of the width, the positive region around the
+    peak; None when no place in the image leans towards the element."""
+    h, w = image.shape[-2:]
+    scores = model[_colour_bins(image.float().cpu())]
+    k = max(3, round(COLOUR_WINDOW * w)) | 1
+    smooth = F.avg_pool2d(scores[None, None], k, stride=1, padding=k // 2, count_include_pad=False)[0, 0]
+    if smooth.max() <= 0:
+        return None
+    seed = torch.zeros_like(smooth, dtype=torch.bool)
+    seed.view(-1)[int(smooth.argmax())] = True
+    ys, xs = flood_fill(seed, smooth > 0).nonzero(as_tuple=True)
+    x0, y0 = xs.min().item(), ys.min().item()
+    return (x0 / w, y0 / h, (xs.max().item() + 1 - x0) / w, (ys.max().item() + 1 - y0) / h)
 
 
 def crop_boxes(images: Tensor, index: Tensor, boxes: Tensor, size: int) -> Tensor:
@@ -750,7 +823,7 @@ def train_classifiers(
     for source in (s for made in pasted.values() for s in made):
         assert source.box is not None
         batch, view_boxes[source.key] = box_views(
-            source.image.cpu(), source.box, views_per_image, size, paste_gen
+            source.image.cpu(), source.box, COMPOSITE_VIEWS, size, paste_gen
         )
         maps[source.key] = _feature_maps(backbone, batch, device)
     map_h, map_w = next(iter(maps.values())).shape[-2:]
