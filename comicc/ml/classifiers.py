@@ -88,10 +88,11 @@ CUTOUT_DISTANCE = 0.12
 CELL_WEIGHT = 1.0
 # Colour locating: colours quantised to this many levels per channel; a colour's share
 # floor (so an unseen colour is not infinitely telling); the window its log-ratio is
-# averaged over, as a share of the image's width.
+# averaged over, as a share of the image's width, on a grid of at most COLOUR_GRID a side.
 COLOUR_LEVELS = 12
 COLOUR_FLOOR = 1e-4
 COLOUR_WINDOW = 0.02
+COLOUR_GRID = 128
 # `locate` looks at the image at this multiple of the bank's size: a finer score map.
 LOCATE_SCALE = 2
 # A position belongs to the element when its score is at least this fraction of the
@@ -379,15 +380,18 @@ def colour_box(model: Tensor, image: Tensor) -> Box | None:
     peak; None when no place in the image leans towards the element."""
     h, w = image.shape[-2:]
     scores = model[_colour_bins(image.float().cpu())]
-    k = max(3, round(COLOUR_WINDOW * w)) | 1
-    smooth = F.avg_pool2d(scores[None, None], k, stride=1, padding=k // 2, count_include_pad=False)[0, 0]
+    # Averaged on a grid of at most COLOUR_GRID a side: the flood fill's cost is its size.
+    stride = max(1, math.ceil(max(h, w) / COLOUR_GRID))
+    k = max(3, stride, round(COLOUR_WINDOW * w)) | 1
+    smooth = F.avg_pool2d(scores[None, None], k, stride=stride, padding=k // 2, count_include_pad=False)[0, 0]
     if smooth.max() <= 0:
         return None
     seed = torch.zeros_like(smooth, dtype=torch.bool)
     seed.view(-1)[int(smooth.argmax())] = True
     ys, xs = flood_fill(seed, smooth > 0).nonzero(as_tuple=True)
-    x0, y0 = xs.min().item(), ys.min().item()
-    return (x0 / w, y0 / h, (xs.max().item() + 1 - x0) / w, (ys.max().item() + 1 - y0) / h)
+    x0, y0 = xs.min().item() * stride, ys.min().item() * stride
+    x1, y1 = min(w, (xs.max().item() + 1) * stride), min(h, (ys.max().item() + 1) * stride)
+    return (x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h)
 
 
 def crop_boxes(images: Tensor, index: Tensor, boxes: Tensor, size: int) -> Tensor:
