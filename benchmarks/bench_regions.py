@@ -1,14 +1,17 @@
 """Do the element classifiers recognise the characters, and find where they are?
 
     python benchmarks/bench_regions.py samples/meadow samples/lighthouse samples/photos --threads 1
+    python benchmarks/bench_regions.py samples/meadow --seeds 1,2,3
 
 For each comic, the classify stage's training as the build runs it (the manifest, the art
-at the preset's classify side, `train_for_preset`), then `find_regions` asked for every
-present cell (the manifest's regions withheld from locating, not from training). Prints
+at the preset's classify side, `train_for_preset`), then `find_regions` with the
+references, as the build calls it, asked for every present cell (the manifest's regions
+withheld from locating, not from training). Prints
 per element the held-out balanced accuracy and, against the true boxes (truth.json where
 the comic has one, else the manifest's regions), the cells where a box was found out of
 the present cells with a true box, the mean IoU of the found boxes, and the share of found
-boxes whose centre lies inside the true box. Also the classify step's seconds.
+boxes whose centre lies inside the true box. Also the classify step's seconds (training
+and locating). --seeds: the heads of other seeds than the manifest's (their noise).
 """
 
 from __future__ import annotations
