@@ -140,7 +140,7 @@ def run_comic(path: str, args: argparse.Namespace, out: Path) -> dict:
     panels, references_full, _, _ = training_data(project, args.long_side)
     boxes = truth_boxes(project, labels, regions)
     # As the build: the manifest's regions, else the boxes the classifiers' maps find.
-    found = find_regions(bank, panels_c, targets, regions)
+    found = find_regions(bank, panels_c, targets, regions, references)
     regions = [{**extra, **given} for extra, given in zip(found, regions, strict=True)]
     found_iou = [box_iou(box, boxes[j][name]) for j, extra in enumerate(found)
                  for name, box in extra.items() if name in boxes[j]]

@@ -209,7 +209,7 @@ def run_classify(project: Project, settings: BuildSettings, say: Log) -> tuple[d
     # Where each present element without a manifest region is, from the raw art: the
     # style stage's classifier term then looks at that crop.
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
-    found = find_regions(bank, panels, targets, regions)
+    found = find_regions(bank, panels, targets, regions, references)
     bank.found_regions = {label: {k: tuple(round(v, 4) for v in box) for k, box in boxes.items()}
                           for label, boxes in zip(labels, found, strict=True) if boxes}
     with tempfile.TemporaryDirectory() as tmp:

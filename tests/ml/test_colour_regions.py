@@ -1,0 +1,85 @@
+"""Colour locating: an element drawn on a plain background is boxed in a panel where its
+colours gather (histogram back-projection), even when its head is weak."""
+
+from __future__ import annotations
+
+import torch
+
+from comicc.ml.backbone import EMBED_DIM
+from comicc.ml.classifiers import ClassifierBank, colour_box, colour_models, find_regions
+
+PAPER = torch.tensor([0.97, 0.96, 0.93])
+GRASS = torch.tensor([0.45, 0.75, 0.3])
+SKY = torch.tensor([0.6, 0.8, 0.95])
+ORANGE = torch.tensor([0.95, 0.45, 0.1])
+BLUE = torch.tensor([0.15, 0.3, 0.85])
+
+
+def fill(colour: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    return colour.view(3, 1, 1).expand(3, h, w).clone()
+
+
+def drawing(colour: torch.Tensor) -> torch.Tensor:
+    """A reference: a blob of `colour` with a dark outline on paper."""
+    image = fill(PAPER, 32, 32)
+    image[:, 8:24, 6:26] = 0.1
+    image[:, 9:23, 7:25] = colour.view(3, 1, 1)
+    return image
+
+
+def landscape(things: dict[str, tuple[torch.Tensor, tuple[int, int, int, int]]]) -> torch.Tensor:
+    """A 60x40 (h x w) panel, sky over grass, with coloured blobs at (x, y, w, h) pixels."""
+    image = fill(SKY, 60, 40)
+    image[:, 30:] = GRASS.view(3, 1, 1)
+    for colour, (x, y, w, h) in things.values():
+        image[:, y : y + h, x : x + w] = colour.view(3, 1, 1)
+    return image
+
+
+def comic():
+    references = {"fox": [drawing(ORANGE)], "bird": [drawing(BLUE)]}
+    fox, bird = (ORANGE, (22, 40, 8, 5)), (BLUE, (5, 10, 6, 3))
+    panels = [
+        landscape({"fox": fox}),
+        landscape({"bird": bird}),
+        landscape({"fox": fox, "bird": bird}),
+        landscape({}),
+    ]
+    targets = torch.tensor([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 1.0, 0.0]])
+    return references, panels, targets
+
+
+def test_colour_box_finds_each_element_in_a_shared_panel():
+    references, panels, targets = comic()
+    models = colour_models(["fox", "bird"], references, panels, targets)
+    assert set(models) == {"fox", "bird"}
+    x, y, w, h = colour_box(models["fox"], panels[2])
+    assert x <= 26 / 40 <= x + w and y <= 42.5 / 60 <= y + h  # the fox's centre
+    assert w * h < 0.15  # and not much more than the fox (3 % of the panel)
+    x, y, w, h = colour_box(models["bird"], panels[2])
+    assert x <= 8 / 40 <= x + w and y <= 11.5 / 60 <= y + h
+
+
+def test_colour_box_is_none_where_nothing_has_the_element_colours():
+    references, panels, targets = comic()
+    models = colour_models(["fox", "bird"], references, panels, targets)
+    assert colour_box(models["fox"], panels[3]) is None
+
+
+def test_no_colour_model_without_a_plain_background_reference():
+    references, panels, targets = comic()
+    references["fox"] = [panels[0]]  # a scene: nothing to cut out
+    assert set(colour_models(["fox", "bird"], references, panels, targets)) == {"bird"}
+
+
+def test_find_regions_boxes_by_colour_even_for_weak_heads(backbone):
+    references, panels, targets = comic()
+    dim = EMBED_DIM
+    bank = ClassifierBank(
+        backbone, ["fox", "bird"], torch.zeros(2, dim), torch.full((2,), -5.0),
+        torch.zeros(dim), torch.ones(dim), 64, weak=["fox", "bird"],
+    )  # fmt: skip
+    placed = [{}, {}, {"bird": (0.1, 0.1, 0.2, 0.1)}, {}]
+    assert find_regions(bank, panels, targets, placed) == [{}, {}, {}, {}]  # weak heads: none
+    found = find_regions(bank, panels, targets, placed, references)
+    assert [sorted(boxes) for boxes in found] == [["fox"], ["bird"], ["fox"], []]
