@@ -89,16 +89,18 @@ def _cli_build(root: Path) -> tuple[str, dict]:
 
 @pytest.mark.slow
 def test_a_build_whose_style_destroys_an_element_warns_of_it(tmp_path: Path) -> None:
-    """The classifiers still see the tower in the bricks; the judge does not, and says so."""
+    """The classifiers still see the tower in the bricks; the judge does not, and says so.
+    (With the boxes the classify stage finds by colour, the classifier is fooled in panel
+    1.1; in 1.2 it says, as the judge does, that the tower is gone.)"""
     write_project(tmp_path, BRICKS)
     console, report = _cli_build(tmp_path)
     flagged = {(w["element"], w["panel"]) for w in report["judge"]["warnings"]}
-    assert ("tower", "1.2") in flagged, report["judge"]["cells"]
+    assert ("tower", "1.1") in flagged, report["judge"]["cells"]
     [tower] = [c for c in report["judge"]["cells"]
-               if (c["element"], c["panel"]) == ("tower", "1.2")]
+               if (c["element"], c["panel"]) == ("tower", "1.1")]
     assert tower["classifier"] >= 0.5 > tower["presence"]
-    assert "warning[judge]: `tower` in panel 1.2: the classifier sees it" in console
-    assert any(w["code"] == "judge" and w["message"].startswith("`tower` in panel 1.2")
+    assert "warning[judge]: `tower` in panel 1.1: the classifier sees it" in console
+    assert any(w["code"] == "judge" and w["message"].startswith("`tower` in panel 1.1")
                for w in report["warnings"])
     # The same comic at strength 0 is its concept art again: the judge agrees.
     manifest = (tmp_path / "comic.toml").read_text(encoding="utf-8")
@@ -106,5 +108,9 @@ def test_a_build_whose_style_destroys_an_element_warns_of_it(tmp_path: Path) -> 
         manifest.replace('style = "brick-weave"\n', 'style = "brick-weave"\nstrength = 0.0\n'),
         encoding="utf-8")
     console, report = _cli_build(tmp_path)
-    assert report["judge"]["warnings"] == [] and "warning[judge]" not in console
+    # The judge sees every element again. (The classifier, reading the box found by colour
+    # for Mara on the concept art itself, may miss her: that is reported, as it should be.)
+    assert not [w for w in report["judge"]["warnings"] if "judge does not" in w["message"]
+                or "looks more like" in w["message"]]
+    assert "the independent judge does not" not in console
     assert all(c["presence"] >= 0.5 for c in report["judge"]["cells"] if c["target"])
