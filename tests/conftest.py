@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,14 @@ def project(tmp_path: Path) -> Path:
     """A valid two-panel project; returns its folder."""
     write_project(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _unblocked_signals() -> Iterator[None]:
+    """An in-process CLI run ends in `interrupts.exit_now`, which blocks SIGINT and SIGTERM
+    for the rest of the process (there, the program's end). In the test process the mask
+    would outlive the test and be inherited by every process a later test starts, so a
+    watcher sent Ctrl-C would never see it: each test ends with the signals unblocked."""
+    yield
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})

@@ -144,7 +144,16 @@ def test_one_line_per_rebuild_after_the_first(chatty_build: None, running: Runni
 def _start_cli(*args: str) -> subprocess.Popen[str]:
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "comicc", "watch", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_terminal)
+
+
+def _as_from_a_terminal() -> None:
+    """Start the watcher as a shell in a terminal would: Ctrl-C and SIGTERM neither ignored
+    nor blocked, whatever the test process inherited or earlier tests left behind."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _wait_for_line(process: subprocess.Popen[str], start: str) -> str:
