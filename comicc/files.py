@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,10 +67,10 @@ def atomic_output(out: Path) -> Iterator[BinaryIO]:
             raise
 
 
-def link_atomic(source: Path, out: Path, data: bytes | None = None) -> None:
+def link_atomic(source: Path, out: Path) -> None:
     """Put `source`'s contents at `out` atomically, as a hard link where the file system
-    allows (a long book is then not written twice), else as a copy (`data`, if given, are
-    source's bytes). Files comicc writes are always replaced, never changed in place, so a
+    allows (a long book is then not written twice), else as a copy streamed through
+    `atomic_output`. Files comicc writes are always replaced, never changed in place, so a
     link is never written through; one changed in place by another program fails the
     cache's checksum and is rebuilt."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +82,8 @@ def link_atomic(source: Path, out: Path, data: bytes | None = None) -> None:
             return
         except OSError:
             temp.unlink(missing_ok=True)
-    write_atomic(out, source.read_bytes() if data is None else data)
+    with atomic_output(out) as handle, open(source, "rb") as data:
+        shutil.copyfileobj(data, handle, 1 << 20)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
