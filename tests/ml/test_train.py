@@ -45,7 +45,9 @@ def test_classifier_term_keeps_elements_recognisable(backbone, bank, judge_bank,
     by the bank it trained against and by an independent judge bank it never saw."""
     objective = GramObjective(backbone, stripes(), style_weight=10.0, content_weight=0.0)
     agreement, judged = {}, {}
-    for lam in (0.0, 1.0):
+    # lambda = 1 is within the noise of 40 steps: its BCE was 0.76x lambda = 0's on one
+    # machine and 1.16x on another (different CPU, same wheels). lambda = 3: 0.56x.
+    for lam in (0.0, 3.0):
         torch.manual_seed(0)
         net = UNetStyleNet(width=8)
         result = fit_comic(
@@ -68,12 +70,12 @@ def test_classifier_term_keeps_elements_recognisable(backbone, bank, judge_bank,
         assert ("consistency" in result.history[0].terms) == (lam > 0)
     raw = matrix_agreement(bank.probabilities(torch.stack(comic.panels)).detach(), comic.targets)
     print(f"mean BCE vs p_hat: raw {raw:.3f}, lambda=0 {agreement[0.0]:.3f}, ", end="")
-    print(f"lambda=1 {agreement[1.0]:.3f}; judged {judged}")
+    print(f"lambda=3 {agreement[3.0]:.3f}; judged {judged}")
     # The spatial heads are regularised towards moderate logits (raw art scores ~0.16), so
     # the style's damage and the term's repair are smaller than with sharp heads.
     assert agreement[0.0] > 1.3 * raw, "the style target should damage recognition on its own"
-    assert agreement[1.0] < 0.85 * agreement[0.0]
-    assert judged[1.0] < judged[0.0], judged
+    assert agreement[3.0] < 0.85 * agreement[0.0]
+    assert judged[3.0] < judged[0.0], judged
 
 
 def test_per_panel_conditions_let_one_network_style_panels_differently(comic):
@@ -321,3 +323,4 @@ def test_lambda_zero_has_no_consistency_terms(bank, comic):
 
     consistency = Consistency(bank, comic.targets, comic.regions, lam=0.0, identity_weight=1.0)
     assert not consistency.active
+
