@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from comicc.manifest.choices import Keep
 from comicc.ml.backbone import resize, resize_long_side
-from comicc.ml.classifiers import ClassifierBank, Regions
+from comicc.ml.classifiers import WEAK_ACCURACY, ClassifierBank, Regions
 from comicc.ml.distributed import (
     all_reduce_sum,
     any_rank,
@@ -326,6 +326,17 @@ def _to_device(x: Tensor, index: Tensor, device: torch.device) -> tuple[Tensor, 
     return x, index.pin_memory().to(device, non_blocking=True)
 
 
+def judged_heads(bank: ClassifierBank) -> list[int]:
+    """Indices of the heads whose BCE enters the loss: every head but those whose held-out
+    accuracy was measured below WEAK_ACCURACY. A head that cannot tell its element apart on
+    drawings it never saw pulls the styled panel towards whatever texture it does read, and
+    the independent judge sees the element less well for it (meadow, docs/pretrained.md);
+    the identity, colour and edge terms still keep that element. A head whose accuracy
+    could not be measured (too few sources to hold any out) keeps its term."""
+    return [i for i, element in enumerate(bank.element_ids)
+            if not bank.accuracy.get(element, float("nan")) < WEAK_ACCURACY]
+
+
 @dataclass
 class Consistency:
     """The consistency half of the Comic Book Loss for one fit: the classifiers' BCE against
@@ -348,6 +359,8 @@ class Consistency:
     # Each panel's present elements (from p̂, read once on the host), and the art crops'
     # embeddings by (panel, element): the art never changes during a fit.
     present: list[list[str]] = field(init=False, repr=False)
+    # Rows of p̂ whose heads the BCE reads: not those measured weak (see `judged_heads`).
+    judged: Tensor = field(init=False, repr=False)
     _art_embeddings: dict[tuple[int, str], Tensor] = field(default_factory=dict, init=False,
                                                            repr=False)
 
@@ -355,6 +368,8 @@ class Consistency:
         ids = self.classifiers.element_ids if self.classifiers is not None else []
         rows = (self.targets > 0.5).cpu().T.tolist() if ids else []
         self.present = [[e for e, here in zip(ids, row, strict=True) if here] for row in rows]
+        self.judged = torch.tensor(judged_heads(self.classifiers) if self.classifiers else [],
+                                   dtype=torch.long, device=self.targets.device)
 
     @property
     def active(self) -> bool:
@@ -375,12 +390,18 @@ class Consistency:
         assert self.classifiers is not None
         batch_regions = [self.regions[j] if j < len(self.regions) else {}
                          for j in index.tolist()]
-        judged = [printed] if not self.views else [random_view(printed, self.generator)
-                                                   for _ in range(self.views)]
-        bce = torch.stack([consistency_bce(self.classifiers.probabilities(view, batch_regions),
-                                           self.targets[:, on_device]) for view in judged]).mean()
-        # lambda * sum over (element, panel) pairs of the BCE, as the loss is defined
-        out = {"consistency": self.lam * bce * self.targets[:, on_device].numel()}
+        out = {"consistency": printed.new_zeros(())}
+        if len(self.judged):
+            views = [printed] if not self.views else [random_view(printed, self.generator)
+                                                      for _ in range(self.views)]
+            targets = self.targets[self.judged][:, on_device]
+            bce = torch.stack([
+                consistency_bce(self.classifiers.probabilities(view, batch_regions)[self.judged],
+                                targets)
+                for view in views
+            ]).mean()
+            # lambda * sum over (element, panel) pairs of the BCE, as the loss is defined
+            out["consistency"] = self.lam * bce * targets.numel()
         panels = index.tolist()
         present = [self.present[j] for j in panels]
         if self.identity_weight:

@@ -324,3 +324,33 @@ def test_lambda_zero_has_no_consistency_terms(bank, comic):
     consistency = Consistency(bank, comic.targets, comic.regions, lam=0.0, identity_weight=1.0)
     assert not consistency.active
 
+
+def test_heads_measured_weak_leave_the_bce(bank, comic):
+    """A head whose held-out accuracy was measured below WEAK_ACCURACY adds no BCE (its
+    target does not move the term); a head whose accuracy could not be measured keeps it."""
+    import copy
+
+    from comicc.ml.train import Consistency
+
+    x = torch.stack(comic.panels)
+    index = torch.arange(len(x))
+    styled = 0.5 * x + 0.5 * torch.rand(x.shape, generator=torch.Generator().manual_seed(2))
+    first = bank.element_ids[0]
+    flipped = comic.targets.clone()
+    flipped[0] = 1 - flipped[0]
+
+    def bce(accuracy: float, targets: Tensor) -> float:
+        measured = copy.copy(bank)
+        measured.accuracy = {**bank.accuracy, first: accuracy}
+        consistency = Consistency(measured, targets, comic.regions, lam=1.0)
+        with torch.no_grad():
+            return consistency.terms(styled, x, index, index)["consistency"].item()
+
+    assert bce(0.5, comic.targets) == pytest.approx(bce(0.5, flipped))
+    assert bce(float("nan"), comic.targets) != pytest.approx(bce(float("nan"), flipped))
+    assert bce(0.9, comic.targets) != pytest.approx(bce(0.9, flipped))
+    # Every head weak: no BCE at all, and the term is an exact zero.
+    everyone = copy.copy(bank)
+    everyone.accuracy = {e: 0.5 for e in bank.element_ids}
+    consistency = Consistency(everyone, comic.targets, comic.regions, lam=1.0)
+    assert consistency.terms(styled, x, index, index)["consistency"].item() == 0.0
