@@ -8,6 +8,7 @@ engine, which decides whether to run or reuse each. It imports no torch: the ML 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -246,14 +247,21 @@ def _style(run: BuildRun, group: BuildGroup | None) -> Panels:
 
 def _warn_weak_classifiers(run: BuildRun, meta: dict[str, Any]) -> None:
     for name in meta.get("weak", []):
-        accuracy = meta.get("accuracy", {}).get(name)
-        measured = f"held-out accuracy {accuracy:.0%}" if accuracy is not None else \
-            "no held-out measurement possible"
         run.sink.add(run.project.locate(Diagnostic(
-            "warning", f"the classifier for `{name}` cannot reliably tell it apart "
-            f"({measured}); the consistency term may not protect it",
+            "warning", weak_classifier_message(name, meta.get("accuracy", {}).get(name)),
             key_path=("elements", name), code="weak-classifier",
             hint="add references that show it clearly, or mark it in more panels")))
+
+
+def weak_classifier_message(name: str, accuracy: float | None) -> str:
+    """The warning for an element whose head is weak, saying what the loss does about it."""
+    if accuracy is not None and not math.isnan(accuracy):
+        # train.judged_heads: a head measured weak is left out of the classifier BCE.
+        return (f"the classifier for `{name}` cannot reliably tell it apart (held-out "
+                f"accuracy {accuracy:.0%}); its classifier term is left out of the loss, "
+                "and only the identity and colour terms keep it")
+    return (f"the classifier for `{name}` cannot reliably tell it apart (no held-out "
+            "measurement possible); the consistency term may not protect it")
 
 
 def _plan_pages(run: BuildRun, sizes: list[tuple[int, int]]) -> list[Entry]:

@@ -354,3 +354,12 @@ def test_heads_measured_weak_leave_the_bce(bank, comic):
     everyone.accuracy = {e: 0.5 for e in bank.element_ids}
     consistency = Consistency(everyone, comic.targets, comic.regions, lam=1.0)
     assert consistency.terms(styled, x, index, index)["consistency"].item() == 0.0
+
+
+def test_the_weak_warning_says_what_the_loss_does():
+    from comicc.engine.pipeline import weak_classifier_message
+
+    assert "62%); its classifier term is left out" in weak_classifier_message("fox", 0.62)
+    for unmeasured in (None, float("nan")):
+        message = weak_classifier_message("fox", unmeasured)
+        assert "no held-out measurement possible" in message and "left out" not in message
