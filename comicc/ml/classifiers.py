@@ -9,12 +9,13 @@ score map says where the element is (`locate`).
 
 Training data per element: its reference drawings and the panels where it is present
 (positives, the region crop when the manifest gives one); the panels where it is absent
-and the other elements' reference drawings (negatives); optionally (COMPOSITES)
-copy-paste composites: the element cut out of a reference drawn on a plain background and
-pasted, at panel scale, into a scene without it (a positive whose box is known). Each is
-seen through augmented views that imitate what a stylisation does to a drawing (posterise,
-blur, hue shift, ink lines, noise), so a restyled panel is still recognised. The backbone is frozen, so the
-views' feature maps are computed once and the heads train on them.
+and the other elements' reference drawings (negatives). Each is seen through augmented
+views that imitate what a stylisation does to a drawing (posterise, blur, hue shift, ink
+lines, noise), so a restyled panel is still recognised. The backbone is frozen, so the
+views' feature maps are computed once and the heads train on them. (Copy-paste composites
+of cut-out references, with per-position targets, were tried and left out: on the meadow
+over 3 seeds they moved held-out accuracy by +0.06, -0.05, +0.09, left the judge's identity
+gain where it was and doubled the stage's time.)
 
 Where a present element is in a panel (`find_regions`): where the colours of its cut-out
 drawings gather, when it has a plain-background reference (histogram back-projection);
@@ -67,25 +68,10 @@ POOLING: Pooling = "lse"
 # r of log-mean-exp pooling, (1/r) log mean exp(r s): r -> 0 is mean pooling, r -> inf max.
 # 1 to 2 did best on the samples; 4 and 8 lost settings that fill the panel.
 SHARPNESS = 2.0
-# Copy-paste composites per element (its plain-background references cut out and pasted
-# into panels and references without it, with per-position targets from the pasted box).
-# Off: on the meadow (3 seeds) they moved held-out accuracy by +0.06, -0.05, +0.09 for the
-# fox, bird and gardener, left the judge's identity gain where it was (+0.023 against +0.033
-# without, noise 0.03) and doubled the classify stage's time.
-COMPOSITES = 0
-# Views of each composite (each composite is already a new random image).
-COMPOSITE_VIEWS = 4
-# Width of the pasted element as a share of the background's width, drawn log-uniformly.
-PASTE_WIDTH = (0.08, 0.5)
-# Share of a composite's side kept clear of the paste, so a view's random crop keeps it.
-PASTE_MARGIN = 0.08
 # A reference's background is plain when this share of its border pixels lies within
 # CUTOUT_DISTANCE (RGB distance in [0,1] units) of the border's median colour.
 PLAIN_BORDER = 0.9
 CUTOUT_DISTANCE = 0.12
-# Weight of the per-position term on composites (their box says which positions show the
-# element), against the image-level term's 1 per head.
-CELL_WEIGHT = 1.0
 # Colour locating: colours quantised to this many levels per channel; a colour's share
 # floor (so an unseen colour is not infinitely telling); the window its log-ratio is
 # averaged over, as a share of the image's width, on a grid of at most COLOUR_GRID a side.
@@ -501,44 +487,13 @@ def _restyle(x: Tensor, gen: torch.Generator) -> Tensor:
     return x.clamp(0, 1)
 
 
-def box_views(image: Tensor, box: Box, count: int, size: int, gen: torch.Generator) -> tuple[Tensor, list[Box]]:
-    """`count` views [count,3,size,size] of an image whose element is at `box`, and the box
-    in each: the plain resized image, then mirrored or not, jittered and stylised (no crop,
-    so the box stays known)."""
-    plain = resize(image[None], (size, size))[0]
-    out, boxes = [plain], [box]
-    for _ in range(count - 1):
-        x, b = plain, box
-        if torch.rand((), generator=gen).item() < 0.5:
-            x, b = x.flip(-1), (1 - box[0] - box[2], box[1], box[2], box[3])
-        out.append(_restyle(x, gen))
-        boxes.append(b)
-    return torch.stack(out), boxes
-
-
-def box_cells(box: Box, h: int, w: int) -> tuple[Tensor, Tensor]:
-    """Per-position targets of an h x w score map for an element at `box`: (labels, mask)
-    [h*w]. Positive: the cell holding the box's centre and cells half covered by the box;
-    negative: cells the box does not touch; the partly covered rest is left out."""
-    x0, y0 = box[0] * w, box[1] * h
-    x1, y1 = x0 + box[2] * w, y0 + box[3] * h
-    cols, rows = torch.arange(w, dtype=torch.float32), torch.arange(h, dtype=torch.float32)
-    cover_x = ((cols + 1).clamp(max=x1) - cols.clamp(min=x0)).clamp(min=0)
-    cover_y = ((rows + 1).clamp(max=y1) - rows.clamp(min=y0)).clamp(min=0)
-    cover = cover_y[:, None] * cover_x[None, :]
-    positive = cover >= 0.5
-    positive[min(h - 1, int((y0 + y1) / 2)), min(w - 1, int((x0 + x1) / 2))] = True
-    negative = cover == 0
-    return positive.flatten().float(), (positive | negative).flatten().float()
-
-
 def views(image: Tensor, count: int, size: int, gen: torch.Generator) -> Tensor:
     """`count` views [count,3,size,size]: the plain resized image, then augmented ones."""
     plain = resize(image[None], (size, size))[0]
     return torch.stack([plain] + [augment(image, size, gen) for _ in range(count - 1)])
 
 
-# ----------------------------------------------------------------------------- composites
+# ----------------------------------------------------------------------------- cut-outs
 
 
 def cutout(image: Tensor) -> tuple[Tensor, Tensor] | None:
@@ -565,46 +520,15 @@ def cutout(image: Tensor) -> tuple[Tensor, Tensor] | None:
     return image[:, top:bottom, left:right], alpha
 
 
-def _place(side: int, length: int, gen: torch.Generator) -> int:
-    """A random start for `length` pixels on `side`, PASTE_MARGIN clear of both ends if it fits."""
-    low = min(round(PASTE_MARGIN * side), side - length)
-    high = max(low, side - length - round(PASTE_MARGIN * side))
-    return int(torch.randint(low, high + 1, (), generator=gen))
-
-
-def composite(background: Tensor, drawing: tuple[Tensor, Tensor], gen: torch.Generator) -> tuple[Tensor, Box]:
-    """background [3,H,W] with a `cutout` pasted at a random scale (PASTE_WIDTH of its
-    width, log-uniform), mirror and place; returns the image and the pasted box (x,y,w,h)."""
-    colours, alpha = drawing
-    height, width = background.shape[-2:]
-    h, w = colours.shape[-2:]
-    share = math.exp(_uniform(gen, math.log(PASTE_WIDTH[0]), math.log(PASTE_WIDTH[1])))
-    scale = min(share * width / w, (1 - 2 * PASTE_MARGIN) * height / h)
-    pw, ph = max(1, round(w * scale)), max(1, round(h * scale))
-    pasted = resize(torch.cat([colours, alpha])[None].float(), (ph, pw))[0].clamp(0, 1)
-    if torch.rand((), generator=gen).item() < 0.5:
-        pasted = pasted.flip(-1)
-    left = _place(width, pw, gen)
-    top = _place(height, ph, gen)
-    image = background.float().clone()
-    region = image[:, top : top + ph, left : left + pw]
-    region.mul_(1 - pasted[3:]).add_(pasted[:3] * pasted[3:])
-    return image, (left / width, top / height, pw / width, ph / height)
-
-
 # ----------------------------------------------------------------------------- training
 
 
 @dataclass(frozen=True)
 class _Source:
-    """One training image: a reference, a whole panel, a region crop of a panel, or a
-    composite (parts: the keys of the drawing and the background it was made of; box: where
-    the drawing went)."""
+    """One training image: a reference, a whole panel, or a region crop of a panel."""
 
     key: str
     image: Tensor
-    parts: tuple[str, ...] = ()  # a composite's (drawing, background) keys
-    box: Box | None = None
 
 
 def _crop_fraction(image: Tensor, box: Box) -> Tensor:
@@ -650,49 +574,6 @@ def _sources(
     return positives, negatives
 
 
-def _composites(
-    element_ids: Sequence[str],
-    references: Mapping[str, Sequence[Tensor]],
-    panels: Sequence[Tensor],
-    targets: Tensor,
-    count: int,
-    gen: torch.Generator,
-) -> dict[str, list[_Source]]:
-    """Per element, `count` composites: its plain-background references cut out (`cutout`)
-    and pasted into the other elements' references and the panels where it is absent.
-
-    An element without a plain-background reference, or with nothing to paste into, gets none.
-    """
-    made: dict[str, list[_Source]] = {}
-    for i, element in enumerate(element_ids):
-        drawings = [
-            (f"ref:{element}:{k}", cut)
-            for k, r in enumerate(references.get(element, []))
-            if (cut := cutout(r.float())) is not None
-        ]
-        backgrounds = [
-            (f"ref:{other}:{k}", r)
-            for other in element_ids
-            if other != element
-            for k, r in enumerate(references.get(other, []))
-        ] + [(f"panel:{j}", panel) for j, panel in enumerate(panels) if targets[i, j] <= 0.5]
-        made[element] = []
-        if not drawings or not backgrounds:
-            continue
-        for k in range(count):
-            drawing_key, drawing = drawings[k % len(drawings)]
-            background_key, background = backgrounds[int(torch.randint(len(backgrounds), (), generator=gen))]
-            image, box = composite(background, drawing, gen)
-            made[element].append(_Source(f"paste:{element}:{k}", image, (drawing_key, background_key), box))
-    return made
-
-
-def _shows(background_key: str, index: int, element: str, targets: Tensor) -> bool:
-    """Whether the reference or panel named by `background_key` shows element `index`."""
-    kind, name = background_key.split(":")[:2]
-    return name == element if kind == "ref" else bool(targets[index, int(name)] > 0.5)
-
-
 def _holdout(sources: list[_Source], gen: torch.Generator) -> set[str]:
     """Keys of whole sources held out for measuring accuracy (none if too few)."""
     if len(sources) < 3:
@@ -708,12 +589,10 @@ def _fit_heads(
     mask: Tensor,
     steps: int,
     pooling: Pooling,
-    cells: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Class-balanced logistic-regression heads (weights [E, D], biases [E]) on pooled
     position scores of features [N, P, D], by full-batch Adam: head e learns labels[e] on
-    the views where mask[e] is set. cells (labels, mask) [E, N, P]: per-position targets
-    (composites, whose box is known), a class-balanced term weighted CELL_WEIGHT.
+    the views where mask[e] is set.
 
     All heads train in one pass over the features (the costly part); their losses are
     separate and Adam is per coordinate, so each head learns as if trained alone.
@@ -725,21 +604,12 @@ def _fit_heads(
     negatives = ((1 - labels) * mask).sum(dim=1).clamp(min=1)
     pos_weight = (negatives / positives).unsqueeze(1)  # equal total weight for both classes
     views = mask.sum(dim=1).clamp(min=1)
-    if cells is not None:
-        cell_labels, cell_mask = (c.permute(1, 2, 0) for c in cells)  # [N, P, E]
-        cell_mask = cell_mask * mask.T.unsqueeze(1)
-        cell_pos = (cell_labels * cell_mask).sum(dim=(0, 1)).clamp(min=1)
-        cell_neg = ((1 - cell_labels) * cell_mask).sum(dim=(0, 1)).clamp(min=1)
-        cell_weight = cell_mask * (cell_labels / cell_pos + (1 - cell_labels) / cell_neg) * CELL_WEIGHT
     optimizer = torch.optim.Adam([weight, bias], lr=HEAD_LR)
     for _ in range(steps):
         scores = features @ weight.T + bias  # [N, P, E]
         logits = _pool_positions(scores, pooling, dim=1).T
         bce = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pos_weight, reduction="none")
         loss = ((bce * mask).sum(dim=1) / views).sum() + HEAD_L2 * weight.pow(2).sum()
-        if cells is not None:
-            cell_bce = F.binary_cross_entropy_with_logits(scores, cell_labels, reduction="none")
-            loss = loss + (cell_bce * cell_weight).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -763,20 +633,15 @@ def _split(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """One element's labels, training mask, held-out mask and final-fit mask over all
     `total` views (rows[key]: a source's views).
-
-    A composite only trains, and not in the first fit when its drawing or background is
-    held out (it would show the held-out image to the heads).
     """
     labels, train, test, every = (torch.zeros(total) for _ in range(4))
     for label, sources in ((1.0, positives), (0.0, negatives)):
-        own = sum(not source.parts for source in sources)
+        own = len(sources)
         for source in sources:
             span = rows[source.key]
             labels[span.start : span.stop] = label
             every[span.start : span.stop] = 1
-            if source.parts:
-                train[span.start : span.stop] = float(not held.intersection(source.parts))
-            elif source.key in held:
+            if source.key in held:
                 test[span.start : span.stop] = 1
             elif own < 3 and len(span) > 1:
                 # Too few sources of this class to hold one out: hold out some views instead.
@@ -802,7 +667,6 @@ def train_classifiers(
     device: torch.device | str,
     views_per_image: int = VIEWS_PER_IMAGE,
     pooling: Pooling = POOLING,
-    composites: int | None = None,
 ) -> ClassifierBank:
     """Train one binary head per element on frozen-backbone feature maps of augmented views.
 
@@ -810,19 +674,12 @@ def train_classifiers(
     (x, y, w, h) boxes in panel j. Accuracy is balanced accuracy on held-out views (whole
     source images held out when an element has at least three of a class; nan when it
     cannot be measured). An element is weak when that accuracy is below 0.75 or when it
-    has no positives or no negatives. Final heads are trained on all views. `composites`:
-    copy-paste composites per element (`_composites`; None: COMPOSITES).
+    has no positives or no negatives. Final heads are trained on all views.
     """
     gen = torch.Generator().manual_seed(seed)
     per_element = [
         _sources(i, element, references, panels, targets, regions) for i, element in enumerate(element_ids)
     ]
-    # Composites draw from their own generator: the real sources' views and held-out
-    # choices stay those of a bank trained without them.
-    paste_gen = torch.Generator().manual_seed(seed + 1)
-    count = COMPOSITES if composites is None else composites
-    pasted = _composites(element_ids, references, panels, targets, count, paste_gen)
-
     # Feature maps of every distinct source's views, once: the backbone is frozen.
     maps: dict[str, Tensor] = {}
     for positives, negatives in per_element:
@@ -830,14 +687,6 @@ def train_classifiers(
             if source.key not in maps:
                 batch = views(source.image.float().cpu(), views_per_image, size, gen)
                 maps[source.key] = _feature_maps(backbone, batch, device)
-    view_boxes: dict[str, list[Box]] = {}
-    for source in (s for made in pasted.values() for s in made):
-        assert source.box is not None
-        batch, view_boxes[source.key] = box_views(
-            source.image.cpu(), source.box, COMPOSITE_VIEWS, size, paste_gen
-        )
-        maps[source.key] = _feature_maps(backbone, batch, device)
-    map_h, map_w = next(iter(maps.values())).shape[-2:]
     if not maps:
         raise ValueError("no training images: give element references or panels")
     # Every view as its positions' feature vectors [N, P, D], standardised per channel.
@@ -857,31 +706,11 @@ def train_classifiers(
     features = features @ basis
 
     splits = []
-    for i, (element, (positives, negatives)) in enumerate(zip(element_ids, per_element, strict=True)):
+    for positives, negatives in per_element:
         held = _holdout(positives, gen) | _holdout(negatives, gen)
-        # Composites train only (a held-out drawing or background keeps them out of the
-        # first fit): accuracy is measured on the comic's own images.
-        # Other elements' composites are negatives where their background lacks this one.
-        others = [
-            s
-            for other, made in pasted.items()
-            if other != element
-            for s in made
-            if not _shows(s.parts[1], i, element, targets)
-        ]
-        splits.append(_split(positives + pasted[element], negatives + others, rows, held, len(features)))
+        splits.append(_split(positives, negatives, rows, held, len(features)))
     labels, train, test, every = (torch.stack(parts).to(features.device) for parts in zip(*splits, strict=True))
-    cells = None
-    if view_boxes:
-        # Each composite's views tell its own element's head which positions show it.
-        cell_labels = torch.zeros(len(element_ids), len(features), map_h * map_w)
-        cell_mask = torch.zeros_like(cell_labels)
-        for e, element in enumerate(element_ids):
-            for source in pasted[element]:
-                for row, box in zip(rows[source.key], view_boxes[source.key], strict=True):
-                    cell_labels[e, row], cell_mask[e, row] = box_cells(box, map_h, map_w)
-        cells = (cell_labels.to(features.device), cell_mask.to(features.device))
-    weight, bias = _fit_heads(features, labels, train, steps, pooling, cells)
+    weight, bias = _fit_heads(features, labels, train, steps, pooling)
     held_logits = _pool_positions(features @ weight.T + bias, pooling, dim=1).T
 
     accuracy, weak = {}, []
@@ -894,7 +723,7 @@ def train_classifiers(
         accuracy[element] = score
         if not (separable and score >= WEAK_ACCURACY):
             weak.append(element)
-    weight, bias = _fit_heads(features, labels, every, steps, pooling, cells)
+    weight, bias = _fit_heads(features, labels, every, steps, pooling)
 
     return ClassifierBank(
         backbone,
