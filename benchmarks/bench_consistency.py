@@ -24,6 +24,11 @@ independent judge (EfficientNet-Lite2, comicc/ml/judge.py), which no loss term s
 and beside them the build's own classifiers' agreement (mean BCE against p̂).
 Element boxes are the comic's truth.json when it has one (the boxes its make_art.py drew:
 not given to the build), else the manifest's regions, else the whole panel.
+
+--seeds 1,2,3 repeats everything (classifiers, regions, fits) with each build seed in place
+of the manifest's and prints each figure's mean and spread (max - min) over the seeds, and
+each variant's identity and retrieval gain over lambda=0 seed by seed: a single run's
+identity moves by up to 0.03 with the seed, which is the size of the gains being measured.
 """
 
 from __future__ import annotations
@@ -119,12 +124,14 @@ def box_iou(a: tuple, b: tuple) -> float:
     return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
-def run_comic(path: str, args: argparse.Namespace, out: Path) -> dict:
+def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None = None) -> dict:
     project = load_project(path)
     if args.style:
         project = with_style(project, parse_style(args.style))
     settings = resolve_settings(project, BuildRequest(backend="gram", preset=args.preset,
                                                       steps=args.steps))
+    if seed is not None:
+        settings = replace(settings, seed=seed)
     device = start_torch(settings)
     torch.set_num_threads(args.threads_set)
     preset = settings.preset.with_overrides(lam=args.lam, colour_weight=args.colour_weight,
@@ -156,7 +163,7 @@ def run_comic(path: str, args: argparse.Namespace, out: Path) -> dict:
     pristine = copy.deepcopy(net.state_dict())
     options = render_options(settings, preset)
     size = (preset.size, preset.size)
-    print(f"\n{path}: {model}, style {project.comic.comic.style or 'per manifest'}, "
+    print(f"\n{path} (seed {settings.seed}): {model}, style {project.comic.comic.style or 'per manifest'}, "
           f"{preset.steps} steps at {preset.size}px, λ {preset.lam:g}, colour/edge "
           f"{preset.colour_weight:g}/{preset.edge_weight:g}, identity {preset.identity_weight:g}, "
           f"keep {project.comic.build.keep}; "
@@ -210,10 +217,11 @@ def run_comic(path: str, args: argparse.Namespace, out: Path) -> dict:
         print(f"  {variant.name:<16} identity {r['identity']:.3f}  retrieval {r['retrieval']:.2f}  "
               f"presence {r['presence']:.2f}  edges {r['edges']:.3f}  style {r['style']:.3f}  "
               f"classifiers {own:.3f}  ({seconds:.0f}s)", flush=True)
-    name = Path(path).name
+    name = Path(path).name + ("" if seed is None else f"-seed{seed}")
     for variant_name, image in sheets.items():
         image.save(out / f"{name}-{variant_name.replace('=', '')}.jpg", quality=85)
-    return {"comic": path, "style": str(project.comic.comic.style), "preset": preset.name,
+    return {"comic": path, "seed": settings.seed, "style": str(project.comic.comic.style),
+            "preset": preset.name,
             "steps": preset.steps, "lam": preset.lam, "colour_weight": preset.colour_weight,
             "edge_weight": preset.edge_weight, "accuracy": bank.accuracy, "variants": rows}
 
@@ -244,14 +252,28 @@ def main() -> None:
                         "classifiers) or the judge's truth boxes")
     parser.add_argument("--long-side", type=int, default=768, help="print long side (px)")
     parser.add_argument("--threads", type=int, help="torch threads (default: 1 when busy)")
+    parser.add_argument("--seeds", help="build seeds to repeat every run with, e.g. 1,2,3 "
+                        "(default: the manifest's seed, once)")
     parser.add_argument("--out", default="out/bench_consistency")
     args = parser.parse_args()
     print(choose_threads(args.threads))
     args.threads_set = torch.get_num_threads()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = [run_comic(path, args, out) for path in args.comics]
+    seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else [None]
+    results = [run_comic(path, args, out, seed) for path in args.comics for seed in seeds]
     (out / "consistency.json").write_text(json.dumps(results, indent=1))
+    if len(seeds) == 1:
+        print_table(results)
+    else:
+        print_seeds(results)
+    print(f"contact sheets and consistency.json in {out}/")
+
+
+FIGURES = ("identity", "retrieval", "presence", "edges", "style", "classifiers")
+
+
+def print_table(results: list[dict]) -> None:
     print("\ncomic        variant           identity  retrieval  presence  edges   style  "
           "classifiers")
     for result in results:
@@ -259,8 +281,29 @@ def main() -> None:
             print(f"{Path(result['comic']).name:<12} {name:<16} {r['identity']:9.3f} "
                   f"{r['retrieval']:10.2f} {r['presence']:9.2f} {r['edges']:6.3f} "
                   f"{r['style']:7.3f} {r['classifiers']:11.3f}")
-    print(f"contact sheets and consistency.json in {out}/")
 
+
+def print_seeds(results: list[dict]) -> None:
+    """Per comic and variant, each figure's mean (spread = max - min) over the seeds, and
+    the identity and retrieval gains over lambda=0, seed by seed."""
+    print("\ncomic        variant          seeds " + "".join(f"{f:>16}" for f in FIGURES))
+    for comic in dict.fromkeys(r["comic"] for r in results):
+        runs = [r for r in results if r["comic"] == comic]
+        for name in runs[0]["variants"]:
+            cells = []
+            for figure in FIGURES:
+                values = [r["variants"][name][figure] for r in runs]
+                cells.append(f"{sum(values) / len(values):.3f} ({max(values) - min(values):.3f})")
+            print(f"{Path(comic).name:<12} {name:<16} {len(runs):5} " + "".join(f"{c:>16}" for c in cells))
+        if all("lambda=0" in r["variants"] for r in runs):
+            for name in runs[0]["variants"]:
+                if name in ("lambda=0", "untuned"):
+                    continue
+                gains = {f: [r["variants"][name][f] - r["variants"]["lambda=0"][f] for r in runs]
+                         for f in ("identity", "retrieval", "style")}
+                print(f"  {name} - lambda=0 by seed: " + "; ".join(
+                    f"{f} " + " ".join(f"{g:+.3f}" for g in values)
+                    + f" (mean {sum(values) / len(values):+.3f})" for f, values in gains.items()))
 
 if __name__ == "__main__":
     main()
