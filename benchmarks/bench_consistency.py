@@ -137,6 +137,7 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
     preset = settings.preset.with_overrides(lam=args.lam, colour_weight=args.colour_weight,
                                             edge_weight=args.edge_weight,
                                             identity_weight=args.identity_weight,
+                                            structure_weight=args.structure_weight,
                                             consistency_views=args.views)
     settings = replace(settings, preset=preset)
     backbone = load_backbone(device)
@@ -166,6 +167,7 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
     print(f"\n{path} (seed {settings.seed}): {model}, style {project.comic.comic.style or 'per manifest'}, "
           f"{preset.steps} steps at {preset.size}px, λ {preset.lam:g}, colour/edge "
           f"{preset.colour_weight:g}/{preset.edge_weight:g}, identity {preset.identity_weight:g}, "
+          f"structure {preset.structure_weight:g}, "
           f"keep {project.comic.build.keep}; "
           "classifiers' held-out accuracy "
           + ", ".join(f"{k} {v:.2f}" for k, v in bank.accuracy.items()))
@@ -183,7 +185,8 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
         if variant.tuned:
             p = preset.with_overrides(lam=variant.lam)
             if not variant.identity:
-                p = p.with_overrides(colour_weight=0.0, edge_weight=0.0, identity_weight=0.0)
+                p = p.with_overrides(colour_weight=0.0, edge_weight=0.0, identity_weight=0.0,
+                                     structure_weight=0.0)
             keeps = [s.keep for s in strengths]
             started = time.perf_counter()
             result = fit_comic(net, panels, conds, objective, bank, targets, regions, preset=p,
@@ -246,6 +249,7 @@ def main() -> None:
     parser.add_argument("--colour-weight", type=float)
     parser.add_argument("--edge-weight", type=float)
     parser.add_argument("--identity-weight", type=float)
+    parser.add_argument("--structure-weight", type=float)
     parser.add_argument("--views", type=int, help="random views for the classifier term")
     parser.add_argument("--train-regions", choices=["build", "truth"], default="build",
                         help="regions the loss sees: the build's (manifest, else found by the "

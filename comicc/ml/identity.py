@@ -12,6 +12,9 @@ classifiers' activation maps), so the rest of the panel is free to take the styl
             art's: the outline and the features stay where the artist drew them
     identity  cosine of the frozen backbone's embeddings of the element's crop, styled vs
             art: what the network takes the element to be, not one classifier's verdict
+    structure  the content loss (relative error of the backbone's two deepest content
+            feature maps) of the element's crop, styled vs art: the panel's content term
+            weighted up where an element is, so its shapes and parts stay put
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from torch import Tensor
 from comicc.ml.backbone import Backbone
 from comicc.ml.classifiers import crop_boxes
 from comicc.ml.keep import low_pass, rgb_to_ycc
+from comicc.ml.losses import CONTENT_TAPS, content_loss
 
 Box = tuple[float, float, float, float]
 # Colours are compared over cells of this share of the shorter side: colour, not texture.
@@ -95,19 +99,49 @@ def crop_similarity(backbone: Backbone, styled: Tensor, art: Tensor,
 
     known: the art crops' embeddings by (panel, element), with `panels` giving row b's panel;
     the art of a fit never changes, so each is computed once and looked up after."""
+    return crop_terms(backbone, styled, art, regions, present, size, panels, known)[0]
+
+
+def crop_terms(backbone: Backbone, styled: Tensor, art: Tensor,
+               regions: Sequence[Mapping[str, Box]], present: Sequence[Sequence[str]],
+               size: int, panels: Sequence[int] | None = None,
+               known: dict[tuple[int, str], Tensor] | None = None,
+               known_content: dict[tuple[int, str], list[Tensor]] | None = None,
+               structure: bool = False) -> tuple[Tensor, Tensor | None]:
+    """(similarity [K], structure [K] or None) over every (panel, present element) of the
+    batch, from one crop of the styled batch: the cosine of the crops' embeddings (see
+    `crop_similarity`) and, with `structure`, their content loss against the art's crop.
+    known / known_content cache the art crops' embeddings and content features by (panel,
+    element). The styled crops' feature maps are shared by both (`Backbone.sharing`)."""
     cells = [(b, e, regions[b].get(e, WHOLE_PANEL)) for b, elements in enumerate(present)
              for e in elements]
     if not cells:
-        return styled.new_zeros(0)
+        return styled.new_zeros(0), (styled.new_zeros(0) if structure else None)
     known = {} if known is None else known
+    known_content = {} if known_content is None else known_content
     keys = [(panels[b] if panels is not None else b, e) for b, e, _ in cells]
     index = torch.tensor([b for b, _, _ in cells])
     boxes = torch.tensor([box for _, _, box in cells], dtype=torch.float32)
-    missing = [k for k, key in enumerate(keys) if key not in known]
+    missing = [k for k, key in enumerate(keys)
+               if key not in known or (structure and key not in known_content)]
     if missing:
         with torch.no_grad():
-            embedded_art = backbone.embed(crop_boxes(art, index[missing], boxes[missing], size))
-        known.update({keys[k]: e for k, e in zip(missing, embedded_art, strict=True)})
+            crops = crop_boxes(art, index[missing], boxes[missing], size)
+            with backbone.sharing():
+                content = backbone.features(crops) if structure else None
+                embedded_art = backbone.embed(crops)
+        for n, k in enumerate(missing):
+            known[keys[k]] = embedded_art[n]
+            if content is not None:
+                known_content[keys[k]] = [content[t][n] for t in CONTENT_TAPS]
     reference = torch.stack([known[key] for key in keys])
-    embedded = backbone.embed(crop_boxes(styled, index, boxes, size))
-    return F.cosine_similarity(embedded, reference, dim=1)
+    crops = crop_boxes(styled, index, boxes, size)
+    kept = None
+    with backbone.sharing():
+        if structure:
+            features = backbone.features(crops)
+            art_content = [torch.stack([known_content[key][t] for key in keys])
+                           for t in range(len(CONTENT_TAPS))]
+            kept = content_loss([features[t] for t in CONTENT_TAPS], art_content)
+        embedded = backbone.embed(crops)
+    return F.cosine_similarity(embedded, reference, dim=1), kept

@@ -18,6 +18,7 @@ class Preset:
     colour_weight: float  # identity: element regions keep the art's chroma (times lambda)
     edge_weight: float  # identity: element regions keep the art's edges (times lambda)
     identity_weight: float  # identity: each present element's crop keeps its backbone embedding
+    structure_weight: float  # identity: each present element's crop keeps the art's content features
     consistency_views: int  # random views of the print the classifiers judge (0: the print itself)
     style_weight: float  # Gram style loss weight (gram backend)
     content_weight: float  # content loss weight
@@ -67,6 +68,7 @@ PRESETS: dict[str, Preset] = {
         colour_weight=2.0,
         edge_weight=0.0,
         identity_weight=5.0,
+        structure_weight=2.0,
         consistency_views=1,
         style_weight=150.0,
         content_weight=150.0,
@@ -95,6 +97,7 @@ PRESETS: dict[str, Preset] = {
         colour_weight=2.0,
         edge_weight=0.0,
         identity_weight=5.0,
+        structure_weight=2.0,
         consistency_views=1,
         style_weight=150.0,
         content_weight=150.0,
@@ -123,6 +126,7 @@ PRESETS: dict[str, Preset] = {
         colour_weight=2.0,
         edge_weight=0.0,
         identity_weight=5.0,
+        structure_weight=2.0,
         consistency_views=1,
         style_weight=150.0,
         content_weight=150.0,

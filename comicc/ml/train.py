@@ -33,7 +33,7 @@ from comicc.ml.distributed import (
     shard,
     wrap_module,
 )
-from comicc.ml.identity import crop_similarity, identity_terms, region_masks
+from comicc.ml.identity import crop_terms, identity_terms, region_masks
 from comicc.ml.keep import keep_batch
 from comicc.ml.losses import StyleObjective, consistency_bce, random_view
 from comicc.ml.presets import Preset
@@ -179,7 +179,8 @@ def fit_comic(
     lam = preset.lam if classifiers is not None else 0.0
     consistency = Consistency(classifiers, targets, regions, lam, preset.colour_weight,
                               preset.edge_weight, preset.identity_weight, preset.consistency_views,
-                              torch.Generator().manual_seed(seed), strengths, keeps)
+                              torch.Generator().manual_seed(seed), strengths, keeps,
+                              preset.structure_weight)
     amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
     losses = LossLog(max(1, log_every or (LOG_EVERY_CUDA if on_cuda else 1)), distributed,
@@ -356,6 +357,7 @@ class Consistency:
     generator: torch.Generator = field(default_factory=torch.Generator)
     strengths: Tensor | None = None  # [N, 1, s, s] on the device
     keeps: Sequence[Keep] | None = None
+    structure_weight: float = 0.0  # the content loss of each present element's crop
     # Each panel's present elements (from p̂, read once on the host), and the art crops'
     # embeddings by (panel, element): the art never changes during a fit.
     present: list[list[str]] = field(init=False, repr=False)
@@ -363,6 +365,8 @@ class Consistency:
     judged: Tensor = field(init=False, repr=False)
     _art_embeddings: dict[tuple[int, str], Tensor] = field(default_factory=dict, init=False,
                                                            repr=False)
+    _art_content: dict[tuple[int, str], list[Tensor]] = field(default_factory=dict, init=False,
+                                                              repr=False)
 
     def __post_init__(self) -> None:
         ids = self.classifiers.element_ids if self.classifiers is not None else []
@@ -404,11 +408,15 @@ class Consistency:
             out["consistency"] = self.lam * bce * targets.numel()
         panels = index.tolist()
         present = [self.present[j] for j in panels]
-        if self.identity_weight:
-            similarity = crop_similarity(self.classifiers.backbone, printed, x.float(),
-                                         batch_regions, present, self.classifiers.size, panels,
-                                         self._art_embeddings)
-            out["identity"] = self.lam * self.identity_weight * (1 - similarity).sum()
+        if self.identity_weight or self.structure_weight:
+            similarity, structure = crop_terms(
+                self.classifiers.backbone, printed, x.float(), batch_regions, present,
+                self.classifiers.size, panels, self._art_embeddings, self._art_content,
+                structure=bool(self.structure_weight))
+            if self.identity_weight:
+                out["identity"] = self.lam * self.identity_weight * (1 - similarity).sum()
+            if structure is not None:
+                out["structure"] = self.lam * self.structure_weight * structure.sum()
         if self.colour_weight or self.edge_weight:
             masks = region_masks(batch_regions, present, *printed.shape[-2:]).to(printed.device)
             identity = identity_terms(printed, x.float(), masks)

@@ -1,5 +1,6 @@
 """Identity terms: inside an element's region, the styled panel keeps the art's colours and lines."""
 
+import pytest
 import torch
 
 from comicc.ml.identity import edge_magnitude, identity_terms, region_masks
@@ -51,3 +52,28 @@ def test_gradients_reach_the_styled_panel():
     inside, outside = styled.grad[..., 20:44, 8:32], styled.grad[..., :10, 40:]
     assert inside.abs().sum() > 0
     assert outside.abs().sum() < 1e-3 * inside.abs().sum() + 1e-6
+
+
+def test_structure_is_zero_on_the_art_and_grows_as_the_crop_loses_its_shapes(backbone):
+    """crop_terms' structure: the content loss of each present element's crop, 0 for the
+    art itself, larger for a blurred crop than for a slightly tinted one, and the art's
+    features are computed once per (panel, element)."""
+    import torch.nn.functional as F
+
+    from comicc.ml.identity import crop_terms
+
+    torch.manual_seed(0)
+    art = torch.rand(1, 3, 64, 64)
+    art[:, :, 16:48, 16:48] = torch.tensor([0.9, 0.2, 0.1]).view(1, 3, 1, 1)
+    regions, present = [{"fox": (0.2, 0.2, 0.6, 0.6)}], [["fox"]]
+    embeddings, content = {}, {}
+
+    def structure(styled):
+        return crop_terms(backbone, styled, art, regions, present, 64, [3], embeddings, content,
+                          structure=True)[1].item()
+
+    blurred = F.avg_pool2d(art, 9, stride=1, padding=4, count_include_pad=False)
+    assert structure(art) == pytest.approx(0.0, abs=1e-6)
+    assert 0 < structure(art * 0.95 + 0.05 * torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1)) \
+        < structure(blurred)
+    assert set(content) == set(embeddings) == {(3, "fox")}

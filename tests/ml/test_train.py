@@ -293,7 +293,7 @@ def test_focus_puts_the_edited_panels_in_every_batch():
     assert {j for batch in seen for j in batch} == set(range(6))
 
 
-@pytest.mark.parametrize("term", ["consistency", "identity", "colour", "edges"])
+@pytest.mark.parametrize("term", ["consistency", "identity", "structure", "colour", "edges"])
 def test_each_consistency_term_reaches_the_network(term, bank, comic):
     """The BCE and each identity term, alone, give the style network gradients, on the
     picture as it prints (here with keep = "lighting")."""
@@ -304,6 +304,7 @@ def test_each_consistency_term_reaches_the_network(term, bank, comic):
     x = torch.stack(comic.panels)
     index = torch.arange(len(x))
     weights = {"identity_weight": 1.0 * (term == "identity"),
+               "structure_weight": 1.0 * (term == "structure"),
                "colour_weight": 1.0 * (term == "colour"), "edge_weight": 1.0 * (term == "edges")}
     consistency = Consistency(bank, comic.targets, comic.regions, lam=1.0,
                               keeps=["lighting"] * len(x), **weights)
