@@ -60,7 +60,7 @@ def test_classifier_term_keeps_elements_recognisable(backbone, bank, judge_bank,
             comic.regions,
             # the classifier term alone (no identity terms, no random views): what is tested
             preset=TINY.with_overrides(lam=lam, identity_weight=0.0, colour_weight=0.0,
-                                       consistency_views=0),
+                                       structure_weight=0.0, consistency_views=0),
             steps=40,
             seed=0,
             device="cpu",
