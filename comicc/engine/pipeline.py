@@ -259,7 +259,7 @@ def weak_classifier_message(name: str, accuracy: float | None) -> str:
         # train.judged_heads: a head measured weak is left out of the classifier BCE.
         return (f"the classifier for `{name}` cannot reliably tell it apart (held-out "
                 f"accuracy {accuracy:.0%}); its classifier term is left out of the loss, "
-                "and only the identity and colour terms keep it")
+                "and only the identity, structure and colour terms keep it")
     return (f"the classifier for `{name}` cannot reliably tell it apart (no held-out "
             "measurement possible); the consistency term may not protect it")
 
