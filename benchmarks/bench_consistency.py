@@ -27,7 +27,7 @@ not given to the build), else the manifest's regions, else the whole panel.
 
 --seeds 1,2,3 repeats everything (classifiers, regions, fits) with each build seed in place
 of the manifest's and prints each figure's mean and spread (max - min) over the seeds, and
-each variant's identity and retrieval gain over lambda=0 seed by seed: a single run's
+each variant's identity, retrieval and style change against lambda=0 seed by seed: a single run's
 identity moves by up to 0.03 with the seed, which is the size of the gains being measured.
 """
 
@@ -289,7 +289,7 @@ def print_table(results: list[dict]) -> None:
 
 def print_seeds(results: list[dict]) -> None:
     """Per comic and variant, each figure's mean (spread = max - min) over the seeds, and
-    the identity and retrieval gains over lambda=0, seed by seed."""
+    the identity, retrieval and style changes against lambda=0, seed by seed."""
     print("\ncomic        variant          seeds " + "".join(f"{f:>16}" for f in FIGURES))
     for comic in dict.fromkeys(r["comic"] for r in results):
         runs = [r for r in results if r["comic"] == comic]

@@ -177,10 +177,13 @@ def fit_comic(
     if strengths is not None:
         strengths = strengths.to(device, torch.float32)
     lam = preset.lam if classifiers is not None else 0.0
-    consistency = Consistency(classifiers, targets, regions, lam, preset.colour_weight,
-                              preset.edge_weight, preset.identity_weight, preset.consistency_views,
-                              torch.Generator().manual_seed(seed), strengths, keeps,
-                              preset.structure_weight)
+    consistency = Consistency(classifiers, targets, regions, lam,
+                              colour_weight=preset.colour_weight, edge_weight=preset.edge_weight,
+                              identity_weight=preset.identity_weight,
+                              structure_weight=preset.structure_weight,
+                              views=preset.consistency_views,
+                              generator=torch.Generator().manual_seed(seed),
+                              strengths=strengths, keeps=keeps)
     amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
     losses = LossLog(max(1, log_every or (LOG_EVERY_CUDA if on_cuda else 1)), distributed,
@@ -332,7 +335,7 @@ def judged_heads(bank: ClassifierBank) -> list[int]:
     accuracy was measured below WEAK_ACCURACY. A head that cannot tell its element apart on
     drawings it never saw pulls the styled panel towards whatever texture it does read, and
     the independent judge sees the element less well for it (meadow, docs/pretrained.md);
-    the identity, colour and edge terms still keep that element. A head whose accuracy
+    the identity, structure, colour and edge terms still keep that element. A head whose accuracy
     could not be measured (too few sources to hold any out) keeps its term."""
     return [i for i, element in enumerate(bank.element_ids)
             if not bank.accuracy.get(element, float("nan")) < WEAK_ACCURACY]
@@ -352,14 +355,14 @@ class Consistency:
     colour_weight: float = 0.0
     edge_weight: float = 0.0
     identity_weight: float = 0.0
+    structure_weight: float = 0.0  # the content loss of each present element's crop
     views: int = 0  # random views the classifiers judge (expectation over transformations)
     # Draws the views: seeded alike on every rank, so a distributed fit judges as one process.
     generator: torch.Generator = field(default_factory=torch.Generator)
     strengths: Tensor | None = None  # [N, 1, s, s] on the device
     keeps: Sequence[Keep] | None = None
-    structure_weight: float = 0.0  # the content loss of each present element's crop
     # Each panel's present elements (from p̂, read once on the host), and the art crops'
-    # embeddings by (panel, element): the art never changes during a fit.
+    # embeddings and content features by (panel, element): the art never changes during a fit.
     present: list[list[str]] = field(init=False, repr=False)
     # Rows of p̂ whose heads the BCE reads: not those measured weak (see `judged_heads`).
     judged: Tensor = field(init=False, repr=False)
@@ -390,7 +393,8 @@ class Consistency:
 
     def terms(self, printed: Tensor, x: Tensor, index: Tensor,
               on_device: Tensor) -> dict[str, Tensor]:
-        """λ-weighted {"consistency", "colour", "edges"} for a batch (rows: panels `index`)."""
+        """λ-weighted {"consistency", "identity", "structure", "colour", "edges"} for a batch
+        (rows: panels `index`); a term whose weight is 0 is left out, except "consistency"."""
         assert self.classifiers is not None
         batch_regions = [self.regions[j] if j < len(self.regions) else {}
                          for j in index.tolist()]
