@@ -16,6 +16,10 @@ writes are atomic, so unwinding keeps the cache consistent. Three gaps remain, c
   is still running GRACE_SECONDS after the signal, first removing the temporary files in
   flight (the cache's renames are atomic, so what is left is whole).
 
+The book's atomic rename is the build's commit point. A signal after it (while the report
+and the index are written) still stops the build, but the message then says the output is
+the new book (`wrote`), so exit 130 never hides that the output changed.
+
 A process started with SIGINT ignored (a shell's `cmd &` without job control) keeps
 ignoring it, as every program should; SIGTERM always stops a build.
 """
@@ -39,6 +43,7 @@ EXIT_INTERRUPTED = 130
 MESSAGE = "comicc: interrupted; the cache is consistent, rerun to resume"
 
 _in_flight: set[Path] = set()  # temporary files and folders being written now
+_written: dict[Path, None] = {}  # outputs already replaced by this build (see `wrote`)
 _last_signal = signal.SIGINT
 
 
@@ -52,9 +57,23 @@ def temporary(path: Path) -> Iterator[Path]:
         _in_flight.discard(path)
 
 
+def wrote(path: Path) -> None:
+    """Record that `path`, an output the author asked for, now holds this build's result."""
+    _written[path] = None
+
+
+def message() -> str:
+    """What an interrupted build says: nothing lost, and whether its output was written."""
+    if not _written:
+        return MESSAGE
+    names = ", ".join(str(path) for path in _written)
+    return (f"comicc: interrupted after writing {names}; the cache is consistent, "
+            "rerun to finish the rest")
+
+
 def say_interrupted() -> None:
     """Tell the author the build stopped and nothing is lost."""
-    print(MESSAGE, file=sys.stderr, flush=True)
+    print(message(), file=sys.stderr, flush=True)
 
 
 def exit_now(code: int) -> None:
@@ -90,6 +109,7 @@ def stop_promptly() -> Iterator[None]:
 
     Outside the main thread (where signals cannot be handled) it does nothing.
     """
+    _written.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -172,5 +192,5 @@ def _hard_stop() -> None:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-    os.write(2, (MESSAGE + "\n").encode())  # not through sys.stderr: it may be mid-write
+    os.write(2, (message() + "\n").encode())  # not through sys.stderr: it may be mid-write
     os._exit(EXIT_INTERRUPTED)

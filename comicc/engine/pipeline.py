@@ -25,6 +25,7 @@ from comicc.engine.settings import BuildSettings, resolve_settings
 from comicc.engine.stages import FileHashes, Log
 from comicc.engine.stamp import BuildStamp, FileIndex, code_files, stamp_path, stats, write_stamp
 from comicc.files import link_atomic, sha256_file
+from comicc.interrupts import wrote
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.images import upright_size
 from comicc.manifest.load import Project, load_project
@@ -331,6 +332,7 @@ def _write_output(run: BuildRun, book: Entry, fmt: OutputFormat, output: Path) -
         return
     try:
         link_atomic(run.cache.blob_file(blob), output)
+        wrote(output)
         if index is not None:
             index.record(output, blob)
     except OSError as exc:

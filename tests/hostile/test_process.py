@@ -59,7 +59,13 @@ def test_signal_during_a_layout_build_leaves_everything_consistent(tmp_path, sig
         assert "Traceback" not in err, err
         if "interrupted" in err:  # whatever CPython remembers, the status is the documented one
             assert process.returncode == 130, err
-        if process.returncode == 130:
+        if process.returncode == 130 and f"interrupted after writing {out}" in err:
+            # The signal came after the book's rename (the commit point), while the rest
+            # of the build ran: the message says the output is the new book.
+            assert "the cache is consistent" in err
+            old = out.read_bytes()
+            assert old.startswith(b"%PDF-1") and old.rstrip().endswith(b"%%EOF")
+        elif process.returncode == 130:
             assert "interrupted; the cache is consistent" in err
             assert out.read_bytes() == old, "an interrupted build must not touch the output"
         else:  # the signal came after the book was written, as comicc was exiting
@@ -74,6 +80,33 @@ def test_signal_during_a_layout_build_leaves_everything_consistent(tmp_path, sig
     stdout, err = done.communicate(timeout=120)
     assert done.returncode == 0, err
     assert out.read_bytes().startswith(b"%PDF-1")
+
+
+def test_signal_after_the_book_is_written_says_it_was_written(cli, tmp_path, monkeypatch) -> None:
+    from comicc.engine import pipeline
+
+    write_project(tmp_path)
+    out, old = _previous_book(cli, tmp_path)
+
+    def interrupted(*args, **kwargs):  # Ctrl-C as the index is saved, the book in place
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline.FileIndex, "save", interrupted)
+    result = cli("build", tmp_path, "--backend", "none", "--no-report")
+    assert result.code == 130
+    assert f"comicc: interrupted after writing {out}; the cache is consistent" in result.err
+    assert out.read_bytes() != old and out.read_bytes().startswith(b"%PDF-1")
+    assert not temporaries(tmp_path)
+    assert_cache_consistent(tmp_path)
+    monkeypatch.undo()
+    # Before the rename, the message is the plain one: the output is untouched.
+    (tmp_path / "comic.toml").write_text(BASE_MANIFEST.replace("KRAKOOM", "BANG"))
+    old = out.read_bytes()
+    monkeypatch.setattr(pipeline, "_write_output", interrupted)
+    result = cli("build", tmp_path, "--backend", "none", "--no-report")
+    assert result.code == 130
+    assert "comicc: interrupted; the cache is consistent" in result.err
+    assert out.read_bytes() == old
 
 
 def test_second_build_while_one_runs_is_refused_clearly(cli, tmp_path) -> None:
