@@ -79,6 +79,12 @@ COLOUR_LEVELS = 12
 COLOUR_FLOOR = 1e-4
 COLOUR_WINDOW = 0.02
 COLOUR_GRID = 128
+# A colour tells "this one" only when it covers at least this share of the element's
+# drawing (less is an outline's anti-aliasing or a speck, and would claim a dusk sky of
+# the same blend), counted inside the drawing's mask shrunk by COLOUR_ERODE pixels (its
+# rim mixes the colours with the paper's).
+COLOUR_MIN_SHARE = 0.01
+COLOUR_ERODE = 1
 # `locate` looks at the image at this multiple of the bank's size: a finer score map.
 LOCATE_SCALE = 2
 # A position belongs to the element when its score is at least this fraction of the
@@ -344,20 +350,29 @@ def colour_models(
 ) -> dict[str, Tensor]:
     """Per element with a plain-background reference, the log-ratio [bins] of how often
     each colour is in its cut-out drawings against the other elements' references and the
-    panels without it (histogram back-projection): positive where a colour says "this one"."""
+    panels without it (histogram back-projection): positive where a colour says "this one"
+    and covers at least COLOUR_MIN_SHARE of the drawing."""
     models = {}
     for i, element in enumerate(element_ids):
         cuts = [c for r in references.get(element, []) if (c := cutout(r.float().cpu())) is not None]
         if not cuts:
             continue
-        own = _histogram([colours for colours, _ in cuts], [alpha[0] > 0.5 for _, alpha in cuts])
+        own = _histogram([colours for colours, _ in cuts], [_inside(alpha[0] > 0.5) for _, alpha in cuts])
         rest = [r for other in element_ids if other != element for r in references.get(other, [])]
         rest += [panel for j, panel in enumerate(panels) if targets[i, j] <= 0.5]
         if not rest:
             continue
         other = _histogram(rest, [None] * len(rest))
-        models[element] = ((own + COLOUR_FLOOR) / (other + COLOUR_FLOOR)).log()
+        ratio = ((own + COLOUR_FLOOR) / (other + COLOUR_FLOOR)).log()
+        models[element] = torch.where(own >= COLOUR_MIN_SHARE, ratio, ratio.clamp(max=0))
     return models
+
+
+def _inside(mask: Tensor) -> Tensor:
+    """`mask` [h,w] shrunk by COLOUR_ERODE pixels; the mask itself where that leaves nothing."""
+    outside = F.pad((~mask).float()[None, None], [COLOUR_ERODE] * 4, value=1.0)  # the crop's edge too
+    shrunk = F.max_pool2d(outside, 2 * COLOUR_ERODE + 1, stride=1)[0, 0] < 0.5
+    return shrunk if shrunk.any() else mask
 
 
 def colour_box(model: Tensor, image: Tensor) -> Box | None:

@@ -83,3 +83,27 @@ def test_find_regions_boxes_by_colour_even_for_weak_heads(backbone):
     assert find_regions(bank, panels, targets, placed) == [{}, {}, {}, {}]  # weak heads: none
     found = find_regions(bank, panels, targets, placed, references)
     assert [sorted(boxes) for boxes in found] == [["fox"], ["bird"], ["fox"], []]
+
+
+def test_a_sky_in_the_rim_colour_of_a_drawing_is_not_the_element(monkeypatch):
+    """A drawing's anti-aliased rim mixes its colour with the paper's (orange + cream =
+    salmon). A dusk sky of that salmon, only in panels the fox is in, must not be its box."""
+    import comicc.ml.classifiers as classifiers
+
+    salmon = (ORANGE + PAPER) / 2
+    soft = fill(PAPER, 32, 32)
+    soft[:, 7:25, 5:27] = salmon.view(3, 1, 1)  # the rim, one pixel wide
+    soft[:, 8:24, 6:26] = ORANGE.view(3, 1, 1)
+    references = {"fox": [soft], "bird": [drawing(BLUE)]}
+    dusk = landscape({"fox": (ORANGE, (22, 40, 8, 5))})
+    dusk[:, 24:42] = salmon.view(3, 1, 1)  # the glow at the horizon the fox stands on
+    dusk[:, 40:45, 22:30] = ORANGE.view(3, 1, 1)
+    panels = [dusk, landscape({"bird": (BLUE, (5, 10, 6, 3))}), landscape({})]
+    targets = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    x, y, w, h = colour_box(colour_models(["fox", "bird"], references, panels, targets)["fox"], dusk)
+    assert x <= 26 / 40 <= x + w and y <= 42.5 / 60 <= y + h
+    assert y > 36 / 60 and w * h < 0.15, (x, y, w, h)  # not the glow: about the fox's size
+    # Without the rim left out, the glow's colour says "fox" and the box spans the sky.
+    monkeypatch.setattr(classifiers, "COLOUR_ERODE", 0)
+    x, y, w, h = colour_box(colour_models(["fox", "bird"], references, panels, targets)["fox"], dusk)
+    assert y < 30 / 60
