@@ -46,7 +46,9 @@ Pooling = Literal["lse", "mean"]
 FORMAT = "spatial-1"
 # An element whose held-out accuracy is below this is reported weak.
 WEAK_ACCURACY = 0.75
-HOLDOUT_FRACTION = 0.25
+# Held-out accuracy is cross-validated over this many folds of whole sources: every
+# source is held out once, so the measure rests on all of them, not on one or two.
+FOLDS = 4
 VIEWS_PER_IMAGE = 8
 HEAD_LR = 1e-2
 # L2 penalty on head weights: keeps logits moderate, so the style loop gets smooth gradients.
@@ -589,13 +591,13 @@ def _sources(
     return positives, negatives
 
 
-def _holdout(sources: list[_Source], gen: torch.Generator) -> set[str]:
-    """Keys of whole sources held out for measuring accuracy (none if too few)."""
+def _folds(sources: list[_Source], gen: torch.Generator) -> list[set[str]]:
+    """FOLDS disjoint sets of whole sources' keys, together all of them (each set empty
+    when there are fewer than three sources: their views are split instead, `_split`)."""
     if len(sources) < 3:
-        return set()
-    count = max(1, round(len(sources) * HOLDOUT_FRACTION))
-    order = torch.randperm(len(sources), generator=gen)[:count].tolist()
-    return {sources[k].key for k in order}
+        return [set() for _ in range(FOLDS)]
+    order = torch.randperm(len(sources), generator=gen).tolist()
+    return [{sources[k].key for k in order[fold::FOLDS]} for fold in range(FOLDS)]
 
 
 def _fit_heads(
@@ -645,27 +647,29 @@ def _split(
     rows: Mapping[str, range],
     held: set[str],
     total: int,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """One element's labels, training mask, held-out mask and final-fit mask over all
-    `total` views (rows[key]: a source's views).
+    fold: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One element's labels, training mask and held-out mask over all `total` views in
+    cross-validation fold `fold` (rows[key]: a source's views; held: the sources held out).
     """
-    labels, train, test, every = (torch.zeros(total) for _ in range(4))
+    labels, train, test = (torch.zeros(total) for _ in range(3))
     for label, sources in ((1.0, positives), (0.0, negatives)):
         own = len(sources)
         for source in sources:
             span = rows[source.key]
             labels[span.start : span.stop] = label
-            every[span.start : span.stop] = 1
             if source.key in held:
                 test[span.start : span.stop] = 1
-            elif own < 3 and len(span) > 1:
-                # Too few sources of this class to hold one out: hold out some views instead.
-                cut = span.start + max(1, round(len(span) * (1 - HOLDOUT_FRACTION)))
-                train[span.start : cut] = 1
-                test[cut : span.stop] = 1
+            elif own < 3 and len(span) >= FOLDS:
+                # Too few sources of this class to hold one out: hold out a share of its
+                # views in each fold instead.
+                cut = [span.start + len(span) * k // FOLDS for k in range(FOLDS + 1)]
+                train[span.start : span.stop] = 1
+                train[cut[fold] : cut[fold + 1]] = 0
+                test[cut[fold] : cut[fold + 1]] = 1
             else:
                 train[span.start : span.stop] = 1
-    return labels, train, test, every
+    return labels, train, test
 
 
 def train_classifiers(
@@ -686,9 +690,10 @@ def train_classifiers(
     """Train one binary head per element on frozen-backbone feature maps of augmented views.
 
     targets is p_hat [E, N] (0/1) over the N panels; regions[j] maps element ids to
-    (x, y, w, h) boxes in panel j. Accuracy is balanced accuracy on held-out views (whole
-    source images held out when an element has at least three of a class; nan when it
-    cannot be measured). An element is weak when that accuracy is below 0.75 or when it
+    (x, y, w, h) boxes in panel j. Accuracy is balanced accuracy on held-out views,
+    cross-validated over FOLDS folds (whole source images held out when an element has
+    at least three of a class, else a share of each source's views; nan when it cannot be
+    measured). An element is weak when that accuracy is below 0.75 or when it
     has no positives or no negatives. Final heads are trained on all views.
     """
     gen = torch.Generator().manual_seed(seed)
@@ -720,18 +725,27 @@ def train_classifiers(
     basis = _principal_directions(features.reshape(-1, features.shape[-1]), PRINCIPAL_DIMS)
     features = features @ basis
 
+    # Cross-validation: the heads of every fold train in one pass, as FOLDS x E heads.
+    count = len(element_ids)
     splits = []
     for positives, negatives in per_element:
-        held = _holdout(positives, gen) | _holdout(negatives, gen)
-        splits.append(_split(positives, negatives, rows, held, len(features)))
-    labels, train, test, every = (torch.stack(parts).to(features.device) for parts in zip(*splits, strict=True))
-    weight, bias = _fit_heads(features, labels, train, steps, pooling)
-    held_logits = _pool_positions(features @ weight.T + bias, pooling, dim=1).T
+        folds = [a | b for a, b in zip(_folds(positives, gen), _folds(negatives, gen), strict=True)]
+        total = len(features)
+        splits.append([_split(positives, negatives, rows, held, total, k) for k, held in enumerate(folds)])
+    labels = torch.stack([parts[0][0] for parts in splits]).to(features.device)  # [E, N]
+    train = torch.stack([torch.stack([parts[k][1] for parts in splits]) for k in range(FOLDS)])
+    test = torch.stack([torch.stack([parts[k][2] for parts in splits]) for k in range(FOLDS)])
+    train, test = train.to(features.device), test.to(features.device)  # [FOLDS, E, N]
+    weight, bias = _fit_heads(features, labels.repeat(FOLDS, 1), train.flatten(0, 1), steps, pooling)
+    fold_logits = _pool_positions(features @ weight.T + bias, pooling, dim=1).T.view(FOLDS, count, -1)
+    held_logits = (fold_logits * test).sum(dim=0)  # each view's logit from the fold it was held out of
+    tested = test.sum(dim=0) > 0
+    every = (train[0] + test[0]).clamp(max=1)  # the views of its own sources, whichever fold
 
     accuracy, weak = {}, []
     for e, (element, (positives, negatives)) in enumerate(zip(element_ids, per_element, strict=True)):
         separable = bool(positives) and bool(negatives)
-        chosen = test[e] > 0
+        chosen = tested[e]
         score = float("nan")
         if separable and chosen.any():
             score = _balanced_accuracy(held_logits[e, chosen], labels[e, chosen])
