@@ -44,8 +44,11 @@ Pooling = Literal["lse", "mean"]
 
 # The saved bank's layout; a file of another format is refused rather than misread.
 FORMAT = "spatial-1"
-# An element whose held-out accuracy is below this is reported weak.
-WEAK_ACCURACY = 0.75
+# An element whose held-out accuracy is below this is reported weak, and its head leaves the
+# classifier BCE (train.judged_heads). A head right on five of six unseen drawings still pulled
+# the meadow's print towards texture it reads: with the heads at 0.78-0.87 left out too, the
+# judge's identity gain over lambda = 0 rose from +0.033 to +0.061 (three seeds).
+WEAK_ACCURACY = 0.9
 # Held-out accuracy is cross-validated over this many folds of whole sources: every
 # source is held out once, so the measure rests on all of them, not on one or two.
 FOLDS = 4
@@ -693,7 +696,7 @@ def train_classifiers(
     (x, y, w, h) boxes in panel j. Accuracy is balanced accuracy on held-out views,
     cross-validated over FOLDS folds (whole source images held out when an element has
     at least three of a class, else a share of each source's views; nan when it cannot be
-    measured). An element is weak when that accuracy is below 0.75 or when it
+    measured). An element is weak when that accuracy is below WEAK_ACCURACY or when it
     has no positives or no negatives. Final heads are trained on all views.
     """
     gen = torch.Generator().manual_seed(seed)

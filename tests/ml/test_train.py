@@ -349,7 +349,8 @@ def test_heads_measured_weak_leave_the_bce(bank, comic):
 
     assert bce(0.5, comic.targets) == pytest.approx(bce(0.5, flipped))
     assert bce(float("nan"), comic.targets) != pytest.approx(bce(float("nan"), flipped))
-    assert bce(0.9, comic.targets) != pytest.approx(bce(0.9, flipped))
+    assert bce(0.95, comic.targets) != pytest.approx(bce(0.95, flipped))
+    assert bce(0.85, comic.targets) == pytest.approx(bce(0.85, flipped))
     # Every head weak: no BCE at all, and the term is an exact zero.
     everyone = copy.copy(bank)
     everyone.accuracy = {e: 0.5 for e in bank.element_ids}
