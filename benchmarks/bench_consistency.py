@@ -43,6 +43,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from torchvision.transforms.functional import to_pil_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pretrained import choose_threads, parse_style, sheet, with_style  # noqa: E402
@@ -216,6 +217,11 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
             "style": style_similarity(judge, rendered, untuned),
             "classifiers": own, "seconds": seconds, "judge": verdict.to_json()}
         sheets[variant.name] = sheet(rendered, height=160)
+        if args.panels:
+            name = Path(path).name + ("" if seed is None else f"-seed{seed}")
+            for label, image in zip(labels, rendered, strict=True):
+                to_pil_image(image.clamp(0, 1)).save(
+                    out / f"{name}-{variant.name.replace('=', '')}-{label}.png")
         r = rows[variant.name]
         print(f"  {variant.name:<16} identity {r['identity']:.3f}  retrieval {r['retrieval']:.2f}  "
               f"presence {r['presence']:.2f}  edges {r['edges']:.3f}  style {r['style']:.3f}  "
@@ -259,6 +265,8 @@ def main() -> None:
     parser.add_argument("--seeds", help="build seeds to repeat every run with, e.g. 1,2,3 "
                         "(default: the manifest's seed, once)")
     parser.add_argument("--out", default="out/bench_consistency")
+    parser.add_argument("--panels", action="store_true",
+                        help="also save every variant's printed panels as PNG, to look at")
     args = parser.parse_args()
     print(choose_threads(args.threads))
     args.threads_set = torch.get_num_threads()

@@ -40,22 +40,32 @@ EDGE_FLOOR = 1e-3
 _SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 4
 
 
-def region_masks(regions: Sequence[Mapping[str, Box]], present: Sequence[Sequence[str]],
-                 height: int, width: int) -> Tensor:
-    """[B, 1, H, W]: 1 inside the region of every element present in panel b (the whole
-    panel for a present element without one), 0 elsewhere and where nothing is present."""
-    masks = torch.zeros(len(present), 1, height, width)
+def element_masks(regions: Sequence[Mapping[str, Box]], present: Sequence[Sequence[str]],
+                  height: int, width: int) -> tuple[Tensor, Tensor]:
+    """(rows [K], masks [K, 1, H, W]): one mask per (panel, present element), 1 inside the
+    element's region (the whole panel without one), and the batch row it belongs to.
+
+    One mask per element, not one per panel: each element's colours are then held against
+    its own art, relative to its own chroma spread, so a small bird beside a large gardener
+    counts as much as she does instead of a tenth of a shared mask."""
+    rows, masks = [], []
     for b, elements in enumerate(present):
         for element in elements:
+            mask = torch.zeros(1, height, width)
             box = regions[b].get(element) if b < len(regions) else None
             if box is None:
-                masks[b] = 1.0
-                break
-            x, y, w, h = box
-            x0, y0 = int(x * width), int(y * height)
-            x1, y1 = max(x0 + 1, round((x + w) * width)), max(y0 + 1, round((y + h) * height))
-            masks[b, :, y0:y1, x0:x1] = 1.0
-    return masks
+                mask[:] = 1.0
+            else:
+                x, y, w, h = box
+                x0, y0 = int(x * width), int(y * height)
+                x1 = max(x0 + 1, round((x + w) * width))
+                y1 = max(y0 + 1, round((y + h) * height))
+                mask[:, y0:y1, x0:x1] = 1.0
+            rows.append(b)
+            masks.append(mask)
+    if not masks:
+        return torch.zeros(0, dtype=torch.long), torch.zeros(0, 1, height, width)
+    return torch.tensor(rows, dtype=torch.long), torch.stack(masks)
 
 
 def edge_magnitude(x: Tensor) -> Tensor:

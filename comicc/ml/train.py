@@ -33,7 +33,7 @@ from comicc.ml.distributed import (
     shard,
     wrap_module,
 )
-from comicc.ml.identity import crop_terms, identity_terms, region_masks
+from comicc.ml.identity import crop_terms, element_masks, identity_terms
 from comicc.ml.keep import keep_batch
 from comicc.ml.losses import StyleObjective, consistency_bce, random_view
 from comicc.ml.presets import Preset
@@ -422,8 +422,9 @@ class Consistency:
             if structure is not None:
                 out["structure"] = self.lam * self.structure_weight * structure.sum()
         if self.colour_weight or self.edge_weight:
-            masks = region_masks(batch_regions, present, *printed.shape[-2:]).to(printed.device)
-            identity = identity_terms(printed, x.float(), masks)
+            rows, masks = element_masks(batch_regions, present, *printed.shape[-2:])
+            rows = rows.to(printed.device)
+            identity = identity_terms(printed[rows], x.float()[rows], masks.to(printed.device))
             out["colour"] = self.lam * self.colour_weight * identity["colour"].sum()
             out["edges"] = self.lam * self.edge_weight * identity["edges"].sum()
         return out

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from comicc.ml.identity import edge_magnitude, identity_terms, region_masks
+from comicc.ml.identity import edge_magnitude, element_masks, identity_terms
 
 
 def _panel() -> torch.Tensor:
@@ -13,16 +13,42 @@ def _panel() -> torch.Tensor:
 
 
 def test_masks_cover_present_elements_boxes_and_whole_panels_without_one():
-    masks = region_masks([{"fox": (0.125, 0.3125, 0.375, 0.375)}, {}, {}],
-                         [["fox"], ["fox"], []], 64, 64)
+    rows, masks = element_masks([{"fox": (0.125, 0.3125, 0.375, 0.375)}, {}, {}],
+                                [["fox"], ["fox"], []], 64, 64)
+    assert rows.tolist() == [0, 1]  # nothing present in panel 2: no identity term
     assert masks[0].sum() == 24 * 24 and masks[0, 0, 20, 8] == 1 and masks[0, 0, 0, 0] == 0
     assert masks[1].sum() == 64 * 64  # present without a region: the whole panel
-    assert masks[2].sum() == 0  # nothing present: no identity term
+
+
+def test_each_element_has_its_own_mask_so_a_small_one_weighs_as_much_as_a_large_one():
+    """A blue bird (8 x 8 px) beside a yellow gardener (32 x 32 px), each boxed with the same
+    margin: the bird turning pale costs about as much as the gardener turning pale, though it
+    covers a sixteenth of her area; under one mask for the panel it would cost a few %."""
+    art = torch.full((1, 3, 64, 64), 0.3)
+    art[:, :, 4:12, 4:12] = torch.tensor([0.1, 0.2, 0.9]).view(1, 3, 1, 1)
+    art[:, :, 24:56, 24:56] = torch.tensor([0.95, 0.85, 0.1]).view(1, 3, 1, 1)
+    regions = [{"bird": (2 / 64, 2 / 64, 12 / 64, 12 / 64), "hazel": (16 / 64, 16 / 64, 0.75, 0.75)}]
+    rows, masks = element_masks(regions, [["bird", "hazel"]], 64, 64)
+    assert rows.tolist() == [0, 0] and masks[0].sum() == 12 * 12 and masks[1].sum() == 48 * 48
+
+    def cost(styled: torch.Tensor) -> torch.Tensor:
+        return identity_terms(styled[rows], art[rows], masks)["colour"]
+
+    pale_bird, pale_hazel = art.clone(), art.clone()
+    pale_bird[:, :, 4:12, 4:12] = 0.8
+    pale_hazel[:, :, 24:56, 24:56] = 0.8
+    assert cost(art).sum().item() < 1e-6
+    bird, hazel = cost(pale_bird), cost(pale_hazel)
+    assert bird[0] > 0.5 and bird[1] < 1e-6 and hazel[1] > 0.5 and hazel[0] < 1e-6
+    assert bird.sum() > 0.5 * hazel.sum()
+    union = masks.amax(dim=0, keepdim=True)
+    shared = [identity_terms(x, art, union)["colour"].sum() for x in (pale_bird, pale_hazel)]
+    assert shared[0] < 0.1 * shared[1]
 
 
 def test_colour_term_sees_the_fox_turn_grey_only_inside_its_region():
     art = _panel()
-    mask = region_masks([{"fox": (0.125, 0.3125, 0.375, 0.375)}], [["fox"]], 64, 64)
+    _, mask = element_masks([{"fox": (0.125, 0.3125, 0.375, 0.375)}], [["fox"]], 64, 64)
     grey_fox = art.clone()
     grey_fox[:, :, 20:44, 8:32] = 0.45
     recoloured_sky = art.clone()
@@ -37,7 +63,7 @@ def test_colour_term_sees_the_fox_turn_grey_only_inside_its_region():
 
 def test_edge_term_sees_a_blurred_outline():
     art = _panel()
-    mask = region_masks([{"fox": (0.0, 0.0, 1.0, 1.0)}], [["fox"]], 64, 64)
+    _, mask = element_masks([{"fox": (0.0, 0.0, 1.0, 1.0)}], [["fox"]], 64, 64)
     blurred = torch.nn.functional.avg_pool2d(art, 9, stride=1, padding=4, count_include_pad=False)
     assert identity_terms(blurred, art, mask)["edges"].item() > 0.3
     assert edge_magnitude(art)[0, 0, 32, 8] > edge_magnitude(art)[0, 0, 32, 20]
@@ -46,7 +72,7 @@ def test_edge_term_sees_a_blurred_outline():
 def test_gradients_reach_the_styled_panel():
     art = _panel()
     styled = torch.rand_like(art).requires_grad_(True)
-    mask = region_masks([{"fox": (0.125, 0.3125, 0.375, 0.375)}], [["fox"]], 64, 64)
+    _, mask = element_masks([{"fox": (0.125, 0.3125, 0.375, 0.375)}], [["fox"]], 64, 64)
     terms = identity_terms(styled, art, mask)
     (terms["colour"] + terms["edges"]).sum().backward()
     inside, outside = styled.grad[..., 20:44, 8:32], styled.grad[..., :10, 40:]
