@@ -9,7 +9,8 @@ For each comic, the pretrained network with the comic's named style (or --style)
   default        fine-tuned with the whole Comic Book Loss as the build runs it (preset λ,
                  identity terms and the manifest's `keep`)
   bce-only       λ > 0 with the classifier BCE alone (no identity terms)
-  keep=MODE      the default with [build] keep = MODE for every panel
+  keep=MODE      the default with [build] keep = MODE for every panel (keep=none: the
+                 named style's own light everywhere, night scenes included)
 and measures the printed panels (the network at its training geometry, brought to
 --long-side, each panel's keep and strength applied, as the build renders them) with the
 independent judge (EfficientNet-Lite2, comicc/ml/judge.py), which no loss term sees:
@@ -20,7 +21,9 @@ independent judge (EfficientNet-Lite2, comicc/ml/judge.py), which no loss term s
   presence   share of cells where the judge's presence heads agree with p̂
   edges      correlation of Sobel edge magnitudes, art vs styled, inside element boxes
   style      similarity of the judge's Gram descriptors to the untuned network's rendering
-             of the named style (1 for the untuned network)
+             of the named style, nothing of the art kept (1 for the untuned network with
+             keep = "none"; below 1 for it with the default keep = "auto" where a panel
+             is drawn dark)
 and beside them the build's own classifiers' agreement (mean BCE against p̂).
 Element boxes are the comic's truth.json when it has one (the boxes its make_art.py drew:
 not given to the build), else the manifest's regions, else the whole panel.
@@ -70,7 +73,7 @@ from comicc.ml.judge import edge_correlation, judge_comic, load_judge, style_sim
 from comicc.ml.strength import blend_panel, training_maps  # noqa: E402
 from comicc.ml.train import fit_comic, matrix_agreement  # noqa: E402
 
-DEFAULT_VARIANTS = "untuned,lambda=0,default,bce-only,keep=colours,keep=lighting"
+DEFAULT_VARIANTS = "untuned,lambda=0,default,bce-only,keep=none,keep=colours,keep=lighting"
 
 
 @dataclass

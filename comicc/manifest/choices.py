@@ -14,7 +14,7 @@ StyleNetName = Literal["pretrained", "unet"]
 PresetName = Literal["draft", "standard", "final"]  # the keys of comicc.ml.presets.PRESETS
 DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
 # What of the artist's picture survives the restyle besides its strokes (comicc.ml.keep).
-Keep = Literal["none", "colours", "lighting", "colours+lighting"]
+Keep = Literal["auto", "none", "colours", "lighting", "colours+lighting"]
 # Print production: the CLI's flags and the preflight's printer table use them.
 PdfFlavour = Literal["plain", "x4", "x1a"]
 Printer = Literal["generic", "kdp", "ingramspark"]

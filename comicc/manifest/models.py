@@ -102,10 +102,11 @@ class Trim(Strict):
 
 StyleMix = dict[str, float]
 
-KEEP_HELP = ("What of the artist's picture the restyle keeps: colours (the art's hue and "
-             "saturation, restyled in light and texture), lighting (the art's light and dark, "
-             "so a night scene stays night), colours+lighting (only strokes and texture "
-             "change) or none")
+KEEP_HELP = ("What of the artist's picture the restyle keeps: auto (the art's light and dark in "
+             "a panel drawn dark, so a night scene stays night; the style's light elsewhere), "
+             "colours (the art's hue and saturation, restyled in light and texture), lighting "
+             "(the art's light and dark in every panel), colours+lighting (only strokes and "
+             "texture change) or none")
 
 STRENGTH_HELP = ("How much of the style reaches the art: 0.0 gives back the concept art, 1.0 the "
                  "full style")
@@ -238,7 +239,7 @@ class BuildOptions(Strict):
         "output in print, where the guided upsampling did not already carry it (0: the "
         "network's look alone, 1: every line of the art).",
     )
-    keep: Keep = Field(default="none", description=f"{KEEP_HELP} (every panel, unless it says "
+    keep: Keep = Field(default="auto", description=f"{KEEP_HELP} (every panel, unless it says "
                        "otherwise).")
     clip_model: str = Field(default="ViT-B-32", description="open_clip architecture name.")
     clip_pretrained: str | None = Field(

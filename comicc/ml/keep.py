@@ -5,6 +5,9 @@
     lighting  the styled panel's chroma and fine luminance (its strokes and texture) over
               the art's own large-scale luminance, so a night scene stays night
     colours+lighting  both: the style contributes strokes and texture only
+    auto      the art's light in a panel drawn dark (a night, a storm: its mean luminance
+              at NIGHT or below; a share of it up to DAY), the style's light elsewhere,
+              so a night scene stays night unless the author asks otherwise
 
 Applied after the network at whatever size its output has (training size in the Comic Book
 Loss, print size in the build), with the same relative blur scale at both, so what prints
@@ -29,6 +32,11 @@ _YCC_TO_RGB = torch.linalg.inv(_RGB_TO_YCC)
 # The "large-scale" light: luminance averaged over cells of this share of the shorter side
 # (a 192 px panel: 12 px cells), so the light of a scene is kept and its strokes are not.
 LIGHT_SCALE = 1 / 16
+# `auto`: a panel whose art has a mean luminance at NIGHT or below keeps all of its light,
+# one at DAY or above none of it, one between a share (linear). The meadow's night panel
+# is 0.26 and its dusk 0.46, its daylight panels 0.64-0.67; the lighthouse's stormy night
+# panels 0.20-0.29.
+NIGHT, DAY = 0.3, 0.45
 
 
 def rgb_to_ycc(x: Tensor) -> Tensor:
@@ -50,14 +58,28 @@ def low_pass(x: Tensor, scale: float = LIGHT_SCALE) -> Tensor:
     return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
 
 
+def night_share(art: Tensor) -> Tensor:
+    """[B, 1, 1, 1]: how much of its light `auto` keeps of each art [B, 3, H, W]: 1 for a
+    panel drawn dark (mean luminance at NIGHT or below), 0 from DAY up."""
+    luma = rgb_to_ycc(art)[:, :1].mean(dim=(1, 2, 3), keepdim=True)
+    return ((DAY - luma) / (DAY - NIGHT)).clamp(0, 1)
+
+
 def keep_picture(styled: Tensor, art: Tensor, keep: Keep) -> Tensor:
     """The styled batch [B,3,H,W] keeping what `keep` names of the art (same shape)."""
     if keep == "none":
         return styled
-    s, a = rgb_to_ycc(styled), rgb_to_ycc(art.to(styled))
+    art = art.to(styled)
+    if keep == "auto":
+        share = night_share(art)
+        if not share.any():
+            return styled
+    s, a = rgb_to_ycc(styled), rgb_to_ycc(art)
     luma, chroma = s[:, :1], s[:, 1:]
     if keep in ("lighting", "colours+lighting"):
         luma = luma - low_pass(luma) + low_pass(a[:, :1])
+    if keep == "auto":
+        luma = luma + share * (low_pass(a[:, :1]) - low_pass(luma))
     if keep in ("colours", "colours+lighting"):
         chroma = a[:, 1:]
     return ycc_to_rgb(torch.cat([luma, chroma], dim=1)).clamp(0, 1)

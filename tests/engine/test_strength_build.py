@@ -149,3 +149,32 @@ def test_keep_colours_keeps_the_panels_chroma_and_lighting_its_light(kept: Path)
     luma = [0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
             for x in (styled["1.2"], art["1.2"])]
     assert abs(luma[0].mean() - luma[1].mean()) < 12, (luma[0].mean(), luma[1].mean())
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory) -> dict[str, Path]:
+    """The same night panel (1.2) built with the default keep and with keep = "none"."""
+    roots = {}
+    for keep, manifest in (("default", PRETRAINED),
+                           ("none", PRETRAINED.replace('[build]\n', '[build]\nkeep = "none"\n'))):
+        root = tmp_path_factory.mktemp(f"night-{keep}")
+        write_project(root, manifest)
+        draw_art(root / "art/p1.png", "lightyellow", size=(800, 600), shape="figure")
+        draw_art(root / "art/p2.png", "midnightblue", size=(800, 600), shape="tower")
+        build(load_project(root), BuildRequest(output=root / "out.pdf", report=False))
+        roots[keep] = root
+    return roots
+
+
+@pytest.mark.slow
+def test_by_default_a_panel_drawn_dark_prints_dark(nights: dict[str, Path]) -> None:
+    """keep = "auto" (the default): the night panel keeps the art's light, where the style
+    alone (keep = "none") lifts it; the daylight panel is the style's."""
+    def luma(x: np.ndarray) -> float:
+        return float((0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]).mean())
+
+    art = luma(np.asarray(Image.open(nights["default"] / "art/p2.png").convert("RGB"), np.float64))
+    night, lifted = (luma(_panel(nights[k], "1.2")) for k in ("default", "none"))
+    assert lifted - art > 20, (lifted, art)  # the style alone turns the night pale
+    assert abs(night - art) < 12, (night, art)
+    assert load_project(nights["default"]).comic.build.keep == "auto"
