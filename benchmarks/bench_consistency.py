@@ -68,7 +68,7 @@ from comicc.manifest.load import Project, load_project  # noqa: E402
 from comicc.manifest.matrix import panel_label  # noqa: E402
 from comicc.manifest.strength import panel_strengths  # noqa: E402
 from comicc.ml.backbone import load_backbone, resize  # noqa: E402
-from comicc.ml.classifiers import find_regions, train_for_preset  # noqa: E402
+from comicc.ml.classifiers import train_and_locate  # noqa: E402
 from comicc.ml.judge import edge_correlation, judge_comic, load_judge, style_similarity  # noqa: E402
 from comicc.ml.strength import blend_panel, training_maps  # noqa: E402
 from comicc.ml.train import fit_comic, matrix_agreement  # noqa: E402
@@ -147,12 +147,12 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
     backbone = load_backbone(device)
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
     panels_c, references, targets, regions = training_data(project, classify_side(preset))
-    bank = train_for_preset(backbone, references, panels_c, targets, regions, preset,
-                            seed=settings.seed, device=device)
+    # As the build: the manifest's regions, else the boxes found by colour (before the
+    # heads train, on those crops) or by the heads' maps.
+    bank, found = train_and_locate(backbone, references, panels_c, targets, regions, preset,
+                                   seed=settings.seed, device=device)
     panels, references_full, _, _ = training_data(project, args.long_side)
     boxes = truth_boxes(project, labels, regions)
-    # As the build: the manifest's regions, else the boxes the classifiers' maps find.
-    found = find_regions(bank, panels_c, targets, regions, references)
     regions = [{**extra, **given} for extra, given in zip(found, regions, strict=True)]
     found_iou = [box_iou(box, boxes[j][name]) for j, extra in enumerate(found)
                  for name, box in extra.items() if name in boxes[j]]

@@ -61,7 +61,7 @@ from comicc.engine.style_stage import (  # noqa: E402
 )
 from comicc.manifest.strength import panel_strengths  # noqa: E402
 from comicc.ml.backbone import resize  # noqa: E402
-from comicc.ml.classifiers import find_regions, train_for_preset  # noqa: E402
+from comicc.ml.classifiers import train_and_locate  # noqa: E402
 from comicc.ml.judge import (  # noqa: E402
     PRESENT,
     JudgeReference,
@@ -223,10 +223,9 @@ def main() -> None:
 
     clock = Clock()
     small, references, targets, manifest_regions = training_data(project, classify_side(preset))
-    bank = train_for_preset(backbone, references, small, targets, manifest_regions, preset,
-                            seed=settings.seed, device=device)
-    # As the build: the manifest's regions over the ones the classifiers find.
-    found = find_regions(bank, small, targets, manifest_regions)
+    # As the build: the manifest's regions over the ones found by colour or by the heads.
+    bank, found = train_and_locate(backbone, references, small, targets, manifest_regions,
+                                   preset, seed=settings.seed, device=device)
     classifier_wall, classifier_cpu = clock.read()
     regions = [{**extra, **given} for extra, given in zip(found, manifest_regions, strict=True)]
     panels, _, targets, _ = training_data(project, preset.long_side, lazy=True)

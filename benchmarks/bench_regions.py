@@ -3,10 +3,9 @@
     python benchmarks/bench_regions.py samples/meadow samples/lighthouse samples/photos --threads 1
     python benchmarks/bench_regions.py samples/meadow --seeds 1,2,3
 
-For each comic, the classify stage's training as the build runs it (the manifest, the art
-at the preset's classify side, `train_for_preset`), then `find_regions` with the
-references, as the build calls it, asked for every present cell (the manifest's regions
-withheld from locating, not from training). Prints
+For each comic, the classify stage as the build runs it (the art at the preset's classify
+side, `train_and_locate`: boxes by colour, heads trained on those crops, boxes by the heads
+for the rest), asked for every present cell (the manifest's regions withheld). Prints
 per element the held-out balanced accuracy and, against the true boxes (truth.json where
 the comic has one, else the manifest's regions), the cells where a box was found out of
 the present cells with a true box, the mean IoU of the found boxes, and the share of found
@@ -33,7 +32,7 @@ from comicc.engine.style_stage import classify_side, start_torch, training_data 
 from comicc.manifest.load import load_project  # noqa: E402
 from comicc.manifest.matrix import panel_label  # noqa: E402
 from comicc.ml.backbone import load_backbone  # noqa: E402
-from comicc.ml.classifiers import find_regions, train_for_preset  # noqa: E402
+from comicc.ml.classifiers import train_and_locate  # noqa: E402
 
 
 def centre_inside(found: tuple, truth: tuple) -> bool:
@@ -49,17 +48,16 @@ def run_comic(path: str, preset_name: str, seed: int | None = None) -> list[dict
     backbone = load_backbone(device)
     panels, references, targets, regions = training_data(project, classify_side(preset))
     started = time.perf_counter()
-    bank = train_for_preset(
+    bank, found = train_and_locate(
         backbone,
         references,
         panels,
         targets,
-        regions,
+        [{} for _ in panels],
         preset,
         seed=settings.seed if seed is None else seed,
         device=device,
     )
-    found = find_regions(bank, panels, targets, [{} for _ in panels], references)
     seconds = time.perf_counter() - started
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
     truth = truth_boxes(project, labels, regions)

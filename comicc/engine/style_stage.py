@@ -45,7 +45,7 @@ from comicc.manifest.load import Project
 from comicc.manifest.matrix import panel_label, target_matrix
 from comicc.manifest.strength import PanelStrength, panel_strengths
 from comicc.ml.backbone import Backbone, load_backbone
-from comicc.ml.classifiers import ClassifierBank, find_regions, train_for_preset
+from comicc.ml.classifiers import ClassifierBank, train_and_locate
 from comicc.ml.device import resolve_device
 from comicc.ml.distributed import (
     BuildGroup,
@@ -204,12 +204,12 @@ def run_classify(project: Project, settings: BuildSettings, say: Log) -> tuple[d
     backbone = load_backbone(device)
     panels, references, targets, regions = training_data(project, classify_side(preset))
     say(f"classify: training {len(references)} element classifier(s) on {device.type}")
-    bank = train_for_preset(backbone, references, panels, targets, regions, preset,
-                            seed=settings.seed, device=device)
-    # Where each present element without a manifest region is, from the raw art: the
-    # style stage's classifier term then looks at that crop.
+    # Where each present element without a manifest region is, from the raw art (its
+    # colours before training, else its trained head): the heads train on those crops and
+    # the style stage's classifier and identity terms look at them.
+    bank, found = train_and_locate(backbone, references, panels, targets, regions, preset,
+                                   seed=settings.seed, device=device)
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
-    found = find_regions(bank, panels, targets, regions, references)
     bank.found_regions = {label: {k: tuple(round(v, 4) for v in box) for k, box in boxes.items()}
                           for label, boxes in zip(labels, found, strict=True) if boxes}
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,7 +8,8 @@ small element is then not diluted by the rest of the panel as under mean pooling
 score map says where the element is (`locate`).
 
 Training data per element: its reference drawings and the panels where it is present
-(positives, the region crop when the manifest gives one); the panels where it is absent
+(positives: the region crop when the manifest gives one or the element's colours are found
+there, `train_and_locate`; else the whole panel); the panels where it is absent
 and the other elements' reference drawings (negatives). Each is seen through augmented
 views that imitate what a stylisation does to a drawing (posterise, blur, hue shift, ink
 lines, noise), so a restyled panel is still recognised. The backbone is frozen, so the
@@ -17,9 +18,9 @@ of cut-out references, with per-position targets, were tried and left out: on th
 over 3 seeds they moved held-out accuracy by +0.06, -0.05, +0.09, left the judge's identity
 gain where it was and doubled the stage's time.)
 
-Where a present element is in a panel (`find_regions`): where the colours of its cut-out
-drawings gather, when it has a plain-background reference (histogram back-projection);
-else the peak of its head's score map.
+Where a present element is in a panel (`train_and_locate`): where the colours of its
+cut-out drawings gather, when it has a plain-background reference (histogram
+back-projection, before the heads train); else the peak of its trained head's score map.
 """
 
 from __future__ import annotations
@@ -288,6 +289,29 @@ def activation_box(scores: Tensor) -> Box:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def colour_regions(
+    element_ids: Sequence[str],
+    references: Mapping[str, Sequence[Tensor]],
+    panels: Sequence[Tensor],
+    targets: Tensor,
+    regions: Sequence[Regions],
+) -> list[dict[str, Box]]:
+    """Per panel, the boxes where the colours of each present element's cut-out drawings
+    gather (`colour_models`, `colour_box`), for the elements `regions` does not place and
+    that have a plain-background reference. Needs no classifier: the classify stage finds
+    these before training, so the heads learn those elements from their crops."""
+    models = colour_models(element_ids, references, panels, targets)
+    found: list[dict[str, Box]] = [{} for _ in panels]
+    for j, panel in enumerate(panels):
+        placed = regions[j] if j < len(regions) else {}
+        for i, e in enumerate(element_ids):
+            if targets[i, j] > 0.5 and e not in placed and e in models:
+                box = colour_box(models[e], panel)
+                if box is not None:
+                    found[j][e] = box
+    return found
+
+
 def find_regions(
     bank: ClassifierBank,
     panels: Sequence[Tensor],
@@ -299,24 +323,19 @@ def find_regions(
     that `regions` does not already place.
 
     An element with a colour model (`colour_models`, from `references`) is boxed where
-    its colours gather (`colour_box`); the others, and any whose colours are nowhere in
+    its colours gather (`colour_regions`); the others, and any whose colours are nowhere in
     the panel, by `locate` where the element's head is not weak and sees the element in
     the panel: a head that does not recognise it has no peak worth boxing.
     """
     side = bank.size * LOCATE_SCALE
     device = bank.backbone.mean.device
-    colours = colour_models(bank.element_ids, references, panels, targets) if references else {}
-    found: list[dict[str, Box]] = [{} for _ in panels]
+    found = (colour_regions(bank.element_ids, references, panels, targets, regions)
+             if references else [{} for _ in panels])
     wanted: list[list[str]] = [[] for _ in panels]
     for j in range(len(panels)):
         placed = regions[j] if j < len(regions) else {}
         for i, e in enumerate(bank.element_ids):
-            if targets[i, j] <= 0.5 or e in placed:
-                continue
-            box = colour_box(colours[e], panels[j]) if e in colours else None
-            if box is not None:
-                found[j][e] = box
-            elif e not in bank.weak:
+            if targets[i, j] > 0.5 and e not in placed and e not in found[j] and e not in bank.weak:
                 wanted[j].append(e)
     todo = [j for j, names in enumerate(wanted) if names]
     for chunk in (todo[k : k + EMBED_BATCH] for k in range(0, len(todo), EMBED_BATCH)):
@@ -798,6 +817,34 @@ def train_for_preset(
         device=device,
         views_per_image=preset.classifier_views,
     )
+
+
+def train_and_locate(
+    backbone: Backbone,
+    references: Mapping[str, Sequence[Tensor]],
+    panels: Sequence[Tensor],
+    targets: Tensor,
+    regions: Sequence[Regions],
+    preset: Preset,
+    *,
+    seed: int,
+    device: torch.device | str,
+) -> tuple[ClassifierBank, list[dict[str, Box]]]:
+    """The classify stage's heads and the regions it finds for present elements that
+    `regions` (the manifest's) does not place.
+
+    Colours first (`colour_regions`): the heads then train on those crops, as the Comic
+    Book Loss will apply them, not on whole panels where a small element is a few patches
+    among many (the meadow's held-out accuracy: fox 0.56-0.67 -> 0.81-0.86, bird 0.83-0.87
+    -> 0.84-0.93, gardener 0.78-0.84 -> 0.89-0.94 over seeds 1-3). Elements still unplaced
+    are then boxed by their trained heads (`find_regions`)."""
+    coloured = colour_regions(list(references), references, panels, targets, regions)
+    placed = [{**extra, **(regions[j] if j < len(regions) else {})}
+              for j, extra in enumerate(coloured)]
+    bank = train_for_preset(backbone, references, panels, targets, placed, preset,
+                            seed=seed, device=device)
+    by_heads = find_regions(bank, panels, targets, placed)
+    return bank, [{**extra, **more} for extra, more in zip(coloured, by_heads, strict=True)]
 
 
 def _principal_directions(rows: Tensor, count: int) -> Tensor:

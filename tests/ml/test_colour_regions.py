@@ -107,3 +107,33 @@ def test_a_sky_in_the_rim_colour_of_a_drawing_is_not_the_element(monkeypatch):
     monkeypatch.setattr(classifiers, "COLOUR_ERODE", 0)
     x, y, w, h = colour_box(colour_models(["fox", "bird"], references, panels, targets)["fox"], dusk)
     assert y < 30 / 60
+
+
+def test_heads_train_on_the_crops_colours_find(monkeypatch, backbone):
+    """train_and_locate: the colour boxes are found before training and the heads learn
+    from those crops (the manifest's box wins where it gives one); the regions it returns
+    are the found ones, for every present cell the manifest does not place."""
+    import comicc.ml.classifiers as classifiers
+    from comicc.ml.presets import PRESETS
+
+    references, panels, targets = comic()
+    given = [{}, {}, {"bird": (0.1, 0.1, 0.2, 0.1)}, {}]
+    seen: list = []
+    real = classifiers.train_for_preset
+
+    def spy(backbone, references, panels, targets, regions, preset, **kw):
+        seen.append([dict(r) for r in regions])
+        return real(backbone, references, panels, targets, regions, preset, **kw)
+
+    monkeypatch.setattr(classifiers, "train_for_preset", spy)
+    preset = PRESETS["draft"].with_overrides(classifier_steps=5, classifier_views=2)
+    bank, found = classifiers.train_and_locate(backbone, references, panels, targets, given,
+                                               preset, seed=0, device="cpu")
+    trained = seen[0]
+    assert sorted(trained[0]) == ["fox"] and sorted(trained[1]) == ["bird"]
+    assert trained[2]["bird"] == (0.1, 0.1, 0.2, 0.1) and "fox" in trained[2]
+    assert trained[3] == {}
+    assert [sorted(boxes) for boxes in found] == [["fox"], ["bird"], ["fox"], []]
+    x, y, w, h = found[2]["fox"]
+    assert x <= 26 / 40 <= x + w and y <= 42.5 / 60 <= y + h
+    assert set(bank.element_ids) == {"fox", "bird"}
