@@ -425,8 +425,11 @@ class Consistency:
             rows, masks = element_masks(batch_regions, present, *printed.shape[-2:])
             rows = rows.to(printed.device)
             identity = identity_terms(printed[rows], x.float()[rows], masks.to(printed.device))
-            out["colour"] = self.lam * self.colour_weight * identity["colour"].sum()
-            out["edges"] = self.lam * self.edge_weight * identity["edges"].sum()
+            # Each element against its own art, averaged within its panel: a panel weighs
+            # as one, however many elements it shows.
+            share = 1.0 / torch.bincount(rows, minlength=len(present))[rows].to(printed.dtype)
+            out["colour"] = self.lam * self.colour_weight * (identity["colour"] * share).sum()
+            out["edges"] = self.lam * self.edge_weight * (identity["edges"] * share).sum()
         return out
 
 

