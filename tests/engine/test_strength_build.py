@@ -77,8 +77,8 @@ def test_element_strength_changes_pixels_inside_its_region_more_than_outside(dia
 def test_report_shows_each_panels_resolved_strength(dials: Path) -> None:
     report = json.loads((dials / "out.report.json").read_text(encoding="utf-8"))
     assert [p["strength"] for p in report["panels"]] == [
-        {"strength": 0.0, "source": "panel", "elements": {}, "keep": "none"},
-        {"strength": 1.0, "source": "comic", "elements": {"tower": 0.0}, "keep": "none"},
+        {"strength": 0.0, "source": "panel", "elements": {}, "keep": "auto"},
+        {"strength": 1.0, "source": "comic", "elements": {"tower": 0.0}, "keep": "auto"},
     ]
     html = (dials / "out.report.html").read_text(encoding="utf-8")
     assert "inside its region" in html
