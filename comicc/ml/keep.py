@@ -61,20 +61,24 @@ def low_pass(x: Tensor, scale: float = LIGHT_SCALE) -> Tensor:
 def night_share(art: Tensor) -> Tensor:
     """[B, 1, 1, 1]: how much of its light `auto` keeps of each art [B, 3, H, W]: 1 for a
     panel drawn dark (mean luminance at NIGHT or below), 0 from DAY up."""
-    luma = rgb_to_ycc(art)[:, :1].mean(dim=(1, 2, 3), keepdim=True)
-    return ((DAY - luma) / (DAY - NIGHT)).clamp(0, 1)
+    return _night_share(rgb_to_ycc(art)[:, :1])
+
+
+def _night_share(luma: Tensor) -> Tensor:
+    mean = luma.mean(dim=(1, 2, 3), keepdim=True)
+    return ((DAY - mean) / (DAY - NIGHT)).clamp(0, 1)
 
 
 def keep_picture(styled: Tensor, art: Tensor, keep: Keep) -> Tensor:
     """The styled batch [B,3,H,W] keeping what `keep` names of the art (same shape)."""
     if keep == "none":
         return styled
-    art = art.to(styled)
+    a = rgb_to_ycc(art.to(styled))
     if keep == "auto":
-        share = night_share(art)
+        share = _night_share(a[:, :1])
         if not share.any():
             return styled
-    s, a = rgb_to_ycc(styled), rgb_to_ycc(art)
+    s = rgb_to_ycc(styled)
     luma, chroma = s[:, :1], s[:, 1:]
     if keep in ("lighting", "colours+lighting"):
         luma = luma - low_pass(luma) + low_pass(a[:, :1])
