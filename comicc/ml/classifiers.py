@@ -317,25 +317,20 @@ def find_regions(
     panels: Sequence[Tensor],
     targets: Tensor,
     regions: Sequence[Regions],
-    references: Mapping[str, Sequence[Tensor]] | None = None,
 ) -> list[dict[str, Box]]:
-    """Per panel, the boxes found for the elements present in it (targets [E, N] = p_hat)
-    that `regions` does not already place.
-
-    An element with a colour model (`colour_models`, from `references`) is boxed where
-    its colours gather (`colour_regions`); the others, and any whose colours are nowhere in
-    the panel, by `locate` where the element's head is not weak and sees the element in
-    the panel: a head that does not recognise it has no peak worth boxing.
+    """Per panel, the boxes the heads find for the elements present in it (targets [E, N]
+    = p_hat) that `regions` does not already place (the manifest's, and those colours found:
+    `train_and_locate`), by `locate`, where the element's head is not weak and sees the
+    element in the panel: a head that does not recognise it has no peak worth boxing.
     """
     side = bank.size * LOCATE_SCALE
     device = bank.backbone.mean.device
-    found = (colour_regions(bank.element_ids, references, panels, targets, regions)
-             if references else [{} for _ in panels])
+    found: list[dict[str, Box]] = [{} for _ in panels]
     wanted: list[list[str]] = [[] for _ in panels]
     for j in range(len(panels)):
         placed = regions[j] if j < len(regions) else {}
         for i, e in enumerate(bank.element_ids):
-            if targets[i, j] > 0.5 and e not in placed and e not in found[j] and e not in bank.weak:
+            if targets[i, j] > 0.5 and e not in placed and e not in bank.weak:
                 wanted[j].append(e)
     todo = [j for j, names in enumerate(wanted) if names]
     for chunk in (todo[k : k + EMBED_BATCH] for k in range(0, len(todo), EMBED_BATCH)):

@@ -117,41 +117,46 @@ def crop_terms(backbone: Backbone, styled: Tensor, art: Tensor,
                size: int, panels: Sequence[int] | None = None,
                known: dict[tuple[int, str], Tensor] | None = None,
                known_content: dict[tuple[int, str], list[Tensor]] | None = None,
-               structure: bool = False) -> tuple[Tensor, Tensor | None]:
-    """(similarity [K], structure [K] or None) over every (panel, present element) of the
-    batch, from one crop of the styled batch: the cosine of the crops' embeddings (see
-    `crop_similarity`) and, with `structure`, their content loss against the art's crop.
-    known / known_content cache the art crops' embeddings and content features by (panel,
-    element). The styled crops' feature maps are shared by both (`Backbone.sharing`)."""
+               structure: bool = False,
+               similarity: bool = True) -> tuple[Tensor | None, Tensor | None]:
+    """(similarity [K] or None, structure [K] or None) over every (panel, present element)
+    of the batch, from one crop of the styled batch: with `similarity`, the cosine of the
+    crops' embeddings (see `crop_similarity`); with `structure`, their content loss against
+    the art's crop. known / known_content cache the art crops' embeddings and content
+    features by (panel, element). The styled crops' feature maps are shared by both
+    (`Backbone.sharing`); a figure not asked for costs no backbone pass."""
     cells = [(b, e, regions[b].get(e, WHOLE_PANEL)) for b, elements in enumerate(present)
              for e in elements]
     if not cells:
-        return styled.new_zeros(0), (styled.new_zeros(0) if structure else None)
+        return (styled.new_zeros(0) if similarity else None,
+                styled.new_zeros(0) if structure else None)
     known = {} if known is None else known
     known_content = {} if known_content is None else known_content
     keys = [(panels[b] if panels is not None else b, e) for b, e, _ in cells]
     index = torch.tensor([b for b, _, _ in cells])
     boxes = torch.tensor([box for _, _, box in cells], dtype=torch.float32)
     missing = [k for k, key in enumerate(keys)
-               if key not in known or (structure and key not in known_content)]
+               if (similarity and key not in known) or (structure and key not in known_content)]
     if missing:
         with torch.no_grad():
             crops = crop_boxes(art, index[missing], boxes[missing], size)
             with backbone.sharing():
                 content = backbone.features(crops) if structure else None
-                embedded_art = backbone.embed(crops)
+                embedded_art = backbone.embed(crops) if similarity else None
         for n, k in enumerate(missing):
-            known[keys[k]] = embedded_art[n]
+            if embedded_art is not None:
+                known[keys[k]] = embedded_art[n]
             if content is not None:
                 known_content[keys[k]] = [content[t][n] for t in CONTENT_TAPS]
-    reference = torch.stack([known[key] for key in keys])
     crops = crop_boxes(styled, index, boxes, size)
-    kept = None
+    kept = cosine = None
     with backbone.sharing():
         if structure:
             features = backbone.features(crops)
             art_content = [torch.stack([known_content[key][t] for key in keys])
                            for t in range(len(CONTENT_TAPS))]
             kept = content_loss([features[t] for t in CONTENT_TAPS], art_content)
-        embedded = backbone.embed(crops)
-    return F.cosine_similarity(embedded, reference, dim=1), kept
+        if similarity:
+            reference = torch.stack([known[key] for key in keys])
+            cosine = F.cosine_similarity(backbone.embed(crops), reference, dim=1)
+    return cosine, kept

@@ -416,8 +416,8 @@ class Consistency:
             similarity, structure = crop_terms(
                 self.classifiers.backbone, printed, x.float(), batch_regions, present,
                 self.classifiers.size, panels, self._art_embeddings, self._art_content,
-                structure=bool(self.structure_weight))
-            if self.identity_weight:
+                structure=bool(self.structure_weight), similarity=bool(self.identity_weight))
+            if similarity is not None:
                 out["identity"] = self.lam * self.identity_weight * (1 - similarity).sum()
             if structure is not None:
                 out["structure"] = self.lam * self.structure_weight * structure.sum()

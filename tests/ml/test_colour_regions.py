@@ -6,7 +6,13 @@ from __future__ import annotations
 import torch
 
 from comicc.ml.backbone import EMBED_DIM
-from comicc.ml.classifiers import ClassifierBank, colour_box, colour_models, find_regions
+from comicc.ml.classifiers import (
+    ClassifierBank,
+    colour_box,
+    colour_models,
+    colour_regions,
+    find_regions,
+)
 
 PAPER = torch.tensor([0.97, 0.96, 0.93])
 GRASS = torch.tensor([0.45, 0.75, 0.3])
@@ -72,7 +78,7 @@ def test_no_colour_model_without_a_plain_background_reference():
     assert set(colour_models(["fox", "bird"], references, panels, targets)) == {"bird"}
 
 
-def test_find_regions_boxes_by_colour_even_for_weak_heads(backbone):
+def test_colours_box_what_weak_heads_cannot(backbone):
     references, panels, targets = comic()
     dim = EMBED_DIM
     bank = ClassifierBank(
@@ -81,7 +87,7 @@ def test_find_regions_boxes_by_colour_even_for_weak_heads(backbone):
     )  # fmt: skip
     placed = [{}, {}, {"bird": (0.1, 0.1, 0.2, 0.1)}, {}]
     assert find_regions(bank, panels, targets, placed) == [{}, {}, {}, {}]  # weak heads: none
-    found = find_regions(bank, panels, targets, placed, references)
+    found = colour_regions(bank.element_ids, references, panels, targets, placed)
     assert [sorted(boxes) for boxes in found] == [["fox"], ["bird"], ["fox"], []]
 
 

@@ -103,3 +103,22 @@ def test_structure_is_zero_on_the_art_and_grows_as_the_crop_loses_its_shapes(bac
     assert 0 < structure(art * 0.95 + 0.05 * torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1)) \
         < structure(blurred)
     assert set(content) == set(embeddings) == {(3, "fox")}
+
+
+def test_structure_alone_runs_no_embedding(backbone, monkeypatch):
+    """With the identity weight at 0 the build asks crop_terms for structure only: the same
+    content loss, and no embedding of the art or of the styled crop is computed."""
+    from comicc.ml.identity import crop_terms
+
+    torch.manual_seed(1)
+    art, styled = torch.rand(2, 3, 64, 64).split(1)
+    regions, present = [{"fox": (0.1, 0.2, 0.5, 0.6)}], [["fox"]]
+    both = crop_terms(backbone, styled, art, regions, present, 64, structure=True)
+    calls = []
+    monkeypatch.setattr(backbone, "embed", lambda x: calls.append(x))
+    embeddings, content = {}, {}
+    similarity, structure = crop_terms(backbone, styled, art, regions, present, 64, [0],
+                                       embeddings, content, structure=True, similarity=False)
+    assert similarity is None and calls == [] and embeddings == {}
+    assert set(content) == {(0, "fox")}
+    assert torch.allclose(structure, both[1])
