@@ -142,6 +142,7 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
                                             edge_weight=args.edge_weight,
                                             identity_weight=args.identity_weight,
                                             structure_weight=args.structure_weight,
+                                            background_weight=args.background_weight,
                                             consistency_views=args.views)
     settings = replace(settings, preset=preset)
     backbone = load_backbone(device)
@@ -162,6 +163,8 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
     if args.train_regions == "truth":
         regions = boxes  # the boxes as an author would draw them: an upper bound for found ones
     judge = load_judge(device)
+    if args.box_colours:
+        bank.colour_models = {}  # the colour term over each element's whole box
     texts = panel_texts(project)
     net, conds, learn_conds, model = style_network(project, settings, device, texts)
     objective = style_objective(project, settings, device, net, panels, conds, texts, backbone)
@@ -190,7 +193,7 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
             p = preset.with_overrides(lam=variant.lam)
             if not variant.identity:
                 p = p.with_overrides(colour_weight=0.0, edge_weight=0.0, identity_weight=0.0,
-                                     structure_weight=0.0)
+                                     structure_weight=0.0, background_weight=0.0)
             keeps = [s.keep for s in strengths]
             started = time.perf_counter()
             result = fit_comic(net, panels, conds, objective, bank, targets, regions, preset=p,
@@ -263,6 +266,9 @@ def main() -> None:
     parser.add_argument("--train-regions", choices=["build", "truth"], default="build",
                         help="regions the loss sees: the build's (manifest, else found by the "
                         "classifiers) or the judge's truth boxes")
+    parser.add_argument("--box-colours", action="store_true",
+                        help="the colour term over each element's whole box, not its colours")
+    parser.add_argument("--background-weight", type=float)
     parser.add_argument("--long-side", type=int, default=768, help="print long side (px)")
     parser.add_argument("--threads", type=int, help="torch threads (default: 1 when busy)")
     parser.add_argument("--seeds", help="build seeds to repeat every run with, e.g. 1,2,3 "

@@ -53,8 +53,8 @@ FONT_DIR = Path(__file__).resolve().parents[1] / "page" / "fonts"
 Log = Callable[[str], None]  # where a stage says what it is doing (stderr unless quiet)
 
 # Bump a stage's version when its code changes what it produces.
-CLASSIFY = Stage("classify", 3)
-STYLE = Stage("style", 2)
+CLASSIFY = Stage("classify", 4)
+STYLE = Stage("style", 3)
 PAGE = Stage("page", 2)
 PDF = Stage("pdf", 3)
 CBZ = Stage("cbz", 1)

@@ -45,6 +45,8 @@ Pooling = Literal["lse", "mean"]
 
 # The saved bank's layout; a file of another format is refused rather than misread.
 FORMAT = "spatial-1"
+# The saved bank's tensor names for its elements' colour models: this prefix + element id.
+COLOUR_KEY = "colour_model:"
 # An element whose held-out accuracy is below this is reported weak, and its head leaves the
 # classifier BCE (train.judged_heads). A head right on five of six unseen drawings still pulled
 # the meadow's print towards texture it reads: with the heads at 0.78-0.87 left out too, the
@@ -103,7 +105,9 @@ class ClassifierBank:
 
     Heads are frozen tensors: gradients flow through `probabilities` to the images only.
     found_regions: boxes `locate` found in the training panels, by panel label (what the
-    classify stage adds to the manifest's regions).
+    classify stage adds to the manifest's regions). colour_models: per element with a
+    plain-background reference, its `colour_models` log-ratios (the Comic Book Loss's colour
+    term holds the pixels drawn in those colours).
     """
 
     def __init__(
@@ -119,6 +123,7 @@ class ClassifierBank:
         weak: Sequence[str] = (),
         pooling: Pooling = POOLING,
         found_regions: Mapping[str, Regions] | None = None,
+        colour_models: Mapping[str, Tensor] | None = None,
     ) -> None:
         self.backbone = backbone
         self.element_ids = list(element_ids)
@@ -132,6 +137,7 @@ class ClassifierBank:
         self.weak = list(weak)
         self.pooling: Pooling = pooling
         self.found_regions = {k: dict(v) for k, v in (found_regions or {}).items()}
+        self.colour_models = {k: v.detach().cpu() for k, v in (colour_models or {}).items()}
 
     def score_maps(self, images: Tensor) -> Tensor:
         """Per-position head logits [B, E, h, w] of images [B,3,H,W] at their own size."""
@@ -212,7 +218,9 @@ class ClassifierBank:
             "pooling": self.pooling,
             "found_regions": json.dumps(self.found_regions),
         }
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(path), metadata)
+        tensors = {**self.state_dict(),
+                   **{COLOUR_KEY + name: model for name, model in self.colour_models.items()}}
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata)
 
     @classmethod
     def load(cls, path: str | Path, backbone: Backbone) -> ClassifierBank:
@@ -240,6 +248,7 @@ class ClassifierBank:
             json.loads(metadata["weak"]),
             metadata["pooling"],  # type: ignore[arg-type]
             {label: {k: tuple(v) for k, v in boxes.items()} for label, boxes in found.items()},
+            {k[len(COLOUR_KEY):]: v for k, v in tensors.items() if k.startswith(COLOUR_KEY)},
         )
 
 
@@ -295,12 +304,15 @@ def colour_regions(
     panels: Sequence[Tensor],
     targets: Tensor,
     regions: Sequence[Regions],
+    models: Mapping[str, Tensor] | None = None,
 ) -> list[dict[str, Box]]:
     """Per panel, the boxes where the colours of each present element's cut-out drawings
     gather (`colour_models`, `colour_box`), for the elements `regions` does not place and
     that have a plain-background reference. Needs no classifier: the classify stage finds
-    these before training, so the heads learn those elements from their crops."""
-    models = colour_models(element_ids, references, panels, targets)
+    these before training, so the heads learn those elements from their crops. `models`:
+    the colour models when already built."""
+    if models is None:
+        models = colour_models(element_ids, references, panels, targets)
     found: list[dict[str, Box]] = [{} for _ in panels]
     for j, panel in enumerate(panels):
         placed = regions[j] if j < len(regions) else {}
@@ -392,6 +404,12 @@ def _inside(mask: Tensor) -> Tensor:
     outside = F.pad((~mask).float()[None, None], [COLOUR_ERODE] * 4, value=1.0)  # the crop's edge too
     shrunk = F.max_pool2d(outside, 2 * COLOUR_ERODE + 1, stride=1)[0, 0] < 0.5
     return shrunk if shrunk.any() else mask
+
+
+def colour_pixels(model: Tensor, image: Tensor) -> Tensor:
+    """[h,w] bool: the pixels of image [3,h,w] whose colour says "this element" to `model`
+    (`colour_models`: a positive log-ratio), i.e. where its defining colours are drawn."""
+    return model[_colour_bins(image.float().cpu())] > 0
 
 
 def colour_box(model: Tensor, image: Tensor) -> Box | None:
@@ -832,13 +850,16 @@ def train_and_locate(
     Book Loss will apply them, not on whole panels where a small element is a few patches
     among many (the meadow's held-out accuracy: fox 0.56-0.67 -> 0.81-0.86, bird 0.83-0.87
     -> 0.84-0.93, gardener 0.78-0.84 -> 0.89-0.94 over seeds 1-3). Elements still unplaced
-    are then boxed by their trained heads (`find_regions`)."""
-    coloured = colour_regions(list(references), references, panels, targets, regions)
+    are then boxed by their trained heads (`find_regions`). The bank keeps the colour
+    models (`ClassifierBank.colour_models`) for the loss's colour term."""
+    models = colour_models(list(references), references, panels, targets)
+    coloured = colour_regions(list(references), references, panels, targets, regions, models)
     placed = [{**extra, **(regions[j] if j < len(regions) else {})}
               for j, extra in enumerate(coloured)]
     bank = train_for_preset(backbone, references, panels, targets, placed, preset,
                             seed=seed, device=device)
     by_heads = find_regions(bank, panels, targets, placed)
+    bank.colour_models = models
     return bank, [{**extra, **more} for extra, more in zip(coloured, by_heads, strict=True)]
 
 

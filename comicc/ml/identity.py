@@ -4,10 +4,12 @@ panel keeps the concept art's colours and its lines.
 A classifier can be satisfied by texture that a reader does not see as the character; these
 terms hold on to what a reader does see. Both compare the styled panel with the art it was
 made from, only where an element is (its region: the manifest's box or the one found by the
-classifiers' activation maps), so the rest of the panel is free to take the style:
+classify stage), so the rest of the panel is free to take the style:
 
     colour  squared error of the large-scale chroma (YCbCr Cb, Cr), relative to the art's
-            own chroma spread in the region: a red coat stays red, a grey cat grey
+            own chroma spread in the region: a red coat stays red, a grey cat grey. With
+            the element's colour model, on the pixels drawn in its own colours only, so
+            the sky inside its box is left to the style (`own_colour_masks`)
     edges   squared error of the Sobel edge magnitude of the luminance, relative to the
             art's: the outline and the features stay where the artist drew them
     identity  cosine of the frozen backbone's embeddings of the element's crop, styled vs
@@ -15,6 +17,9 @@ classifiers' activation maps), so the rest of the panel is free to take the styl
     structure  the content loss (relative error of the backbone's two deepest content
             feature maps) of the element's crop, styled vs art: the panel's content term
             weighted up where an element is, so its shapes and parts stay put
+    background  outside every present element's region, the chroma of the untuned
+            network's rendering: one network styles every panel, so the colours the terms
+            above pull back would otherwise spread to whatever shares their tone
 """
 
 from __future__ import annotations
@@ -68,6 +73,22 @@ def element_masks(regions: Sequence[Mapping[str, Box]], present: Sequence[Sequen
     return torch.tensor(rows, dtype=torch.long), torch.stack(masks)
 
 
+def own_colour_masks(masks: Tensor, pixels: Sequence[Tensor | None],
+                     least: float = 0.02) -> Tensor:
+    """[K,1,H,W]: each element's mask narrowed to the pixels drawn in its own colours
+    (pixels[k] [H,W] bool, `classifiers.colour_pixels` on the art), where those cover at
+    least `least` of the mask; the whole mask otherwise (no colour model, or its colours
+    are not there: a silhouette at night)."""
+    out = masks.clone()
+    for k, own in enumerate(pixels):
+        if own is None:
+            continue
+        narrowed = masks[k, 0] * own.to(masks)
+        if narrowed.sum() >= least * masks[k, 0].sum().clamp_min(1.0):
+            out[k, 0] = narrowed
+    return out
+
+
 def edge_magnitude(x: Tensor) -> Tensor:
     """[B, 1, H, W] Sobel gradient magnitude of the luminance of RGB [B, 3, H, W]."""
     luma = rgb_to_ycc(x)[:, :1]
@@ -77,23 +98,56 @@ def edge_magnitude(x: Tensor) -> Tensor:
     return (gx.square() + gy.square() + 1e-8).sqrt()
 
 
-def identity_terms(styled: Tensor, art: Tensor, masks: Tensor) -> dict[str, Tensor]:
+def identity_terms(styled: Tensor, art: Tensor, masks: Tensor,
+                   focus: Tensor | None = None) -> dict[str, Tensor]:
     """Per-panel {"colour": [B], "edges": [B]} errors of styled vs art [B,3,H,W] inside masks
-    [B,1,H,W]; 0 for a panel whose mask is empty."""
+    [B,1,H,W]; 0 for a panel whose mask is empty. `focus` [B,1,H,W] (within masks): the
+    pixels whose colour error counts, e.g. the element's own colours without the sky
+    behind it (`own_colour_masks`); its scale is still the chroma spread of the mask."""
     masks = masks.to(styled)
+    focus = masks if focus is None else focus.to(styled)
     area = masks.flatten(1).sum(dim=1).clamp_min(1.0)
 
-    def masked_mean(x: Tensor) -> Tensor:
-        return (x * masks).flatten(1).sum(dim=1) / area
+    def masked_mean(x: Tensor, where: Tensor = masks) -> Tensor:
+        return (x * where).flatten(1).sum(dim=1) / where.flatten(1).sum(dim=1).clamp_min(1.0)
 
     chroma_s = low_pass(rgb_to_ycc(styled)[:, 1:], COLOUR_SCALE)
     chroma_a = low_pass(rgb_to_ycc(art.to(styled))[:, 1:], COLOUR_SCALE)
     mean_a = (chroma_a * masks).flatten(2).sum(dim=2) / area[:, None]
     spread = masked_mean((chroma_a - mean_a[..., None, None]).square().sum(dim=1, keepdim=True))
-    colour = masked_mean((chroma_s - chroma_a).square().sum(dim=1, keepdim=True))
+    colour = masked_mean((chroma_s - chroma_a).square().sum(dim=1, keepdim=True), focus)
     edges_s, edges_a = edge_magnitude(styled), edge_magnitude(art.to(styled))
     edges = masked_mean((edges_s - edges_a).square()) / (masked_mean(edges_a.square()) + EDGE_FLOOR)
     return {"colour": colour / (spread + COLOUR_FLOOR), "edges": edges}
+
+
+def background_masks(rows: Tensor, masks: Tensor, count: int) -> Tensor:
+    """[count,1,H,W]: per batch row, 1 where none of its present elements' masks (`rows`,
+    `masks` from `element_masks`) is: the part of the panel left to the style alone."""
+    union = masks.new_zeros(count, *masks.shape[1:])
+    for row in rows.unique().tolist():
+        union[row] = masks[rows == row].amax(dim=0)
+    return 1.0 - union
+
+
+def background_term(printed: Tensor, anchor: Tensor, background: Tensor) -> Tensor:
+    """[B]: the error of the large-scale chroma of printed vs anchor [B,3,H,W] (the untuned
+    network's rendering of the same panels, printed alike) where `background` [B,1,H,W] is
+    1, relative to the anchor's chroma spread there: the identity terms pull an element's
+    colours back, and this keeps the same network from painting them onto the rest of the
+    panel (a cobalt bird's blue on every dark tree crown); 0 for an empty background."""
+    background = background.to(printed)
+    area = background.flatten(1).sum(dim=1).clamp_min(1.0)
+
+    def masked_mean(x: Tensor) -> Tensor:
+        return (x * background).flatten(1).sum(dim=1) / area
+
+    chroma_p = low_pass(rgb_to_ycc(printed)[:, 1:], COLOUR_SCALE)
+    chroma_u = low_pass(rgb_to_ycc(anchor.to(printed))[:, 1:], COLOUR_SCALE)
+    mean_u = (chroma_u * background).flatten(2).sum(dim=2) / area[:, None]
+    spread = masked_mean((chroma_u - mean_u[..., None, None]).square().sum(dim=1, keepdim=True))
+    error = masked_mean((chroma_p - chroma_u).square().sum(dim=1, keepdim=True))
+    return error / (spread + COLOUR_FLOOR)
 
 
 WHOLE_PANEL: Box = (0.0, 0.0, 1.0, 1.0)

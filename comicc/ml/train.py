@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from comicc.manifest.choices import Keep
 from comicc.ml.backbone import resize, resize_long_side
-from comicc.ml.classifiers import WEAK_ACCURACY, ClassifierBank, Regions
+from comicc.ml.classifiers import WEAK_ACCURACY, ClassifierBank, Regions, colour_pixels
 from comicc.ml.distributed import (
     all_reduce_sum,
     any_rank,
@@ -33,7 +33,14 @@ from comicc.ml.distributed import (
     shard,
     wrap_module,
 )
-from comicc.ml.identity import crop_terms, element_masks, identity_terms
+from comicc.ml.identity import (
+    background_masks,
+    background_term,
+    crop_terms,
+    element_masks,
+    identity_terms,
+    own_colour_masks,
+)
 from comicc.ml.keep import keep_batch
 from comicc.ml.losses import StyleObjective, consistency_bce, random_view
 from comicc.ml.presets import Preset
@@ -159,15 +166,18 @@ def fit_comic(
     batches = Batches(mine, min(len(mine), rank_batch(min(n, preset.panels_per_step), world)),
                       focus, torch.Generator().manual_seed(seed + rank))
 
+    size = (preset.size, preset.size)
+    # Training-size sources stay on the host (pinned for asynchronous copies on CUDA).
+    sources = torch.cat([resize(panels[j][None].float().cpu(), size) for j in mine])
+    lam = preset.lam if classifiers is not None else 0.0
     net.to(device).train()
+    # The untuned network's rendering, for the background term: before a warm start's state.
+    anchors = (_anchors(net, conds, sources, batches.panel_ids, device)
+               if preset.background_weight and lam > 0 else None)
     styler, optimizer = _restore(net, conds, init, learn_conds, preset.lr, device)
     on_cuda = device.type == "cuda"
     model: nn.Module = wrap_module(styler, device) if distributed else styler
     forward = _compiled(model) if want_compile(compile) else model
-
-    size = (preset.size, preset.size)
-    # Training-size sources stay on the host (pinned for asynchronous copies on CUDA).
-    sources = torch.cat([resize(panels[j][None].float().cpu(), size) for j in mine])
     if on_cuda:
         sources = sources.pin_memory()
     prepare = getattr(objective, "prepare_sources", None)
@@ -176,14 +186,14 @@ def fit_comic(
     targets = targets.to(device, torch.float32)
     if strengths is not None:
         strengths = strengths.to(device, torch.float32)
-    lam = preset.lam if classifiers is not None else 0.0
     consistency = Consistency(classifiers, targets, regions, lam,
                               colour_weight=preset.colour_weight, edge_weight=preset.edge_weight,
                               identity_weight=preset.identity_weight,
                               structure_weight=preset.structure_weight,
+                              background_weight=preset.background_weight,
                               views=preset.consistency_views,
                               generator=torch.Generator().manual_seed(seed),
-                              strengths=strengths, keeps=keeps)
+                              strengths=strengths, keeps=keeps, anchors=anchors)
     amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
     losses = LossLog(max(1, log_every or (LOG_EVERY_CUDA if on_cuda else 1)), distributed,
@@ -314,6 +324,21 @@ def _restore(net: nn.Module, conds: Tensor, init: WarmStart | None, learn_conds:
     return styler, optimizer
 
 
+@torch.no_grad()
+def _anchors(net: nn.Module, conds: Tensor, sources: Tensor, panel_ids: Tensor,
+             device: torch.device) -> dict[int, Tensor]:
+    """Per panel id, the network's output on its training-size source before fine-tuning
+    (the named style as the untuned network draws it), on the host."""
+    styler = PanelStyler(net, conds.detach().to(device, torch.float32), False).eval()
+    out = {}
+    for rows in torch.arange(len(sources)).split(8):
+        ids = panel_ids[rows]
+        styled = styler(sources[rows].to(device), ids.to(device)).float().cpu()
+        out.update({int(j): y for j, y in zip(ids, styled, strict=True)})
+    net.train()
+    return out
+
+
 def _should_stop(should_stop: Callable[[], bool] | None, distributed: bool,
                  device: torch.device) -> bool:
     stop = should_stop is not None and should_stop()
@@ -356,11 +381,15 @@ class Consistency:
     edge_weight: float = 0.0
     identity_weight: float = 0.0
     structure_weight: float = 0.0  # the content loss of each present element's crop
+    background_weight: float = 0.0  # outside the elements' regions: the untuned style's chroma
     views: int = 0  # random views the classifiers judge (expectation over transformations)
     # Draws the views: seeded alike on every rank, so a distributed fit judges as one process.
     generator: torch.Generator = field(default_factory=torch.Generator)
     strengths: Tensor | None = None  # [N, 1, s, s] on the device
     keeps: Sequence[Keep] | None = None
+    # Per panel id, the untuned network's output at the training size (host), for the
+    # background term; set by `fit_comic` before the first step.
+    anchors: Mapping[int, Tensor] | None = None
     # Each panel's present elements (from p̂, read once on the host), and the art crops'
     # embeddings and content features by (panel, element): the art never changes during a fit.
     present: list[list[str]] = field(init=False, repr=False)
@@ -370,6 +399,8 @@ class Consistency:
                                                            repr=False)
     _art_content: dict[tuple[int, str], list[Tensor]] = field(default_factory=dict, init=False,
                                                               repr=False)
+    _own_pixels: dict[tuple[int, str], Tensor] = field(default_factory=dict, init=False,
+                                                       repr=False)
 
     def __post_init__(self) -> None:
         ids = self.classifiers.element_ids if self.classifiers is not None else []
@@ -421,15 +452,45 @@ class Consistency:
                 out["identity"] = self.lam * self.identity_weight * (1 - similarity).sum()
             if structure is not None:
                 out["structure"] = self.lam * self.structure_weight * structure.sum()
+        if not (self.colour_weight or self.edge_weight or self.background_weight):
+            return out
+        rows, masks = element_masks(batch_regions, present, *printed.shape[-2:])
+        rows, masks = rows.to(printed.device), masks.to(printed.device)
         if self.colour_weight or self.edge_weight:
-            rows, masks = element_masks(batch_regions, present, *printed.shape[-2:])
-            rows = rows.to(printed.device)
-            identity = identity_terms(printed[rows], x.float()[rows], masks.to(printed.device))
+            # With the elements' colour models (the classify stage's), each element's colour
+            # error counts on the pixels drawn in its own colours, not the sky behind it.
+            focus = None
+            if self.classifiers.colour_models:
+                focus = own_colour_masks(masks, self._pixels(x, panels, present))
+            identity = identity_terms(printed[rows], x.float()[rows], masks, focus)
             # Each element against its own art, averaged within its panel: a panel weighs
             # as one, however many elements it shows.
             share = 1.0 / torch.bincount(rows, minlength=len(present))[rows].to(printed.dtype)
             out["colour"] = self.lam * self.colour_weight * (identity["colour"] * share).sum()
             out["edges"] = self.lam * self.edge_weight * (identity["edges"] * share).sum()
+        if self.background_weight and self.anchors is not None:
+            with torch.no_grad():
+                anchor = torch.stack([self.anchors[j] for j in panels]).to(printed.device)
+                anchor = self.printed(anchor, x, index, on_device)
+            background = background_masks(rows, masks, len(panels))
+            out["background"] = self.lam * self.background_weight * background_term(
+                printed, anchor, background).sum()
+        return out
+
+
+    def _pixels(self, x: Tensor, panels: list[int], present: list[list[str]]) -> list[Tensor | None]:
+        """Per (row, present element), in `element_masks`' order, the art's pixels in the
+        element's own colours (None without a colour model); the art never changes, so
+        each is computed once per (panel, element)."""
+        assert self.classifiers is not None
+        out: list[Tensor | None] = []
+        for b, elements in enumerate(present):
+            for element in elements:
+                model = self.classifiers.colour_models.get(element)
+                key = (panels[b], element)
+                if model is not None and key not in self._own_pixels:
+                    self._own_pixels[key] = colour_pixels(model, x[b])
+                out.append(self._own_pixels.get(key))
         return out
 
 

@@ -116,7 +116,11 @@ def test_elements_that_cannot_be_separated_are_weak(backbone, comic):
 
 
 def test_save_and_load_round_trip_through_safetensors(bank, comic, backbone, tmp_path):
+    import copy
+
     path = tmp_path / "bank.safetensors"
+    bank = copy.copy(bank)
+    bank.colour_models = {"a.b": torch.linspace(-1, 1, 12**3)}  # any id, dots included
     bank.save(path)
     header_length = int.from_bytes(path.read_bytes()[:8], "little")
     assert path.read_bytes()[8:9] == b"{" and header_length < path.stat().st_size  # not a pickle
@@ -124,6 +128,8 @@ def test_save_and_load_round_trip_through_safetensors(bank, comic, backbone, tmp
     assert loaded.element_ids == bank.element_ids
     assert loaded.size == bank.size and loaded.weak == bank.weak
     assert loaded.accuracy == pytest.approx(bank.accuracy, nan_ok=True)
+    assert set(loaded.colour_models) == {"a.b"}
+    assert torch.equal(loaded.colour_models["a.b"], bank.colour_models["a.b"])
     images = torch.stack(comic.panels)
     with torch.no_grad():
         # The same heads; stored contiguous, so a sum may differ in its last bit.

@@ -143,3 +143,7 @@ def test_heads_train_on_the_crops_colours_find(monkeypatch, backbone):
     x, y, w, h = found[2]["fox"]
     assert x <= 26 / 40 <= x + w and y <= 42.5 / 60 <= y + h
     assert set(bank.element_ids) == {"fox", "bird"}
+    # The colour models stay with the bank, for the loss's colour term: fox pixels are fox.
+    assert set(bank.colour_models) == {"fox", "bird"}
+    fox_pixels = classifiers.colour_pixels(bank.colour_models["fox"], panels[2])
+    assert fox_pixels[42, 26] and not fox_pixels[5, 5]

@@ -122,3 +122,60 @@ def test_structure_alone_runs_no_embedding(backbone, monkeypatch):
     assert similarity is None and calls == [] and embeddings == {}
     assert set(content) == {(0, "fox")}
     assert torch.allclose(structure, both[1])
+
+
+def test_own_colours_hold_the_element_and_leave_the_sky_in_its_box_to_the_style():
+    """With the element's own colours as the focus, a box that takes in the sky around a
+    small fox costs nothing when the sky is restyled and as much as before when the fox
+    turns grey; where its colours are not in the box (a night silhouette) the box counts."""
+    from comicc.ml.classifiers import colour_pixels
+    from comicc.ml.identity import own_colour_masks
+
+    art = torch.full((1, 3, 64, 64), 0.9)
+    art[:, :, :, :] = torch.tensor([0.6, 0.75, 0.95]).view(1, 3, 1, 1)  # sky
+    art[:, :, 28:36, 28:36] = torch.tensor([0.9, 0.45, 0.1]).view(1, 3, 1, 1)  # orange fox
+    model = torch.full((12**3,), -1.0)
+    orange = (torch.tensor([0.9, 0.45, 0.1]) * 11).round().long()
+    model[(orange[0] * 12 + orange[1]) * 12 + orange[2]] = 2.0
+    _, mask = element_masks([{"fox": (16 / 64, 16 / 64, 0.5, 0.5)}], [["fox"]], 64, 64)
+    own = own_colour_masks(mask, [colour_pixels(model, art[0])])
+    assert own.sum() == 64 and own[0, 0, 30, 30] == 1 and own[0, 0, 20, 20] == 0
+    sky = art.clone()
+    sky[:, :, :, :28] = torch.tensor([0.8, 0.7, 0.5]).view(1, 3, 1, 1)  # the style's tan
+    grey = art.clone()
+    grey[:, :, 28:36, 28:36] = 0.5
+
+    def colour(styled, focus=None):
+        return identity_terms(styled, art, mask, focus)["colour"].item()
+
+    assert colour(sky) > 0.2 and colour(sky, own) < 0.1 * colour(sky)
+    assert colour(grey, own) > colour(grey)  # the grey fox is all of the focus
+    night = art * 0.2  # the fox's orange is nowhere: the whole box stays the focus
+    assert torch.equal(own_colour_masks(mask, [colour_pixels(model, night[0])]), mask)
+    assert torch.equal(own_colour_masks(mask, [None]), mask)
+
+
+def test_background_term_holds_the_style_outside_the_elements_only():
+    """Outside the present elements' boxes the print keeps the untuned style's chroma: a
+    bird's blue painted on the tree beside it costs, the bird's own box does not, and the
+    gradient stays outside the boxes; a panel that is all element has no background."""
+    from comicc.ml.identity import background_masks, background_term
+
+    torch.manual_seed(0)
+    anchor = torch.rand(2, 3, 64, 64) * 0.3 + torch.tensor([0.6, 0.5, 0.3]).view(1, 3, 1, 1)
+    rows, masks = element_masks([{"bird": (0.5, 0.5, 0.25, 0.25)}, {}], [["bird"], ["bird"]],
+                                64, 64)
+    background = background_masks(rows, masks, 2)
+    assert background[0].sum() == 64 * 64 - 16 * 16 and background[1].sum() == 0
+    blue = torch.tensor([0.1, 0.2, 0.9]).view(1, 3, 1, 1)
+    bird, tree = anchor.clone(), anchor.clone()
+    bird[:, :, 32:48, 32:48] = blue
+    tree[:, :, 8:24, 8:24] = blue
+    assert background_term(anchor, anchor, background).abs().max() < 1e-6
+    assert background_term(bird, anchor, background)[0] < 0.05 * background_term(
+        tree, anchor, background)[0]
+    assert background_term(tree, anchor, background)[1] == 0
+    printed = anchor.clone().requires_grad_(True)
+    background_term(printed + 0.1 * torch.rand_like(anchor), anchor, background).sum().backward()
+    inside = printed.grad[0, :, 36:44, 36:44]
+    assert printed.grad[0, :, :16, :16].abs().sum() > 0 and inside.abs().sum() == 0

@@ -293,7 +293,8 @@ def test_focus_puts_the_edited_panels_in_every_batch():
     assert {j for batch in seen for j in batch} == set(range(6))
 
 
-@pytest.mark.parametrize("term", ["consistency", "identity", "structure", "colour", "edges"])
+@pytest.mark.parametrize("term", ["consistency", "identity", "structure", "colour", "edges",
+                                  "background"])
 def test_each_consistency_term_reaches_the_network(term, bank, comic):
     """The BCE and each identity term, alone, give the style network gradients, on the
     picture as it prints (here with keep = "lighting")."""
@@ -305,9 +306,13 @@ def test_each_consistency_term_reaches_the_network(term, bank, comic):
     index = torch.arange(len(x))
     weights = {"identity_weight": 1.0 * (term == "identity"),
                "structure_weight": 1.0 * (term == "structure"),
-               "colour_weight": 1.0 * (term == "colour"), "edge_weight": 1.0 * (term == "edges")}
+               "colour_weight": 1.0 * (term == "colour"), "edge_weight": 1.0 * (term == "edges"),
+               "background_weight": 1.0 * (term == "background")}
+    # The background term's anchors: the untuned style's rendering, here a tinted art.
+    anchors = {j: 0.6 * panel + 0.4 * torch.tensor([0.8, 0.6, 0.3]).view(3, 1, 1)
+               for j, panel in enumerate(comic.panels)}
     consistency = Consistency(bank, comic.targets, comic.regions, lam=1.0,
-                              keeps=["lighting"] * len(x), **weights)
+                              keeps=["lighting"] * len(x), anchors=anchors, **weights)
     # The U-Net starts as the identity: a share of noise makes every term non-zero.
     styled = 0.7 * net(x) + 0.3 * torch.rand(x.shape, generator=torch.Generator().manual_seed(1))
     printed = consistency.printed(styled, x, index, index)
@@ -387,4 +392,46 @@ def test_colour_term_holds_each_element_in_its_own_region_and_a_panel_weighs_as_
             _, mask = element_masks([comic.regions[j]], [[element]], *x.shape[-2:])
             term = identity_terms(printed[j:j + 1], x[j:j + 1], mask)["colour"][0]
             expected = expected + term / len(elements)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_colour_term_with_the_banks_colour_models_holds_the_elements_own_pixels(bank, comic):
+    """With colour models in the bank (the classify stage's), each element's colour error
+    counts on the pixels of its own colours in its region (`identity.own_colour_masks`),
+    computed once per (panel, element); without them, on the whole region."""
+    import copy
+
+    from comicc.ml.classifiers import colour_models
+    from comicc.ml.identity import element_masks, identity_terms, own_colour_masks
+    from comicc.ml.train import Consistency
+
+    x = torch.stack(comic.panels)
+    index = torch.arange(len(x))
+    modelled = copy.copy(bank)
+    # Cut-out drawings on plain paper: a red disc, a blue square (the comic's own
+    # references are striped, so they give no colour model).
+    drawings = {}
+    for name, colour in (("ball", (0.9, 0.1, 0.1)), ("box", (0.1, 0.2, 0.9))):
+        drawing = torch.full((3, 32, 32), 0.95)
+        drawing[:, 8:24, 8:24] = torch.tensor(colour).view(3, 1, 1)
+        drawings[name] = [drawing]
+    modelled.colour_models = colour_models(bank.element_ids, drawings, comic.panels,
+                                           comic.targets)
+    assert set(modelled.colour_models) == {"ball", "box"}
+    printed = 0.5 * x + 0.5 * torch.rand(x.shape, generator=torch.Generator().manual_seed(3))
+    consistency = Consistency(modelled, comic.targets, comic.regions, lam=1.0, colour_weight=1.0)
+    got = consistency.terms(printed, x, index, index)["colour"]
+    boxes = Consistency(bank, comic.targets, comic.regions, lam=1.0, colour_weight=1.0)
+    assert got.item() != pytest.approx(boxes.terms(printed, x, index, index)["colour"].item())
+    expected = torch.zeros(())
+    cells = 0
+    for j, elements in enumerate(consistency.present):
+        for element in elements:
+            _, mask = element_masks([comic.regions[j]], [[element]], *x.shape[-2:])
+            own = consistency._own_pixels.get((j, element))
+            focus = own_colour_masks(mask, [own])
+            cells += own is not None
+            term = identity_terms(printed[j:j + 1], x[j:j + 1], mask, focus)["colour"][0]
+            expected = expected + term / len(elements)
+    assert cells > 0
     assert got.item() == pytest.approx(expected.item(), rel=1e-5)
