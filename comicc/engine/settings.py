@@ -100,6 +100,12 @@ def resolve_settings(project: Project, request: BuildRequest) -> BuildSettings:
     backend, reason = _backend(project, options)
     preset = PRESETS[options.preset].with_overrides(
         steps=options.steps, size=options.size, lam=options.consistency_weight)
+    if options.stylenet != "pretrained" or backend != "gram":
+        # The background term holds the untuned network's colours, which are the target's
+        # only when the Gram loss pulls towards that network's rendering of the named style:
+        # an untuned U-Net is the identity (the art's colours), and the CLIP backend pulls
+        # towards the directions' text, not towards where the network started.
+        preset = preset.with_overrides(background_weight=0.0)
     return BuildSettings(
         backend=backend, stylenet=options.stylenet, preset=preset, device=options.device,
         seed=options.seed, detail=options.detail, clip_model=options.clip_model,

@@ -76,3 +76,18 @@ def test_quiet_hides_the_style_progress_bar(tmp_path: Path,
     build(load_project(tmp_path), BuildRequest(steps=1, quiet=True, report=False,
                                                output=tmp_path / "out.pdf"))
     assert asked == [True]
+
+
+def test_the_background_term_is_the_pretrained_networks_only(tmp_path: Path) -> None:
+    """The background term holds the untuned network's colours: the Gram backend's target
+    for the pretrained network; for the U-Net, which starts as the identity, they would be
+    the art's, and the CLIP backend pulls towards text, so its weight is 0 there."""
+    write_project(tmp_path, GRAM.replace('backend = "gram"',
+                                         'backend = "gram"\nclip_pretrained = "a-hub-tag"'))
+    project = load_project(tmp_path)
+    pretrained = resolve_settings(project, BuildRequest(stylenet="pretrained"))
+    unet = resolve_settings(project, BuildRequest(stylenet="unet"))
+    clip = resolve_settings(project, BuildRequest(stylenet="pretrained", backend="clip"))
+    assert pretrained.backend == "gram" and pretrained.preset.background_weight > 0
+    assert unet.preset.background_weight == 0
+    assert clip.backend == "clip" and clip.preset.background_weight == 0
