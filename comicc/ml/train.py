@@ -155,6 +155,9 @@ def fit_comic(
     `comicc.ml.strength`); the classifier term then judges each panel at its strength, as
     it will print, while the style objective judges the network's own output. keeps: each
     panel's `keep` (see `comicc.ml.keep`), applied before its strength in that picture.
+    The colour term uses the bank's colour models where it has them, and the background
+    term (preset.background_weight) the network's own output before this fit, both as
+    `Consistency` describes.
     """
     device = torch.device(device)
     rank, world = _rank_and_world(distributed)
@@ -328,7 +331,8 @@ def _restore(net: nn.Module, conds: Tensor, init: WarmStart | None, learn_conds:
 def _anchors(net: nn.Module, conds: Tensor, sources: Tensor, panel_ids: Tensor,
              device: torch.device) -> dict[int, Tensor]:
     """Per panel id, the network's output on its training-size source before fine-tuning
-    (the named style as the untuned network draws it), on the host."""
+    (the named style as the untuned network draws it), on the host: as many numbers again
+    as the training sources (96 panels at 192 px: 42 MiB)."""
     styler = PanelStyler(net, conds.detach().to(device, torch.float32), False).eval()
     out = {}
     for rows in torch.arange(len(sources)).split(8):
@@ -476,7 +480,6 @@ class Consistency:
             out["background"] = self.lam * self.background_weight * background_term(
                 printed, anchor, background).sum()
         return out
-
 
     def _pixels(self, x: Tensor, panels: list[int], present: list[list[str]]) -> list[Tensor | None]:
         """Per (row, present element), in `element_masks`' order, the art's pixels in the
