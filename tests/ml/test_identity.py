@@ -158,7 +158,8 @@ def test_own_colours_hold_the_element_and_leave_the_sky_in_its_box_to_the_style(
 def test_background_term_holds_the_style_outside_the_elements_only():
     """Outside the present elements' boxes the print keeps the untuned style's chroma: a
     bird's blue painted on the tree beside it costs, the bird's own box does not, and the
-    gradient stays outside the boxes; a panel that is all element has no background."""
+    gradient stays outside the boxes; a panel that is all element, or has no element, has
+    no background."""
     from comicc.ml.identity import background_masks, background_term
 
     torch.manual_seed(0)
@@ -167,6 +168,9 @@ def test_background_term_holds_the_style_outside_the_elements_only():
                                 64, 64)
     background = background_masks(rows, masks, 2)
     assert background[0].sum() == 64 * 64 - 16 * 16 and background[1].sum() == 0
+    # A panel with no element present: nothing to spread, no background term.
+    rows3, masks3 = element_masks([{"bird": (0.5, 0.5, 0.25, 0.25)}, {}], [["bird"], []], 64, 64)
+    assert background_masks(rows3, masks3, 2)[1].sum() == 0
     blue = torch.tensor([0.1, 0.2, 0.9]).view(1, 3, 1, 1)
     bird, tree = anchor.clone(), anchor.clone()
     bird[:, :, 32:48, 32:48] = blue
