@@ -11,6 +11,7 @@ For each comic, the pretrained network with the comic's named style (or --style)
   bce-only       λ > 0 with the classifier BCE alone (no identity terms)
   keep=MODE      the default with [build] keep = MODE for every panel (keep=none: the
                  named style's own light everywhere, night scenes included)
+  A+B            both, e.g. lambda=0+keep=none
 and measures the printed panels (the network at its training geometry, brought to
 --long-side, each panel's keep and strength applied, as the build renders them) with the
 independent judge (EfficientNet-Lite2, comicc/ml/judge.py), which no loss term sees:
@@ -88,6 +89,16 @@ class Variant:
 
 
 def parse_variant(name: str) -> Variant:
+    """A variant's name; `A+B` combines them, e.g. `lambda=0+keep=none`."""
+    if "+" in name:
+        parts = [parse_variant(part) for part in name.split("+")]
+        merged = Variant(name)
+        for part in parts:
+            merged.tuned = merged.tuned and part.tuned
+            merged.identity = merged.identity and part.identity
+            merged.lam = part.lam if part.lam is not None else merged.lam
+            merged.keep = part.keep or merged.keep
+        return merged
     if name == "untuned":
         return Variant(name, tuned=False)
     if name == "default":
