@@ -132,7 +132,9 @@ def test_learnt_styles_move_and_stay_mixes(pristine, setup, bank, comic):
     # The network saw exactly these mixes: rendering with them gives the same pixels.
     with torch.no_grad():
         again = net(torch.cat([resize(p[None], (SIZE, SIZE)) for p in comic.panels]), mixes)
-    assert torch.allclose(again, styled, atol=1e-5)
+    # (float rounding: the network projects the raw conds itself, and projecting the
+    # projection again differs by 1.6e-5 on one CPU; a different mix moves pixels by 1e-2)
+    assert torch.allclose(again, styled, atol=1e-4)
 
 
 def test_style_mix_projection():

@@ -157,8 +157,11 @@ def test_x1a_rendered_coverage_is_within_the_ink_limit_on_every_page(x1a: Path) 
 
 def test_x1a_passes_the_structural_checks_of_ingramspark(x1a: Path) -> None:
     findings = preflight(x1a, PRINTERS["ingramspark"], ink_limit=240)
-    # The test art is tiny (72 dpi); everything else about the file must pass.
-    assert [f for f in findings if f.code != "resolution"] == []
+    # The test art is tiny (72 dpi); everything else about the file must pass (where
+    # Ghostscript is missing, its ink coverage is a warning that it was not measured).
+    unmeasured = [f for f in findings if f.code == "ink" and "not measured" in f.what]
+    assert len(unmeasured) == (shutil.which("gs") is None)
+    assert [f for f in findings if f.code != "resolution" and f not in unmeasured] == []
 
 
 def test_x4_keeps_rgb_under_an_srgb_output_intent(x4: Path) -> None:
