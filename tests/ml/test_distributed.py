@@ -389,7 +389,7 @@ def test_two_gloo_ranks_make_the_single_process_update(tmp_path, comic, bank):
         assert [h.step for h in result["history"]] == list(range(STEPS))
         for mine, theirs in zip(result["history"], single.history, strict=True):
             assert set(mine.terms) == {"style", "content", "tv", "consistency", "identity",
-                                       "structure", "colour", "edges"}
+                                       "structure", "colour", "edges", "background"}
             # All-reduced shard gradients sum in another order than one full batch; Adam turns
             # that float noise into differences of up to ~2e-3 relative in the total within 3-4
             # steps (seen in CI under load), and up to ~1.8e-2 in one term (the content term at
