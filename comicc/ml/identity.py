@@ -125,9 +125,8 @@ def background_masks(rows: Tensor, masks: Tensor, count: int) -> Tensor:
     """[count,1,H,W]: per batch row, 1 where none of its present elements' masks (`rows`,
     `masks` from `element_masks`) is: the part of the panel left to the style alone. A row
     with no present element has none (all 0): no identity term acts on it, so there is
-    nothing to spread, and holding a whole panel to the untuned network holds the one
-    network every panel shares (on the synthetic comic of test_pretrained_finetune.py the
-    classifier term then lost its gain)."""
+    nothing to spread, and holding a whole panel to the untuned network holds back the one
+    network every panel shares, against the terms that act where the elements are."""
     union = masks.new_zeros(count, *masks.shape[1:])
     background = masks.new_zeros(count, *masks.shape[1:])
     for row in rows.unique().tolist():
