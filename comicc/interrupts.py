@@ -18,7 +18,9 @@ writes are atomic, so unwinding keeps the cache consistent. Three gaps remain, c
 
 The book's atomic rename is the build's commit point. A signal after it (while the report
 and the index are written) still stops the build, but the message then says the output is
-the new book (`wrote`), so exit 130 never hides that the output changed.
+the new book (`wrote`), so exit 130 never hides that the output changed. The rename and
+that record are one step (`committing`): a signal between them is held and raised just
+after, or the message could say the old book stands when the new one does.
 
 A process started with SIGINT ignored (a shell's `cmd &` without job control) keeps
 ignoring it, as every program should; SIGTERM always stops a build.
@@ -45,6 +47,8 @@ MESSAGE = "comicc: interrupted; the cache is consistent, rerun to resume"
 _in_flight: set[Path] = set()  # temporary files and folders being written now
 _written: dict[Path, None] = {}  # outputs already replaced by this build (see `wrote`)
 _last_signal = signal.SIGINT
+_committing = 0  # > 0 inside `committing`: a signal is held, not raised
+_held: list[signal.Signals] = []  # signals that came while committing
 
 
 @contextmanager
@@ -60,6 +64,23 @@ def temporary(path: Path) -> Iterator[Path]:
 def wrote(path: Path) -> None:
     """Record that `path`, an output the author asked for, now holds this build's result."""
     _written[path] = None
+
+
+@contextmanager
+def committing(path: Path) -> Iterator[None]:
+    """Replace the output `path` inside this block: the replacement and its record (`wrote`)
+    are one step. A signal that comes inside is held and raised as the block ends, after
+    the record, so the message names `path` whenever it holds the new result."""
+    global _committing
+    _committing += 1
+    try:
+        yield
+        wrote(path)
+    finally:
+        _committing -= 1
+        if not _committing and _held:
+            _held.clear()
+            raise KeyboardInterrupt
 
 
 def message() -> str:
@@ -110,6 +131,7 @@ def stop_promptly() -> Iterator[None]:
     Outside the main thread (where signals cannot be handled) it does nothing.
     """
     _written.clear()
+    _held.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -140,6 +162,9 @@ def stop_promptly() -> Iterator[None]:
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     global _last_signal
     _last_signal = signal.Signals(signum)
+    if _committing:  # an output is being replaced: raised as soon as it is recorded
+        _held.append(_last_signal)
+        return
     if _inside_import(frame):
         # An extension's initialiser (torch's c10d) can call into Python from C++ code that
         # aborts the whole process when an exception passes through it. An import writes

@@ -25,7 +25,7 @@ from comicc.engine.settings import BuildSettings, resolve_settings
 from comicc.engine.stages import FileHashes, Log
 from comicc.engine.stamp import BuildStamp, FileIndex, code_files, stamp_path, stats, write_stamp
 from comicc.files import link_atomic, sha256_file
-from comicc.interrupts import wrote
+from comicc.interrupts import committing
 from comicc.manifest.diagnostics import AuthorError, Diagnostic, DiagnosticSink
 from comicc.manifest.images import upright_size
 from comicc.manifest.load import Project, load_project
@@ -331,8 +331,8 @@ def _write_output(run: BuildRun, book: Entry, fmt: OutputFormat, output: Path) -
             and (index.sha256(output) if index is not None else sha256_file(output)) == blob:
         return
     try:
-        link_atomic(run.cache.blob_file(blob), output)
-        wrote(output)
+        with committing(output):  # a Ctrl-C just after the rename still names the new book
+            link_atomic(run.cache.blob_file(blob), output)
         if index is not None:
             index.record(output, blob)
     except OSError as exc:

@@ -1,0 +1,44 @@
+"""The book's replacement and its record are one step: a Ctrl-C between them cannot make
+the message say the old book stands when the new one does."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from comicc.files import link_atomic
+from comicc.interrupts import MESSAGE, committing, message, stop_promptly
+
+
+def _signal_then_wait() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.05)  # the handler runs at a bytecode in here
+
+
+def test_a_signal_while_the_book_is_replaced_is_raised_once_it_is_recorded(tmp_path: Path) -> None:
+    book, new = tmp_path / "book.pdf", tmp_path / "new.pdf"
+    book.write_bytes(b"old")
+    new.write_bytes(b"new")
+    with pytest.raises(KeyboardInterrupt), stop_promptly():
+        with committing(book):
+            _signal_then_wait()  # held: the replacement goes on
+            link_atomic(new, book)
+        pytest.fail("the held signal was not raised as the commit ended")
+    assert book.read_bytes() == b"new"
+    assert message() != MESSAGE and str(book) in message()
+
+
+def test_a_signal_outside_the_commit_stops_at_once_and_the_old_book_stands(tmp_path: Path) -> None:
+    book, new = tmp_path / "book.pdf", tmp_path / "new.pdf"
+    book.write_bytes(b"old")
+    new.write_bytes(b"new")
+    with pytest.raises(KeyboardInterrupt), stop_promptly():
+        _signal_then_wait()
+        with committing(book):
+            link_atomic(new, book)
+    assert book.read_bytes() == b"old"
+    assert message() == MESSAGE
