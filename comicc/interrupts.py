@@ -48,7 +48,7 @@ _in_flight: set[Path] = set()  # temporary files and folders being written now
 _written: dict[Path, None] = {}  # outputs already replaced by this build (see `wrote`)
 _last_signal = signal.SIGINT
 _committing = 0  # > 0 inside `committing`: a signal is held, not raised
-_held: list[signal.Signals] = []  # signals that came while committing
+_held = False  # a signal came while committing
 
 
 @contextmanager
@@ -71,7 +71,7 @@ def committing(path: Path) -> Iterator[None]:
     """Replace the output `path` inside this block: the replacement and its record (`wrote`)
     are one step. A signal that comes inside is held and raised as the block ends, after
     the record, so the message names `path` whenever it holds the new result."""
-    global _committing
+    global _committing, _held
     _committing += 1
     try:
         yield
@@ -79,7 +79,7 @@ def committing(path: Path) -> Iterator[None]:
     finally:
         _committing -= 1
         if not _committing and _held:
-            _held.clear()
+            _held = False
             raise KeyboardInterrupt
 
 
@@ -130,8 +130,9 @@ def stop_promptly() -> Iterator[None]:
 
     Outside the main thread (where signals cannot be handled) it does nothing.
     """
+    global _held
     _written.clear()
-    _held.clear()
+    _held = False
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -160,10 +161,10 @@ def stop_promptly() -> Iterator[None]:
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    global _last_signal
+    global _last_signal, _held
     _last_signal = signal.Signals(signum)
     if _committing:  # an output is being replaced: raised as soon as it is recorded
-        _held.append(_last_signal)
+        _held = True
         return
     if _inside_import(frame):
         # An extension's initialiser (torch's c10d) can call into Python from C++ code that

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,20 @@ from comicc.page.book import write_book
 from comicc.page.colour import PLAIN, PrintSettings
 from comicc.page.pageplan import PagePlan
 from comicc.page.plan import plan_page
+from comicc.page.preflight import Finding
 
 PROVENANCE = "Panels restyled by comicc from the author's own concept art; backend none, model none"
 COLOURS = ["#C81E1E", "#1E9632", "#1E3CC8", "#E6B414", "#8C1EB4", "#14A0A0"]
+
+
+def without_unmeasured_ink(found: list[Finding]) -> list[Finding]:
+    """`found` less the one finding a clean file gets where Ghostscript is missing: its ink
+    coverage could not be measured (a warning, so the file still passes). Asserts that it
+    is there exactly when gs is missing."""
+    unmeasured = [f for f in found if f.code == "ink" and "not measured" in f.what]
+    assert len(unmeasured) == (shutil.which("gs") is None)
+    assert all(f.severity == "warning" for f in unmeasured)
+    return [f for f in found if f not in unmeasured]
 
 
 def solid_art(colour: str, size: tuple[int, int] = (90, 120)) -> Image.Image:
