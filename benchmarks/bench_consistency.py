@@ -93,6 +93,9 @@ def parse_variant(name: str) -> Variant:
     if "+" in name:
         parts = [parse_variant(part) for part in name.split("+")]
         merged = Variant(name)
+        for dial in ("lam", "keep"):
+            if sum(getattr(part, dial) is not None for part in parts) > 1:
+                raise SystemExit(f"variant {name!r} sets {dial} twice")
         for part in parts:
             merged.tuned = merged.tuned and part.tuned
             merged.identity = merged.identity and part.identity
