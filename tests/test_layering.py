@@ -17,7 +17,7 @@ PACKAGE = Path(comicc.__file__).parent
 LAYERS: list[set[str]] = [
     {"comicc"},  # the version
     {"comicc.interrupts"},  # Ctrl-C and SIGTERM: prompt stops, temporaries removed
-    {"comicc.files"},  # content hashes and atomic writes
+    {"comicc.files", "comicc.boxes"},  # content hashes and atomic writes; element boxes
     {"comicc.manifest"},  # models, loading, diagnostics, images, the target matrix
     {"comicc.ml", "comicc.page"},  # networks and training; layout, lettering, PDF/CBZ
     {"comicc.report"},  # the build report

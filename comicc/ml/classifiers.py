@@ -36,10 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from comicc.boxes import Box, crop_array
 from comicc.ml.backbone import Backbone, resize
 from comicc.ml.presets import Preset
 
-Box = tuple[float, float, float, float]  # (x, y, w, h) as fractions of the image
 Regions = Mapping[str, Box]
 Pooling = Literal["lse", "mean"]
 
@@ -583,14 +583,6 @@ class _Source:
     image: Tensor
 
 
-def _crop_fraction(image: Tensor, box: Box) -> Tensor:
-    h, w = image.shape[-2:]
-    x, y, bw, bh = box
-    left, top = min(w - 1, int(x * w)), min(h - 1, int(y * h))
-    right, bottom = max(left + 1, round((x + bw) * w)), max(top + 1, round((y + bh) * h))
-    return image[:, top:bottom, left:right]
-
-
 def _sources(
     index: int,
     element: str,
@@ -617,12 +609,12 @@ def _sources(
             if box is None:
                 positives.append(_Source(f"panel:{j}", panel))
             else:
-                positives.append(_Source(f"panel:{j}:{element}", _crop_fraction(panel, box)))
+                positives.append(_Source(f"panel:{j}:{element}", crop_array(panel, box)))
         else:
             negatives.append(_Source(f"panel:{j}", panel))
             # Other elements' crops in a panel without this element are negatives too.
             for other, box in panel_regions.items():
-                negatives.append(_Source(f"panel:{j}:{other}", _crop_fraction(panel, box)))
+                negatives.append(_Source(f"panel:{j}:{other}", crop_array(panel, box)))
     return positives, negatives
 
 

@@ -30,12 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from comicc.boxes import Box, pixel_bounds
 from comicc.ml.backbone import Backbone
 from comicc.ml.classifiers import crop_boxes
 from comicc.ml.keep import low_pass, rgb_to_ycc
 from comicc.ml.losses import CONTENT_TAPS, content_loss
 
-Box = tuple[float, float, float, float]
 # Colours are compared over cells of this share of the shorter side: colour, not texture.
 COLOUR_SCALE = 1 / 24
 # Floor of the relative errors' denominators (a flat grey region has no chroma spread).
@@ -61,11 +61,8 @@ def element_masks(regions: Sequence[Mapping[str, Box]], present: Sequence[Sequen
             if box is None:
                 mask[:] = 1.0
             else:
-                x, y, w, h = box
-                x0, y0 = int(x * width), int(y * height)
-                x1 = max(x0 + 1, round((x + w) * width))
-                y1 = max(y0 + 1, round((y + h) * height))
-                mask[:, y0:y1, x0:x1] = 1.0
+                left, top, right, bottom = pixel_bounds(box, width, height)
+                mask[:, top:bottom, left:right] = 1.0
             rows.append(b)
             masks.append(mask)
     if not masks:

@@ -28,10 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from comicc.boxes import Box, crop_array
 from comicc.ml.backbone import IMAGENET_MEAN, IMAGENET_STD, resize, resize_long_side
 from comicc.ml.classifiers import _blur, _colour_jitter, _random_resized_crop
-
-Box = tuple[float, float, float, float]  # (x, y, w, h) fractions, as comicc.ml.classifiers.Box
 
 MODEL_NAME = "efficientnet-lite2"
 SIZE = 260  # Lite2's native input side
@@ -180,17 +179,6 @@ class _Embedder:
     def result(self) -> Tensor:
         self._flush()
         return torch.cat(self.rows) if self.rows else torch.zeros(0, 1, device=self.judge.device)
-
-
-def crop(image: Tensor, box: Box | None) -> Tensor:
-    """The part of image [3,H,W] inside `box` (fractions); the whole image for None."""
-    if box is None:
-        return image
-    h, w = image.shape[-2:]
-    x, y, bw, bh = box
-    left, top = min(w - 1, int(x * w)), min(h - 1, int(y * h))
-    right, bottom = max(left + 1, round((x + bw) * w)), max(top + 1, round((y + bh) * h))
-    return image[:, top:bottom, left:right]
 
 
 # ----------------------------------------------------------------------------- the measures
@@ -403,7 +391,7 @@ def _panel_crops(panels: Sequence[Tensor], keys: Iterable[tuple[int, Box | None]
     for j, boxes in _by_panel(keys).items():
         image = panels[j]
         for box in boxes:
-            yield (j, box), crop(image, box)
+            yield (j, box), crop_array(image, box)
 
 
 def _spread(items: Sequence, count: int) -> list:
@@ -454,7 +442,7 @@ def learn_reference(judge: Judge, raw: Sequence[Tensor],
         if j in filled:
             colours.append(image.float().mean(dim=(1, 2)))
         for box in panel_boxes:
-            part = crop(image, box)
+            part = crop_array(image, box)
             add_views(("crop", j, box), part, crop_views)
             if (j, box) in shuffled:
                 destroyed.add(_shuffled(part.float().cpu(), shuffle_gen))
@@ -537,8 +525,8 @@ def edge_correlation(raw: Tensor, styled: Tensor, box: Box | None = None) -> flo
     `box` (styled resized to raw's size): is the drawing's line work still there?
     0 when either crop has no edge variation (a flat crop carries no drawing)."""
     styled = resize(styled[None].float(), tuple(raw.shape[-2:]))[0]
-    a = _edges(crop(raw.float(), box)).flatten()
-    b = _edges(crop(styled, box)).flatten()
+    a = _edges(crop_array(raw.float(), box)).flatten()
+    b = _edges(crop_array(styled, box)).flatten()
     a, b = a - a.mean(), b - b.mean()
     norm = a.norm() * b.norm()
     return float((a @ b) / norm) if norm > 1e-8 else 0.0

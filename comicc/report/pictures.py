@@ -15,6 +15,7 @@ from typing import Any
 
 from PIL import Image
 
+from comicc.boxes import Box, pixel_bounds
 from comicc.manifest.models import Comic
 
 PANEL_LONG_SIDE = 320
@@ -23,7 +24,6 @@ JPEG_QUALITY = 82
 # Bump when what this module draws or measures changes, so cached pictures are redrawn.
 PICTURES_VERSION = 4  # the same pictures, drawn panel by panel
 
-Box = tuple[float, float, float, float]
 
 
 def data_uri(image: Image.Image, long_side: int) -> str:
@@ -42,11 +42,7 @@ def crop_fraction(image: Image.Image, box: Box | None) -> Image.Image:
     """The part of `image` inside `box` = (x, y, w, h) as fractions; the whole image for None."""
     if box is None:
         return image
-    x, y, w, h = box
-    left, top = round(x * image.width), round(y * image.height)
-    right = max(left + 1, min(image.width, round((x + w) * image.width)))
-    bottom = max(top + 1, min(image.height, round((y + h) * image.height)))
-    return image.crop((left, top, right, bottom))
+    return image.crop(pixel_bounds(box, image.width, image.height))
 
 
 @dataclass(frozen=True)
