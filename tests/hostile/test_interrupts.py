@@ -6,12 +6,25 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from comicc.files import link_atomic
 from comicc.interrupts import MESSAGE, committing, message, stop_promptly
+
+
+@pytest.fixture(autouse=True)
+def _sigint_default() -> Iterator[None]:
+    """Ctrl-C as an author's terminal sends it. A shell starts background jobs with SIGINT
+    ignored, and `stop_promptly` leaves an ignored SIGINT ignored (as `nohup comicc` asks):
+    these tests are about comicc, not about how the test run itself was started."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _signal_then_wait() -> None:
