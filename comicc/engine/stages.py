@@ -55,10 +55,10 @@ Log = Callable[[str], None]  # where a stage says what it is doing (stderr unles
 # Bump a stage's version when its code changes what it produces.
 CLASSIFY = Stage("classify", 4)
 STYLE = Stage("style", 3)
-PAGE = Stage("page", 2)
+PAGE = Stage("page", 3)
 PDF = Stage("pdf", 3)
 CBZ = Stage("cbz", 1)
-REPORT = Stage("report", 1)
+REPORT = Stage("report", 2)
 JUDGE = Stage("judge", 1)
 PREFLIGHT = Stage("preflight", 1)
 # Not run by the engine: the pdf and cbz stages look up each panel's encoded art themselves.

@@ -381,7 +381,8 @@ class Panel(Strict):
         default=None,
         min_length=2,
         max_length=2,
-        description="Focal point [x, y] in 0..1 kept in view when the art is cropped to its frame.",
+        description="Focal point [x, y] in 0..1 kept in view when the art is cropped to its frame "
+        "(default: the centre of the panel's regions, else of the art).",
     )
     balloons: list[Balloon] = Field(default_factory=list, description="Balloons, in reading order.")
 

@@ -5,11 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from comicc.manifest.diagnostics import DiagnosticSink
-from comicc.manifest.models import Comic
+from comicc.manifest.models import Comic, Panel
 from comicc.page.art import cover_crop, print_size, resolution_warning
 from comicc.page.layout import layout_frames, page_geometry
 from comicc.page.letter import LetteringOptions, PanelArt, letter_panel
 from comicc.page.pageplan import BalloonPlan, FramePlan, PagePlan
+
+
+def panel_focus(panel: Panel) -> tuple[float, float] | None:
+    """The point of the art its frame's crop is centred on: the panel's `focus`, else the
+    centre of the box around its elements' regions (so a character drawn off-centre is not
+    cut away where the frame is narrower than the art), else None (the art's centre)."""
+    if panel.focus:
+        return (panel.focus[0], panel.focus[1])
+    if not panel.regions:
+        return None
+    boxes = list(panel.regions.values())
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    right = max(b[0] + b[2] for b in boxes)
+    bottom = max(b[1] + b[3] for b in boxes)
+    return ((left + right) / 2, (top + bottom) / 2)
 
 
 def plan_page(
@@ -42,8 +57,7 @@ def plan_page(
     balloons: list[BalloonPlan] = []
     for j, (panel, frame, size) in enumerate(zip(page.panel, frames, art_sizes, strict=True)):
         where = ("page", page_index, "panel", j)
-        focus = (panel.focus[0], panel.focus[1]) if panel.focus else None
-        crop = cover_crop(size, frame.rect, focus)
+        crop = cover_crop(size, frame.rect, panel_focus(panel))
         warning = resolution_warning(crop, frame.rect, size, comic.comic.dpi, where)
         if warning is not None:
             sink.add(warning)
@@ -72,7 +86,6 @@ def print_sizes(
     for p, page in enumerate(comic.page):
         frames = layout_frames(comic, p, project_dir)
         for panel, frame, size in zip(page.panel, frames, art_sizes[start:], strict=False):
-            focus = (panel.focus[0], panel.focus[1]) if panel.focus else None
-            sizes.append(print_size(size, frame.rect, comic.comic.dpi, focus))
+            sizes.append(print_size(size, frame.rect, comic.comic.dpi, panel_focus(panel)))
         start += len(page.panel)
     return sizes

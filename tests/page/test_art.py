@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from comicc.manifest.models import Panel
 from comicc.page.art import (
     cover_crop,
     effective_dpi,
@@ -14,6 +15,7 @@ from comicc.page.art import (
     resolution_warning,
 )
 from comicc.page.geometry import Rect
+from comicc.page.plan import panel_focus
 
 
 def test_cover_crop_keeps_the_frame_aspect_and_fills_it() -> None:
@@ -32,6 +34,25 @@ def test_focus_point_stays_in_view_and_crop_stays_on_the_art() -> None:
     assert low.bottom == 1000  # clamped to the art, not past it
     high = cover_crop((400, 1000), frame, focus=(0.5, 0.05))
     assert high.top == 0
+
+
+def test_a_panel_without_focus_frames_its_elements_regions() -> None:
+    """A frame narrower than the art keeps the elements drawn off-centre in view (the
+    lighthouse sample's 1.2 has Mara at x 0.52-0.93 of its 3:4 art, and the centred crop of
+    its frame ended at x 0.91)."""
+    art, frame = (1170, 1560), Rect(0, 0, 60, 100)
+    mara = [0.55, 0.3, 0.43, 0.6]
+    panel = Panel(art="a.png", elements=["mara", "cat"],
+                  regions={"mara": mara, "cat": [0.7, 0.7, 0.2, 0.2]})
+    assert panel_focus(panel) == pytest.approx((0.765, 0.6))
+    centred = cover_crop(art, frame)
+    assert centred.right < (mara[0] + mara[2]) * art[0]  # the old crop cut her
+    crop = cover_crop(art, frame, panel_focus(panel))
+    assert crop.left <= mara[0] * art[0] and (mara[0] + mara[2]) * art[0] <= crop.right
+    assert crop.right == art[0]  # slid as far as the art allows, no further
+    # The author's focus wins; a panel with neither is centred.
+    assert panel_focus(panel.model_copy(update={"focus": [0.2, 0.5]})) == (0.2, 0.5)
+    assert panel_focus(Panel(art="a.png")) is None
 
 
 def test_region_maps_through_the_crop() -> None:
