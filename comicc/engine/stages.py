@@ -58,7 +58,7 @@ STYLE = Stage("style", 3)
 PAGE = Stage("page", 3)
 PDF = Stage("pdf", 3)
 CBZ = Stage("cbz", 1)
-REPORT = Stage("report", 2)
+REPORT = Stage("report", 1)
 JUDGE = Stage("judge", 1)
 PREFLIGHT = Stage("preflight", 1)
 # Not run by the engine: the pdf and cbz stages look up each panel's encoded art themselves.
