@@ -11,9 +11,12 @@ For each comic, the pretrained network with the comic's named style (or --style)
   bce-only       λ > 0 with the classifier BCE alone (no identity terms)
   keep=MODE      the default with [build] keep = MODE for every panel (keep=none: the
                  named style's own light everywhere, night scenes included)
+  colours=MODE   the default with [build] element_colours = MODE for every element
+                 (colours=restyle: the elements' own colours are left to the style)
   A+B            both, e.g. lambda=0+keep=none
 and measures the printed panels (the network at its training geometry, brought to
---long-side, each panel's keep and strength applied, as the build renders them) with the
+--long-side, each panel's keep, kept element colours and strength applied, as the build
+renders them) with the
 independent judge (EfficientNet-Lite2, comicc/ml/judge.py), which no loss term sees:
   identity   cosine of the judge's embeddings of each present element's styled crop and
              its crop of the concept art (mean over present cells)
@@ -71,6 +74,7 @@ from comicc.manifest.strength import panel_strengths  # noqa: E402
 from comicc.ml.backbone import load_backbone, resize  # noqa: E402
 from comicc.ml.classifiers import train_and_locate  # noqa: E402
 from comicc.ml.judge import edge_correlation, judge_comic, load_judge, style_similarity  # noqa: E402
+from comicc.ml.palette import places as palette_places  # noqa: E402
 from comicc.ml.strength import blend_panel, training_maps  # noqa: E402
 from comicc.ml.train import fit_comic, matrix_agreement  # noqa: E402
 
@@ -86,6 +90,7 @@ class Variant:
     lam: float | None = None  # None: the preset's
     identity: bool = True  # the preset's colour/edge weights, or 0
     keep: str | None = None  # None: the manifest's
+    colours: str | None = None  # [build] element_colours; None: the manifest's
 
 
 def parse_variant(name: str) -> Variant:
@@ -93,7 +98,7 @@ def parse_variant(name: str) -> Variant:
     if "+" in name:
         parts = [parse_variant(part) for part in name.split("+")]
         merged = Variant(name)
-        for dial in ("lam", "keep"):
+        for dial in ("lam", "keep", "colours"):
             if sum(getattr(part, dial) is not None for part in parts) > 1:
                 raise SystemExit(f"variant {name!r} sets {dial} twice")
         for part in parts:
@@ -101,6 +106,7 @@ def parse_variant(name: str) -> Variant:
             merged.identity = merged.identity and part.identity
             merged.lam = part.lam if part.lam is not None else merged.lam
             merged.keep = part.keep or merged.keep
+            merged.colours = part.colours or merged.colours
         return merged
     if name == "untuned":
         return Variant(name, tuned=False)
@@ -112,6 +118,8 @@ def parse_variant(name: str) -> Variant:
         return Variant(name, lam=float(name.split("=")[1]))
     if name.startswith("keep="):
         return Variant(name, keep=name.split("=")[1])
+    if name.startswith("colours="):
+        return Variant(name, colours=name.split("=")[1])
     raise SystemExit(f"unknown variant {name!r}")
 
 
@@ -122,6 +130,14 @@ def with_keep(project: Project, keep: str) -> Project:
                                                for p in page.panel]}) for page in comic.page]
     build = comic.build.model_copy(update={"keep": keep})
     return replace(project, comic=comic.model_copy(update={"build": build, "page": pages}))
+
+
+def with_element_colours(project: Project, colours: str) -> Project:
+    """The project with [build] element_colours = colours and no element's own `colours`."""
+    comic = project.comic
+    elements = {k: e.model_copy(update={"colours": None}) for k, e in comic.elements.items()}
+    build = comic.build.model_copy(update={"element_colours": colours})
+    return replace(project, comic=comic.model_copy(update={"build": build, "elements": elements}))
 
 
 def truth_boxes(project: Project, labels: list[str], regions: list[dict]) -> list[dict]:
@@ -194,13 +210,17 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
           + ", ".join(f"{k} {v:.2f}" for k, v in bank.accuracy.items()))
 
     # The named style as the network draws it, nothing of the art kept: style similarity's 1.
-    untuned = printed(net, panels, conds, panel_strengths(with_keep(project, "none").comic),
-                      device, options)
+    plain = with_element_colours(with_keep(project, "none"), "restyle")
+    untuned = printed(net, panels, conds, panel_strengths(plain.comic), device, options)
     rows: dict[str, dict] = {}
     sheets = {"art": sheet(panels, height=160)}
     for variant in [parse_variant(v) for v in args.variants.split(",")]:
         project_v = with_keep(project, variant.keep) if variant.keep else project
+        if variant.colours:
+            project_v = with_element_colours(project_v, variant.colours)
         strengths = panel_strengths(project_v.comic)
+        kept = [s.colours_kept for s in strengths]
+        places = [palette_places(k, regions[j], bank.colour_models) for j, k in enumerate(kept)]
         net.load_state_dict(pristine)
         final, seconds = conds, 0.0
         if variant.tuned:
@@ -213,6 +233,7 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
             result = fit_comic(net, panels, conds, objective, bank, targets, regions, preset=p,
                                steps=p.steps, seed=settings.seed, device=device,
                                learn_conds=learn_conds, keeps=keeps,
+                               palettes=kept if any(kept) else None,
                                strengths=None if all(s.full for s in strengths)
                                else training_maps(strengths, p.size))
             seconds = time.perf_counter() - started
@@ -220,7 +241,7 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
             print(f"  {variant.name}: last steps' terms " + ", ".join(
                 f"{k} {sum(h.terms[k] for h in last) / len(last):.3g}" for k in last[0].terms))
             final = as_style_mix(result.conds) if learn_conds else result.conds
-        rendered = printed(net, panels, final, strengths, device, options)
+        rendered = printed(net, panels, final, strengths, device, options, places)
         verdict = judge_comic(judge, panels, rendered, references_full, bank.element_ids,
                               targets, boxes)
         present = [(i, j) for i in range(len(bank.element_ids)) for j in range(len(panels))
@@ -256,11 +277,12 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
 
 
 def printed(net: torch.nn.Module, panels: list[Tensor], conds: Tensor, strengths: list,
-            device: torch.device, options: dict) -> list[Tensor]:
-    """The panels as the build prints them: `render_print`, then each panel's keep and
-    strength (`blend_panel`); `panels` are the art at the print size."""
+            device: torch.device, options: dict, places: list | None = None) -> list[Tensor]:
+    """The panels as the build prints them: `render_print`, then each panel's keep, kept
+    element colours at `places` and strength (`blend_panel`); `panels` are the art at the
+    print size."""
     return [blend_panel(render_print(net, art, conds[j:j + 1], device, options), art,
-                        strengths[j]) for j, art in enumerate(panels)]
+                        strengths[j], places[j] if places else ()) for j, art in enumerate(panels)]
 
 
 def main() -> None:

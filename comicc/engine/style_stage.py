@@ -56,6 +56,7 @@ from comicc.ml.distributed import (
 )
 from comicc.ml.losses import StyleObjective
 from comicc.ml.multistyle import MultiStyleNet
+from comicc.ml.palette import Place, places
 from comicc.ml.presets import Preset
 from comicc.ml.print_render import print_render
 from comicc.ml.strength import blend_panel, training_maps
@@ -430,10 +431,11 @@ def render_options(settings: BuildSettings, preset: Preset) -> dict[str, Any]:
 def _render(net: torch.nn.Module, panels: Sequence[torch.Tensor], conds: torch.Tensor,
             device: torch.device, labels: list[str], changed: list[str] | None,
             previous: Entry | None, cache: Cache, options: dict[str, Any],
-            strengths: Sequence[PanelStrength]) -> Iterator[tuple[torch.Tensor, bytes]]:
-    """Render every panel at its print size (`panels` are the art at that size) and its
-    strength, or after a warm start only the changed ones, one at a time; yields each panel
-    and its PNG.
+            strengths: Sequence[PanelStrength],
+            places: Sequence[Sequence[Place]]) -> Iterator[tuple[torch.Tensor, bytes]]:
+    """Render every panel at its print size (`panels` are the art at that size), its kept
+    colours (`places`) and its strength, or after a warm start only the changed ones, one at
+    a time; yields each panel and its PNG.
 
     Untouched panels keep the previous build's pixels (and PNG bytes), so an edit to one
     panel never shifts the look of the others (the fine-tuned network moves only a little,
@@ -443,7 +445,7 @@ def _render(net: torch.nn.Module, panels: Sequence[torch.Tensor], conds: torch.T
         if changed is None or previous is None or label in changed:
             art = panels[i]
             image = blend_panel(render_print(net, art, conds[i:i + 1], device, options), art,
-                                strengths[i])
+                                strengths[i], places[i])
             yield image, to_png(image)
         else:
             data = cache.get_blob(previous.outputs[f"panel-{label}.png"])
@@ -558,7 +560,21 @@ def fit_style(problem: StyleProblem, steps: int, init: WarmStart | None = None,
                      seed=p.settings.seed, device=p.device, learn_conds=p.network.learn_conds,
                      init=init, progress=progress, distributed=distributed, focus=focus,
                      strengths=_strength_maps(p.strengths, p.settings.preset),
-                     keeps=_keeps(p.strengths))
+                     keeps=_keeps(p.strengths), palettes=_palettes(p.strengths))
+
+
+def _palettes(strengths: list[PanelStrength]) -> list[tuple[str, ...]] | None:
+    """Each panel's elements whose own colours it keeps, or None when no panel keeps any."""
+    kept = [s.colours_kept for s in strengths]
+    return kept if any(kept) else None
+
+
+def palette_places(problem: StyleProblem) -> list[list[Place]]:
+    """Per panel, where its kept elements' own colours are (`comicc.ml.palette`): their
+    regions (the manifest's, else found) and the classify stage's colour models."""
+    models = problem.bank.colour_models
+    return [places(s.colours_kept, regions, models)
+            for s, regions in zip(problem.strengths, problem.data.regions, strict=True)]
 
 
 def _keeps(strengths: list[PanelStrength]) -> list[Keep] | None:
@@ -585,7 +601,7 @@ def run_style(project: Project, settings: BuildSettings, cache: Cache, classify:
     """
     problem = style_problem(project, settings, lambda backbone: load_bank(cache, classify,
                                                                           backbone))
-    notes = _gram_note(project, settings, problem.texts)
+    notes = _gram_note(project, settings, problem.texts) + _palette_notes(problem)
     init, changed, previous = _warm_start(cache, inputs, problem.network.net,
                                           problem.network.conds)
     preset = settings.preset
@@ -618,6 +634,18 @@ def run_style(project: Project, settings: BuildSettings, cache: Cache, classify:
                              changed)
     return _style_outputs(rendered.pngs, result, summary), {
         "sizes": rendered.sizes, "model": problem.network.name, "notes": notes}
+
+
+def _palette_notes(problem: StyleProblem) -> list[str]:
+    """Elements whose own colours the manifest keeps but the build cannot tell apart: no
+    colour model (`classifiers.colour_models`)."""
+    wanted = dict.fromkeys(e for s in problem.strengths for e in s.colours_kept)
+    missing = [e for e in wanted if e not in problem.bank.colour_models]
+    if not missing:
+        return []
+    return [f"note: element_colours: the own colours of {', '.join(missing)} are restyled: "
+            "keeping them needs a reference drawn on a plain background, and other elements "
+            "or panels without the element to tell its colours from"]
 
 
 def _gram_note(project: Project, settings: BuildSettings, texts: list[str]) -> list[str]:
@@ -657,7 +685,8 @@ def _rendered_panels(project: Project, problem: StyleProblem, result: StyleResul
     # Each panel is encoded as it is rendered: only one is held at output resolution.
     rendered = _render(net, PrintArt(project, panel_print_sizes(project)), result.conds,
                        problem.device, labels, changed, previous, cache,
-                       render_options(problem.settings, preset), problem.strengths)
+                       render_options(problem.settings, preset), problem.strengths,
+                       palette_places(problem))
     for label, (image, png) in zip(labels, rendered, strict=True):
         pngs[f"panel-{label}.png"] = png
         sizes.append([image.shape[2], image.shape[1]])

@@ -15,6 +15,8 @@ PresetName = Literal["draft", "standard", "final"]  # the keys of comicc.ml.pres
 DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
 # What of the artist's picture survives the restyle besides its strokes (comicc.ml.keep).
 Keep = Literal["auto", "none", "colours", "lighting", "colours+lighting"]
+# Whether an element's own colours survive the restyle inside its region (comicc.ml.palette).
+ElementColours = Literal["keep", "restyle"]
 # Print production: the CLI's flags and the preflight's printer table use them.
 PdfFlavour = Literal["plain", "x4", "x1a"]
 Printer = Literal["generic", "kdp", "ingramspark"]

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from comicc.manifest.choices import (
     BackendChoice,
     DeviceChoice,
+    ElementColours,
     Keep,
     PdfFlavour,
     PresetName,
@@ -107,6 +108,12 @@ KEEP_HELP = ("What of the artist's picture the restyle keeps: auto (the art's li
              "colours (the art's hue and saturation, restyled in light and texture), lighting "
              "(the art's light and dark in every panel), colours+lighting (only strokes and "
              "texture change) or none")
+
+COLOURS_HELP = ("What the restyle does with an element's own colours, those of its reference "
+                "drawings on a plain background that the other elements' lack: keep (inside its "
+                "region, the pixels drawn in them print in the art's colours under the style's "
+                "light and strokes, so a red fox stays red) or restyle (the style recolours them "
+                "with the rest of the panel)")
 
 STRENGTH_HELP = ("How much of the style reaches the art: 0.0 gives back the concept art, 1.0 the "
                  "full style")
@@ -241,6 +248,9 @@ class BuildOptions(Strict):
     )
     keep: Keep = Field(default="auto", description=f"{KEEP_HELP} (every panel, unless it says "
                        "otherwise).")
+    element_colours: ElementColours = Field(
+        default="keep", description=f"{COLOURS_HELP} (every element, unless it says otherwise)."
+    )
     clip_model: str = Field(default="ViT-B-32", description="open_clip architecture name.")
     clip_pretrained: str | None = Field(
         default=None, description="open_clip pretrained tag, loaded from the local cache."
@@ -262,6 +272,9 @@ class Element(Strict):
     strength: float | None = _strength(
         None, "inside this element's region in every panel that gives it one, with a soft edge; "
         "overrides the panel's")
+    colours: ElementColours | None = Field(
+        default=None, description=f"{COLOURS_HELP} (this element; overrides [build]'s)."
+    )
 
 
 def _check_region(box: list[float]) -> list[float]:

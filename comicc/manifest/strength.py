@@ -1,4 +1,5 @@
-"""The artist's dials: how strongly the style reaches each panel, and each element in it.
+"""The artist's dials: how strongly the style reaches each panel, and each element in it, and
+what of the art it keeps (`keep`, and each element's own colours).
 
 `strength` may be set in `[comic]`, `[[page]]`, `[[page.panel]]` and `[elements.X]`; the
 most specific wins. An element's strength applies inside its region of a panel (the
@@ -34,6 +35,9 @@ class PanelStrength:
     source: str  # the level that set it: "comic", "page" or "panel"
     elements: tuple[ElementStrength, ...] = ()
     keep: Keep = "none"  # what of the art the restyle keeps (comicc.ml.keep): panel, else [build]
+    # The elements in the panel whose own colours the print keeps (comicc.ml.palette): each
+    # element's `colours`, else [build] element_colours.
+    colours_kept: tuple[str, ...] = ()
 
     @property
     def full(self) -> bool:
@@ -42,7 +46,8 @@ class PanelStrength:
 
     def to_json(self) -> dict[str, object]:
         return {"strength": self.strength, "source": self.source,
-                "elements": {e.element: e.strength for e in self.elements}, "keep": self.keep}
+                "elements": {e.element: e.strength for e in self.elements}, "keep": self.keep,
+                "colours_kept": list(self.colours_kept)}
 
 
 def panel_strength(comic: Comic, page_index: int, panel_index: int) -> PanelStrength:
@@ -61,7 +66,15 @@ def panel_strength(comic: Comic, page_index: int, panel_index: int) -> PanelStre
         if (element := comic.elements.get(name)) is not None and element.strength is not None
         and name in panel.regions)
     keep = panel.keep if panel.keep is not None else comic.build.keep
-    return PanelStrength(strength, source, elements, keep)
+    return PanelStrength(strength, source, elements, keep, colours_kept(comic, panel.elements))
+
+
+def colours_kept(comic: Comic, names: list[str]) -> tuple[str, ...]:
+    """Of the elements `names` (a panel's), those whose own colours the print keeps."""
+    default = comic.build.element_colours
+    return tuple(name for name in dict.fromkeys(names)
+                 if (element := comic.elements.get(name)) is not None
+                 and (element.colours or default) == "keep")
 
 
 def panel_strengths(comic: Comic) -> list[PanelStrength]:

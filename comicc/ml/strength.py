@@ -12,11 +12,14 @@ the network's output, and not of its conditional instance-norm parameters, is th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
 from comicc.manifest.strength import Box, PanelStrength
 from comicc.ml.keep import keep_picture
+from comicc.ml.palette import Place, keep_palette, palette_mask
 
 # The soft edge of an element's region: the ramp's width as a share of the panel's shorter
 # side, centred on the box's edge.
@@ -55,14 +58,16 @@ def apply_strength(styled: Tensor, art: Tensor, m: Tensor) -> Tensor:
     return art + m.to(styled.dtype) * (styled - art)
 
 
-def blend_panel(styled: Tensor, art: Tensor, strength: PanelStrength) -> Tensor:
-    """A rendered panel [3, H, W] with what its `keep` keeps of the art, at its resolved
-    strength; the art is resized to it.
+def blend_panel(styled: Tensor, art: Tensor, strength: PanelStrength,
+                places: Sequence[Place] = ()) -> Tensor:
+    """A rendered panel [3, H, W] with what its `keep` keeps of the art, then its elements'
+    own colours at `places` (`comicc.ml.palette`), at its resolved strength; the art is
+    resized to it.
 
     A panel at full strength everywhere that keeps nothing is returned as it is (the same
     pixels as a build without dials).
     """
-    if strength.full and strength.keep == "none":
+    if strength.full and strength.keep == "none" and not places:
         return styled
     h, w = styled.shape[-2:]
     if art.shape[-2:] != (h, w):
@@ -70,6 +75,8 @@ def blend_panel(styled: Tensor, art: Tensor, strength: PanelStrength) -> Tensor:
                                               align_corners=False, antialias=True)[0].clamp(0, 1)
     art = art.to(styled)
     styled = keep_picture(styled[None], art[None], strength.keep)[0]
+    if places:
+        styled = keep_palette(styled[None], art[None], palette_mask(art, places)[None])[0]
     if strength.full:
         return styled
     return apply_strength(styled, art, strength_map(strength, h, w)).clamp(0, 1)

@@ -43,6 +43,7 @@ from comicc.ml.identity import (
 )
 from comicc.ml.keep import keep_batch
 from comicc.ml.losses import StyleObjective, consistency_bce, random_view
+from comicc.ml.palette import keep_palette, palette_mask, places
 from comicc.ml.presets import Preset
 from comicc.ml.strength import apply_strength
 
@@ -129,6 +130,7 @@ def fit_comic(
     focus: Sequence[int] = (),
     strengths: Tensor | None = None,
     keeps: Sequence[Keep] | None = None,
+    palettes: Sequence[Sequence[str]] | None = None,
 ) -> StyleResult:
     """Fine-tune `net` on all panels under the Comic Book Loss, configured by `preset`
     (its lr, lambda, training size and panels per step).
@@ -155,6 +157,8 @@ def fit_comic(
     `comicc.ml.strength`); the classifier term then judges each panel at its strength, as
     it will print, while the style objective judges the network's own output. keeps: each
     panel's `keep` (see `comicc.ml.keep`), applied before its strength in that picture.
+    palettes: per panel, the elements whose own colours it keeps inside their regions (see
+    `comicc.ml.palette`), applied after `keep`; the classifier and identity terms judge them.
     The colour term uses the bank's colour models where it has them, and the background
     term (preset.background_weight) the network's own output before this fit, both as
     `Consistency` describes.
@@ -196,7 +200,8 @@ def fit_comic(
                               background_weight=preset.background_weight,
                               views=preset.consistency_views,
                               generator=torch.Generator().manual_seed(seed),
-                              strengths=strengths, keeps=keeps, anchors=anchors)
+                              strengths=strengths, keeps=keeps, palettes=palettes,
+                              anchors=anchors)
     amp_on = on_cuda if mixed_precision is None else mixed_precision and on_cuda
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp_on)
     losses = LossLog(max(1, log_every or (LOG_EVERY_CUDA if on_cuda else 1)), distributed,
@@ -391,6 +396,8 @@ class Consistency:
     generator: torch.Generator = field(default_factory=torch.Generator)
     strengths: Tensor | None = None  # [N, 1, s, s] on the device
     keeps: Sequence[Keep] | None = None
+    # Per panel id, the elements whose own colours it keeps (`comicc.ml.palette`).
+    palettes: Sequence[Sequence[str]] | None = None
     # Per panel id, the untuned network's output at the training size (host), for the
     # background term; set by `fit_comic` before the first step.
     anchors: Mapping[int, Tensor] | None = None
@@ -405,6 +412,7 @@ class Consistency:
                                                               repr=False)
     _own_pixels: dict[tuple[int, str], Tensor] = field(default_factory=dict, init=False,
                                                        repr=False)
+    _palettes: dict[int, Tensor] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         ids = self.classifiers.element_ids if self.classifiers is not None else []
@@ -418,13 +426,28 @@ class Consistency:
         return self.lam > 0 and self.classifiers is not None
 
     def printed(self, styled: Tensor, x: Tensor, index: Tensor, on_device: Tensor) -> Tensor:
-        """The batch as it will print: each panel's `keep`, then its strength."""
+        """The batch as it will print: each panel's `keep`, its elements' own colours, then
+        its strength."""
         out = styled.float()
         if self.keeps is not None:
             out = keep_batch(out, x.float(), [self.keeps[j] for j in index.tolist()])
+        if self.palettes is not None:
+            out = keep_palette(out, x.float(), self._palette_masks(x, index.tolist()).to(out))
         if self.strengths is not None:
             out = apply_strength(out, x.float(), self.strengths[on_device])
         return out
+
+    def _palette_masks(self, x: Tensor, panels: list[int]) -> Tensor:
+        """[B,1,H,W]: each row's `palette_mask` for the elements whose colours its panel
+        keeps; the art never changes, so each panel's is drawn once."""
+        assert self.palettes is not None
+        models = self.classifiers.colour_models if self.classifiers is not None else {}
+        for b, j in enumerate(panels):
+            if j not in self._palettes:
+                regions = self.regions[j] if j < len(self.regions) else {}
+                self._palettes[j] = palette_mask(x[b].float(),
+                                                 places(self.palettes[j], regions, models))
+        return torch.stack([self._palettes[j] for j in panels])
 
     def terms(self, printed: Tensor, x: Tensor, index: Tensor,
               on_device: Tensor) -> dict[str, Tensor]:

@@ -77,8 +77,10 @@ def test_element_strength_changes_pixels_inside_its_region_more_than_outside(dia
 def test_report_shows_each_panels_resolved_strength(dials: Path) -> None:
     report = json.loads((dials / "out.report.json").read_text(encoding="utf-8"))
     assert [p["strength"] for p in report["panels"]] == [
-        {"strength": 0.0, "source": "panel", "elements": {}, "keep": "auto"},
-        {"strength": 1.0, "source": "comic", "elements": {"tower": 0.0}, "keep": "auto"},
+        {"strength": 0.0, "source": "panel", "elements": {}, "keep": "auto",
+         "colours_kept": ["mara", "tower"]},
+        {"strength": 1.0, "source": "comic", "elements": {"tower": 0.0}, "keep": "auto",
+         "colours_kept": ["tower"]},
     ]
     html = (dials / "out.report.html").read_text(encoding="utf-8")
     assert "inside its region" in html
@@ -178,3 +180,34 @@ def test_by_default_a_panel_drawn_dark_prints_dark(nights: dict[str, Path]) -> N
     assert lifted - art > 20, (lifted, art)  # the style alone turns the night pale
     assert abs(night - art) < 12, (night, art)
     assert load_project(nights["default"]).comic.build.keep == "auto"
+
+
+@pytest.fixture(scope="module")
+def colours(tmp_path_factory) -> dict[str, Path]:
+    """The same comic built keeping its elements' own colours (the default) and restyling
+    them (element_colours = "restyle")."""
+    roots = {}
+    for name, manifest in (("keep", PRETRAINED), ("restyle", PRETRAINED.replace(
+            '[build]\n', '[build]\nelement_colours = "restyle"\n'))):
+        root = tmp_path_factory.mktemp(f"colours-{name}")
+        write_project(root, manifest)
+        build(load_project(root), BuildRequest(output=root / "out.pdf", report=False))
+        roots[name] = root
+    return roots
+
+
+@pytest.mark.slow
+def test_an_elements_own_colours_print_as_drawn_unless_restyled(colours: dict[str, Path]) -> None:
+    """Mara's yellow body (her reference's colours, on a plain background) keeps the art's
+    chroma inside the region the build found for her; restyled, it takes the style's."""
+    art = np.asarray(Image.open(colours["keep"] / "art/p1.png").convert("RGB"), np.float64)
+    printed = {name: _panel(root, "1.1") for name, root in colours.items()}
+    height, width = printed["keep"].shape[:2]
+    art = np.asarray(Image.fromarray(art.astype(np.uint8)).resize((width, height)), np.float64)
+    # The body is drawn at x 45-65, y 40-85 of 120 x 90: inside it, clear of its edges.
+    body = (slice(int(45 / 90 * height), int(80 / 90 * height)),
+            slice(int(48 / 120 * width), int(62 / 120 * width)))
+    error = {name: np.abs(_chroma(styled[body]) - _chroma(art[body])).max()
+             for name, styled in printed.items()}
+    print(f"body chroma error: {error}")
+    assert error["keep"] < 0.03 < error["restyle"], error

@@ -88,3 +88,26 @@ def test_element_strength_without_any_region_warns(tmp_path) -> None:
     sink = DiagnosticSink()
     check_comic(_comic(), tmp_path, sink)
     assert not [d for d in sink.items if d.code == "strength-region"]
+
+
+def test_every_elements_own_colours_are_kept_unless_it_or_the_build_says_restyle() -> None:
+    first, second, third = panel_strengths(_comic())
+    assert (first.colours_kept, second.colours_kept, third.colours_kept) == (
+        ("mara", "tower"), ("mara",), ("tower",))
+    assert first.to_json()["colours_kept"] == ["mara", "tower"]
+    mara_restyled = _comic(MANIFEST.replace('strength = 0.2\n', 'colours = "restyle"\n'))
+    assert [s.colours_kept for s in panel_strengths(mara_restyled)] == [
+        ("tower",), (), ("tower",)]
+    # [build] restyles every element; one that says keep still keeps its own.
+    build_restyles = _comic(MANIFEST.replace('[comic]', '[build]\nelement_colours = "restyle"\n\n'
+                                             '[comic]')
+                            .replace('strength = 0.2\n', 'colours = "keep"\n'))
+    assert [s.colours_kept for s in panel_strengths(build_restyles)] == [("mara",), ("mara",), ()]
+
+
+def test_an_unknown_colours_choice_is_rejected() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'keep' or 'restyle'"):
+        _comic(MANIFEST.replace('strength = 0.2\n', 'colours = "kept"\n'))
