@@ -84,6 +84,7 @@ def test_report_shows_each_panels_resolved_strength(dials: Path) -> None:
     ]
     html = (dials / "out.report.html").read_text(encoding="utf-8")
     assert "inside its region" in html
+    assert "<dt>own colours</dt><dd>kept: mara, tower</dd>" in html
 
 
 @pytest.fixture(scope="module")
