@@ -147,7 +147,10 @@ def style_inputs(comic: Comic, files: FileHashes, settings: BuildSettings,
         inputs[InputKey.of_panel(label, "style")] = digest(panel.style)
         inputs[InputKey.of_panel(label, "elements")] = digest(sorted(panel.elements))
         inputs[InputKey.of_panel(label, "regions")] = digest(panel.regions)
-        inputs[InputKey.of_panel(label, "strength")] = digest(panel_strength(comic, p, j).to_json())
+        strength = panel_strength(comic, p, j).to_json()
+        # Its own key, so --explain says "colours changed" for an element_colours edit.
+        inputs[InputKey.of_panel(label, "kept colours")] = digest(strength.pop("colours_kept"))
+        inputs[InputKey.of_panel(label, "strength")] = digest(strength)
         if print_sizes is not None:
             inputs[InputKey.of_panel(label, "print")] = digest(list(print_sizes[index]))
     return inputs

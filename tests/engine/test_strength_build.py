@@ -212,3 +212,22 @@ def test_an_elements_own_colours_print_as_drawn_unless_restyled(colours: dict[st
              for name, styled in printed.items()}
     print(f"body chroma error: {error}")
     assert error["keep"] < 0.03 < error["restyle"], error
+
+
+@pytest.mark.slow
+def test_an_element_colours_edit_restyles_only_the_panels_showing_it(tmp_path: Path,
+                                                                     capsys) -> None:
+    write_project(tmp_path, TINY)
+    build(load_project(tmp_path), BuildRequest(output=tmp_path / "out.pdf", report=False))
+    before = {label: _panel(tmp_path, label) for label in ("1.1", "1.2")}
+    manifest = tmp_path / "comic.toml"
+    manifest.write_text(manifest.read_text().replace(
+        'references = ["art/mara.png"]\n', 'references = ["art/mara.png"]\ncolours = "restyle"\n'),
+        encoding="utf-8")
+    assert run_build(BuildRequest(path=tmp_path, output=tmp_path / "out.pdf", report=False,
+                                  explain=True, quiet=True)) == 0
+    explained = capsys.readouterr().out
+    style_line = next(line for line in explained.splitlines() if line.startswith("style "))
+    assert "(panel 1.1 kept colours changed)" in style_line, style_line  # Mara is in 1.1 only
+    assert np.array_equal(_panel(tmp_path, "1.2"), before["1.2"])
+    assert not np.array_equal(_panel(tmp_path, "1.1"), before["1.1"])
