@@ -273,7 +273,8 @@ class Element(Strict):
         None, "inside this element's region in every panel that gives it one, with a soft edge; "
         "overrides the panel's")
     colours: ElementColours | None = Field(
-        default=None, description=f"{COLOURS_HELP} (this element; overrides [build]'s)."
+        default=None, description=f"{COLOURS_HELP} (this element, unless a panel says otherwise; "
+        "overrides [build]'s)."
     )
 
 
@@ -390,6 +391,10 @@ class Panel(Strict):
     strength: float | None = _strength(None, "this panel; overrides its page's and [comic]'s")
     keep: Keep | None = Field(default=None, description=f"{KEEP_HELP} (this panel; overrides "
                               "[build]'s).")
+    element_colours: ElementColours | None = Field(
+        default=None, description=f"{COLOURS_HELP} (every element in this panel; overrides the "
+        "elements' own and [build]'s, e.g. restyle for a flashback in the style's colours)."
+    )
     focus: list[float] | None = Field(
         default=None,
         min_length=2,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from comicc.manifest.choices import Keep
-from comicc.manifest.models import Comic
+from comicc.manifest.models import Comic, Panel
 
 Box = tuple[float, float, float, float]
 
@@ -35,8 +35,8 @@ class PanelStrength:
     source: str  # the level that set it: "comic", "page" or "panel"
     elements: tuple[ElementStrength, ...] = ()
     keep: Keep = "none"  # what of the art the restyle keeps (comicc.ml.keep): panel, else [build]
-    # The elements in the panel whose own colours the print keeps (comicc.ml.palette): each
-    # element's `colours`, else [build] element_colours.
+    # The elements in the panel whose own colours the print keeps (comicc.ml.palette): the
+    # panel's `element_colours`, else each element's `colours`, else [build]'s.
     colours_kept: tuple[str, ...] = ()
 
     @property
@@ -66,15 +66,16 @@ def panel_strength(comic: Comic, page_index: int, panel_index: int) -> PanelStre
         if (element := comic.elements.get(name)) is not None and element.strength is not None
         and name in panel.regions)
     keep = panel.keep if panel.keep is not None else comic.build.keep
-    return PanelStrength(strength, source, elements, keep, colours_kept(comic, panel.elements))
+    return PanelStrength(strength, source, elements, keep, colours_kept(comic, panel))
 
 
-def colours_kept(comic: Comic, names: list[str]) -> tuple[str, ...]:
-    """Of the elements `names` (a panel's), those whose own colours the print keeps."""
+def colours_kept(comic: Comic, panel: Panel) -> tuple[str, ...]:
+    """Of the panel's elements, those whose own colours the print keeps: the panel's
+    `element_colours` for all of them, else each element's `colours`, else [build]'s."""
     default = comic.build.element_colours
-    return tuple(name for name in dict.fromkeys(names)
+    return tuple(name for name in dict.fromkeys(panel.elements)
                  if (element := comic.elements.get(name)) is not None
-                 and (element.colours or default) == "keep")
+                 and (panel.element_colours or element.colours or default) == "keep")
 
 
 def panel_strengths(comic: Comic) -> list[PanelStrength]:

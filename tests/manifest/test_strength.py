@@ -111,3 +111,13 @@ def test_an_unknown_colours_choice_is_rejected() -> None:
 
     with pytest.raises(ValidationError, match="'keep' or 'restyle'"):
         _comic(MANIFEST.replace('strength = 0.2\n', 'colours = "kept"\n'))
+
+
+def test_a_panels_element_colours_decides_for_every_element_in_it() -> None:
+    flashback = _comic(MANIFEST.replace('  strength = 0.3\n', '  strength = 0.3\n'
+                                        '  element_colours = "restyle"\n'))
+    assert [s.colours_kept for s in panel_strengths(flashback)] == [(), ("mara",), ("tower",)]
+    # A panel that says keep keeps even an element that says restyle.
+    kept = _comic(MANIFEST.replace('strength = 0.2\n', 'colours = "restyle"\n')
+                  .replace('  strength = 0.3\n', '  strength = 0.3\n  element_colours = "keep"\n'))
+    assert [s.colours_kept for s in panel_strengths(kept)] == [("mara", "tower"), (), ("tower",)]
