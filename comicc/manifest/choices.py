@@ -17,6 +17,8 @@ DeviceChoice = Literal["auto", "cpu", "cuda", "mps"]
 Keep = Literal["auto", "none", "colours", "lighting", "colours+lighting"]
 # Whether an element's own colours survive the restyle inside its region (comicc.ml.palette).
 ElementColours = Literal["keep", "restyle"]
+# [build]'s: auto keeps the own colours of characters and props, restyles settings'.
+ElementColoursChoice = Literal["auto", "keep", "restyle"]
 # Print production: the CLI's flags and the preflight's printer table use them.
 PdfFlavour = Literal["plain", "x4", "x1a"]
 Printer = Literal["generic", "kdp", "ingramspark"]

@@ -15,6 +15,7 @@ from comicc.manifest.choices import (
     BackendChoice,
     DeviceChoice,
     ElementColours,
+    ElementColoursChoice,
     Keep,
     PdfFlavour,
     PresetName,
@@ -248,8 +249,10 @@ class BuildOptions(Strict):
     )
     keep: Keep = Field(default="auto", description=f"{KEEP_HELP} (every panel, unless it says "
                        "otherwise).")
-    element_colours: ElementColours = Field(
-        default="keep", description=f"{COLOURS_HELP} (every element, unless it says otherwise)."
+    element_colours: ElementColoursChoice = Field(
+        default="auto", description=f"{COLOURS_HELP}; auto keeps those of characters and props "
+        "and restyles those of settings, the scenes a style is there to change (every element, "
+        "unless it or its panel says otherwise)."
     )
     clip_model: str = Field(default="ViT-B-32", description="open_clip architecture name.")
     clip_pretrained: str | None = Field(

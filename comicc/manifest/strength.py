@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from comicc.manifest.choices import Keep
-from comicc.manifest.models import Comic, Panel
+from comicc.manifest.models import Comic, Element, Panel
 
 Box = tuple[float, float, float, float]
 
@@ -71,11 +71,16 @@ def panel_strength(comic: Comic, page_index: int, panel_index: int) -> PanelStre
 
 def colours_kept(comic: Comic, panel: Panel) -> tuple[str, ...]:
     """Of the panel's elements, those whose own colours the print keeps: the panel's
-    `element_colours` for all of them, else each element's `colours`, else [build]'s."""
+    `element_colours` for all of them, else each element's `colours`, else [build]'s
+    (`auto`: a character's or a prop's, not a setting's)."""
     default = comic.build.element_colours
+
+    def kept(element: Element) -> bool:
+        choice = panel.element_colours or element.colours or default
+        return choice == "keep" or (choice == "auto" and element.kind != "setting")
+
     return tuple(name for name in dict.fromkeys(panel.elements)
-                 if (element := comic.elements.get(name)) is not None
-                 and (panel.element_colours or element.colours or default) == "keep")
+                 if (element := comic.elements.get(name)) is not None and kept(element))
 
 
 def panel_strengths(comic: Comic) -> list[PanelStrength]:

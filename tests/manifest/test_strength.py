@@ -90,14 +90,20 @@ def test_element_strength_without_any_region_warns(tmp_path) -> None:
     assert not [d for d in sink.items if d.code == "strength-region"]
 
 
-def test_every_elements_own_colours_are_kept_unless_it_or_the_build_says_restyle() -> None:
-    first, second, third = panel_strengths(_comic())
+def test_by_default_a_characters_own_colours_are_kept_and_a_settings_restyled() -> None:
+    first, second, third = panel_strengths(_comic())  # mara: a character, tower: a setting
     assert (first.colours_kept, second.colours_kept, third.colours_kept) == (
-        ("mara", "tower"), ("mara",), ("tower",))
-    assert first.to_json()["colours_kept"] == ["mara", "tower"]
-    mara_restyled = _comic(MANIFEST.replace('strength = 0.2\n', 'colours = "restyle"\n'))
-    assert [s.colours_kept for s in panel_strengths(mara_restyled)] == [
-        ("tower",), (), ("tower",)]
+        ("mara",), ("mara",), ())
+    assert first.to_json()["colours_kept"] == ["mara"]
+    assert _comic().build.element_colours == "auto"
+    # An element's own choice wins over [build]'s.
+    swapped = _comic(MANIFEST.replace('strength = 0.2\n', 'colours = "restyle"\n')
+                     .replace('references = ["art/tower.png"]\n',
+                              'references = ["art/tower.png"]\ncolours = "keep"\n'))
+    assert [s.colours_kept for s in panel_strengths(swapped)] == [("tower",), (), ("tower",)]
+    every = _comic(MANIFEST.replace('[comic]', '[build]\nelement_colours = "keep"\n\n[comic]'))
+    assert [s.colours_kept for s in panel_strengths(every)] == [
+        ("mara", "tower"), ("mara",), ("tower",)]
     # [build] restyles every element; one that says keep still keeps its own.
     build_restyles = _comic(MANIFEST.replace('[comic]', '[build]\nelement_colours = "restyle"\n\n'
                                              '[comic]')
@@ -116,8 +122,8 @@ def test_an_unknown_colours_choice_is_rejected() -> None:
 def test_a_panels_element_colours_decides_for_every_element_in_it() -> None:
     flashback = _comic(MANIFEST.replace('  strength = 0.3\n', '  strength = 0.3\n'
                                         '  element_colours = "restyle"\n'))
-    assert [s.colours_kept for s in panel_strengths(flashback)] == [(), ("mara",), ("tower",)]
-    # A panel that says keep keeps even an element that says restyle.
+    assert [s.colours_kept for s in panel_strengths(flashback)] == [(), ("mara",), ()]
+    # A panel that says keep keeps even an element that says restyle, and a setting.
     kept = _comic(MANIFEST.replace('strength = 0.2\n', 'colours = "restyle"\n')
                   .replace('  strength = 0.3\n', '  strength = 0.3\n  element_colours = "keep"\n'))
-    assert [s.colours_kept for s in panel_strengths(kept)] == [("mara", "tower"), (), ("tower",)]
+    assert [s.colours_kept for s in panel_strengths(kept)] == [("mara", "tower"), (), ()]
