@@ -11,8 +11,9 @@ For each comic, the pretrained network with the comic's named style (or --style)
   bce-only       λ > 0 with the classifier BCE alone (no identity terms)
   keep=MODE      the default with [build] keep = MODE for every panel (keep=none: the
                  named style's own light everywhere, night scenes included)
-  colours=MODE   the default with [build] element_colours = MODE for every element
-                 (colours=restyle: the elements' own colours are left to the style)
+  colours=MODE   the default with [build] element_colours = MODE and no element's own
+                 `colours` (restyle: the style's colours, the build before element colours;
+                 keep: every element's own colours, settings' too; auto is the default)
   A+B            both, e.g. lambda=0+keep=none
 and measures the printed panels (the network at its training geometry, brought to
 --long-side, each panel's keep, kept element colours and strength applied, as the build
@@ -78,7 +79,8 @@ from comicc.ml.palette import places as palette_places  # noqa: E402
 from comicc.ml.strength import blend_panel, training_maps  # noqa: E402
 from comicc.ml.train import fit_comic, matrix_agreement  # noqa: E402
 
-DEFAULT_VARIANTS = "untuned,lambda=0,default,bce-only,keep=none,keep=colours,keep=lighting"
+DEFAULT_VARIANTS = ("untuned,lambda=0,default,bce-only,keep=none,keep=colours,keep=lighting,"
+                    "colours=restyle,colours=keep")
 
 
 @dataclass
