@@ -6,7 +6,9 @@ browns makes an orange fox, a cobalt bird and a gardener in yellow look alike. E
 element's colour model (`classifiers.colour_models`: the colours of its cut-out reference
 drawings that the other elements' references and the panels without it lack) marks its
 pixels in the art; its region (the manifest's, or the one the classify stage found) bounds
-them, so a sky or a field that shares a colour is left to the style. As `keep = "colours"`
+them, so a sky or a field that shares a colour is left to the style (the element's own pixels
+connected to those in the region count too, a little beyond it: a region found by colour
+can cut off a hat's brim). As `keep = "colours"`
 (Gatys et al. 2016, luminance-only transfer), but only there: the style's luminance (its
 light, strokes and texture), the art's chroma (YCbCr Cb, Cr).
 
@@ -19,6 +21,7 @@ keeps nothing this way; the identity terms of the loss still hold it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -26,11 +29,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from comicc.boxes import Box, pixel_bounds
-from comicc.ml.classifiers import colour_pixels
+from comicc.ml.classifiers import colour_pixels, flood_fill
 from comicc.ml.keep import rgb_to_ycc, ycc_to_rgb
 
 # The mask is averaged over SOFT x SOFT pixels: its edge is anti-aliased, not a staircase.
 SOFT = 3
+# A region found by colour can cut off part of the element (a hat's brim, a tail): the
+# element's own pixels connected to those in its box are kept too, within the box grown by
+# GROW of its size on each side. Connected on a grid of REACH_CELLS cells along the box's
+# longer side, the same at training and print size, coarse enough to bridge an ink outline.
+GROW = 0.25
+REACH_CELLS = 32
 
 # One element's place in a panel: its region and its colour model.
 Place = tuple[Box, Tensor]
@@ -45,10 +54,29 @@ def palette_mask(art: Tensor, places: Sequence[Place]) -> Tensor:
         left, top, right, bottom = pixel_bounds(box, w, h)
         if right <= left or bottom <= top:
             continue
-        own = colour_pixels(model, art[:, top:bottom, left:right]).float()
-        inside = mask[0, 0, top:bottom, left:right]
-        mask[0, 0, top:bottom, left:right] = torch.maximum(inside, own)
+        x, y = round(GROW * (right - left)), round(GROW * (bottom - top))
+        outer = (max(0, left - x), max(0, top - y), min(w, right + x), min(h, bottom + y))
+        own = colour_pixels(model, art[:, outer[1]:outer[3], outer[0]:outer[2]])
+        inner = (left - outer[0], top - outer[1], right - outer[0], bottom - outer[1])
+        cell = max(1, math.ceil(max(right - left, bottom - top) / REACH_CELLS))
+        kept = own & _reached(own, inner, cell)
+        area = mask[0, 0, outer[1]:outer[3], outer[0]:outer[2]]
+        mask[0, 0, outer[1]:outer[3], outer[0]:outer[2]] = torch.maximum(area, kept.float())
     return F.avg_pool2d(mask, SOFT, stride=1, padding=SOFT // 2, count_include_pad=False)[0]
+
+
+def _reached(own: Tensor, inner: tuple[int, int, int, int], cell: int) -> Tensor:
+    """[h,w] bool: the cells (cell x cell pixels) of `own` [h,w] connected through cells
+    holding own pixels to those inside the box `inner` (left, top, right, bottom)."""
+    h, w = own.shape
+    inside = torch.zeros_like(own)
+    inside[inner[1]:inner[3], inner[0]:inner[2]] = True
+
+    def cells(x: Tensor) -> Tensor:
+        return F.max_pool2d(x.float()[None, None], cell, cell, ceil_mode=True)[0, 0] > 0
+
+    reached = flood_fill(cells(own & inside), cells(own))
+    return reached.repeat_interleave(cell, 0).repeat_interleave(cell, 1)[:h, :w]
 
 
 def keep_palette(styled: Tensor, art: Tensor, mask: Tensor) -> Tensor:

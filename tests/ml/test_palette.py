@@ -10,7 +10,7 @@ from comicc.ml.classifiers import colour_models
 from comicc.ml.keep import rgb_to_ycc
 from comicc.ml.palette import keep_palette, palette_mask, places
 from comicc.ml.strength import blend_panel
-from tests.ml.test_colour_regions import ORANGE, comic, fill
+from tests.ml.test_colour_regions import ORANGE, SKY, comic, fill
 
 # The fox of `comic()`'s panel 2 is drawn at x 22-30, y 40-45 of a 40 x 60 panel.
 FOX_BOX = (20 / 40, 38 / 60, 12 / 40, 9 / 60)
@@ -39,6 +39,21 @@ def test_the_mask_is_the_elements_own_colours_inside_its_region_only():
     assert mask[0, 10:13, 5:11].max() == 0.0  # the bird: not the fox's colours
     assert mask[0, 50:, :].max() == 0.0  # the grass
     assert 0.0 < mask[0, 40, 21] < 1.0  # a soft edge, one pixel wide
+
+
+def test_the_mask_reaches_the_part_of_the_element_its_box_cut_off_and_nothing_apart():
+    """A box found by colour may end inside the element: the element's own pixels connected
+    to those in the box are kept too, within the box grown by a quarter of its size; the same
+    colour apart from the element is not."""
+    panel = fill(SKY, 80, 100)
+    panel[:, 30:50, 10:50] = ORANGE.view(3, 1, 1)  # the fox, 40 px wide
+    panel[:, 20:23, 46:49] = ORANGE.view(3, 1, 1)  # beyond the grown box
+    panel[:, 52:55, 3:6] = ORANGE.view(3, 1, 1)  # inside the grown box, apart from the fox
+    box = (10 / 100, 30 / 80, 32 / 100, 20 / 80)  # the fox's left 32 px only
+    mask = palette_mask(panel, [(box, _fox_model())])[0]
+    assert mask[32:48, 43:49].min() == 1.0  # the fox's right end, outside the box
+    assert mask[20:23, 46:49].max() == 0.0
+    assert mask[52:55, 3:6].max() == 0.0
 
 
 def test_kept_colours_hold_the_regions_mean_chroma_and_take_the_styles_light():
