@@ -412,7 +412,7 @@ class Consistency:
                                                               repr=False)
     _own_pixels: dict[tuple[int, str], Tensor] = field(default_factory=dict, init=False,
                                                        repr=False)
-    _palettes: dict[int, Tensor] = field(default_factory=dict, init=False, repr=False)
+    _mask_by_panel: dict[int, Tensor] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         ids = self.classifiers.element_ids if self.classifiers is not None else []
@@ -432,22 +432,23 @@ class Consistency:
         if self.keeps is not None:
             out = keep_batch(out, x.float(), [self.keeps[j] for j in index.tolist()])
         if self.palettes is not None:
-            out = keep_palette(out, x.float(), self._palette_masks(x, index.tolist()).to(out))
+            out = keep_palette(out, x.float(), self._palette_masks(x, index.tolist()))
         if self.strengths is not None:
             out = apply_strength(out, x.float(), self.strengths[on_device])
         return out
 
     def _palette_masks(self, x: Tensor, panels: list[int]) -> Tensor:
-        """[B,1,H,W]: each row's `palette_mask` for the elements whose colours its panel
-        keeps; the art never changes, so each panel's is drawn once."""
+        """[B,1,H,W] on x's device: each row's `palette_mask` for the elements whose colours
+        its panel keeps; the art never changes, so each panel's is drawn (and moved to the
+        device) once."""
         assert self.palettes is not None
         models = self.classifiers.colour_models if self.classifiers is not None else {}
         for b, j in enumerate(panels):
-            if j not in self._palettes:
+            if j not in self._mask_by_panel:
                 regions = self.regions[j] if j < len(self.regions) else {}
-                self._palettes[j] = palette_mask(x[b].float(),
-                                                 places(self.palettes[j], regions, models))
-        return torch.stack([self._palettes[j] for j in panels])
+                mask = palette_mask(x[b].float(), places(self.palettes[j], regions, models))
+                self._mask_by_panel[j] = mask.to(x.device)
+        return torch.stack([self._mask_by_panel[j] for j in panels])
 
     def terms(self, printed: Tensor, x: Tensor, index: Tensor,
               on_device: Tensor) -> dict[str, Tensor]:
