@@ -61,6 +61,7 @@ from comicc.engine.settings import resolve_settings  # noqa: E402
 from comicc.engine.style_stage import (  # noqa: E402
     as_style_mix,
     classify_side,
+    palette_places,
     panel_texts,
     render_options,
     render_print,
@@ -75,7 +76,6 @@ from comicc.manifest.strength import panel_strengths  # noqa: E402
 from comicc.ml.backbone import load_backbone, resize  # noqa: E402
 from comicc.ml.classifiers import train_and_locate  # noqa: E402
 from comicc.ml.judge import edge_correlation, judge_comic, load_judge, style_similarity  # noqa: E402
-from comicc.ml.palette import places as palette_places  # noqa: E402
 from comicc.ml.strength import blend_panel, training_maps  # noqa: E402
 from comicc.ml.train import fit_comic, matrix_agreement  # noqa: E402
 
@@ -222,7 +222,7 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
             project_v = with_element_colours(project_v, variant.colours)
         strengths = panel_strengths(project_v.comic)
         kept = [s.colours_kept for s in strengths]
-        places = [palette_places(k, regions[j], bank.colour_models) for j, k in enumerate(kept)]
+        places = palette_places(strengths, regions, bank.colour_models)
         net.load_state_dict(pristine)
         final, seconds = conds, 0.0
         if variant.tuned:

@@ -569,12 +569,13 @@ def _palettes(strengths: list[PanelStrength]) -> list[tuple[str, ...]] | None:
     return kept if any(kept) else None
 
 
-def palette_places(problem: StyleProblem) -> list[list[Place]]:
+def palette_places(strengths: Sequence[PanelStrength],
+                   regions: Sequence[Mapping[str, tuple[float, ...]]],
+                   models: Mapping[str, torch.Tensor]) -> list[list[Place]]:
     """Per panel, where its kept elements' own colours are (`comicc.ml.palette`): their
     regions (the manifest's, else found) and the classify stage's colour models."""
-    models = problem.bank.colour_models
-    return [places(s.colours_kept, regions, models)
-            for s, regions in zip(problem.strengths, problem.data.regions, strict=True)]
+    return [places(s.colours_kept, panel_regions, models)
+            for s, panel_regions in zip(strengths, regions, strict=True)]
 
 
 def _keeps(strengths: list[PanelStrength]) -> list[Keep] | None:
@@ -686,7 +687,8 @@ def _rendered_panels(project: Project, problem: StyleProblem, result: StyleResul
     rendered = _render(net, PrintArt(project, panel_print_sizes(project)), result.conds,
                        problem.device, labels, changed, previous, cache,
                        render_options(problem.settings, preset), problem.strengths,
-                       palette_places(problem))
+                       palette_places(problem.strengths, problem.data.regions,
+                                      problem.bank.colour_models))
     for label, (image, png) in zip(labels, rendered, strict=True):
         pngs[f"panel-{label}.png"] = png
         sizes.append([image.shape[2], image.shape[1]])

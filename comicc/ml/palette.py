@@ -22,7 +22,7 @@ keeps nothing this way; the identity terms of the loss still hold it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -89,8 +89,8 @@ def keep_palette(styled: Tensor, art: Tensor, mask: Tensor) -> Tensor:
             ).clamp(0, 1)
 
 
-def places(kept: Sequence[str], regions: dict[str, Box],
-           models: dict[str, Tensor]) -> list[Place]:
+def places(kept: Sequence[str], regions: Mapping[str, Box],
+           models: Mapping[str, Tensor]) -> list[Place]:
     """The places of the elements `kept` (a panel's `colours_kept`) that have a region in
     the panel and a colour model."""
     return [(regions[e], models[e]) for e in kept if e in regions and e in models]
