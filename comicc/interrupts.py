@@ -20,7 +20,9 @@ The book's atomic rename is the build's commit point. A signal after it (while t
 and the index are written) still stops the build, but the message then says the output is
 the new book (`wrote`), so exit 130 never hides that the output changed. The rename and
 that record are one step (`committing`): a signal between them is held and raised just
-after, or the message could say the old book stands when the new one does.
+after, or the message could say the old book stands when the new one does. The watchdog
+waits for that step too (up to COMMIT_WAIT_SECONDS), so a hard stop cannot fall between
+the rename and its record either.
 
 A process started with SIGINT ignored (a shell's `cmd &` without job control) keeps
 ignoring it, as every program should; SIGTERM always stops a build.
@@ -41,6 +43,9 @@ from typing import Any
 
 # After the signal, how long unwinding may take before the watchdog ends the process.
 GRACE_SECONDS = 1.0
+# How long the watchdog waits for a commit in progress (a book copied where it cannot be
+# linked) before it stops anyway; the old book then still stands.
+COMMIT_WAIT_SECONDS = 30.0
 EXIT_INTERRUPTED = 130
 MESSAGE = "comicc: interrupted; the cache is consistent, rerun to resume"
 
@@ -49,6 +54,7 @@ _written: dict[Path, None] = {}  # outputs already replaced by this build (see `
 _last_signal = signal.SIGINT
 _committing = 0  # > 0 inside `committing`: a signal is held, not raised
 _held = False  # a signal came while committing
+_commit_lock = threading.RLock()  # held by `committing`, taken by the watchdog to stop
 
 
 @contextmanager
@@ -72,15 +78,16 @@ def committing(path: Path) -> Iterator[None]:
     are one step. A signal that comes inside is held and raised as the block ends, after
     the record, so the message names `path` whenever it holds the new result."""
     global _committing, _held
-    _committing += 1
-    try:
-        yield
-        wrote(path)
-    finally:
-        _committing -= 1
-        if not _committing and _held:
-            _held = False
-            raise KeyboardInterrupt
+    with _commit_lock:  # the watchdog's hard stop waits for it
+        _committing += 1
+        try:
+            yield
+            wrote(path)
+        finally:
+            _committing -= 1
+            if not _committing and _held:
+                _held = False
+                raise KeyboardInterrupt
 
 
 def message() -> str:
@@ -207,6 +214,8 @@ def _watch(read_end: int, stopping: set[int], disarmed: threading.Event) -> None
                 break
         # A block that ends in time (the exception reached the command line) disarms it.
         if not disarmed.wait(GRACE_SECONDS):
+            # Not between a rename and its record: the message must name what was written.
+            _commit_lock.acquire(timeout=COMMIT_WAIT_SECONDS)
             _hard_stop()
     finally:
         os.close(read_end)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,3 +57,34 @@ def test_a_signal_outside_the_commit_stops_at_once_and_the_old_book_stands(tmp_p
             link_atomic(new, book)
     assert book.read_bytes() == b"old"
     assert message() == MESSAGE
+
+
+HARD_STOP_IN_THE_COMMIT = """
+import os, signal, sys, time
+from pathlib import Path
+from comicc.files import link_atomic
+from comicc.interrupts import committing, stop_promptly
+
+book, new = Path(sys.argv[1]), Path(sys.argv[2])
+try:
+    with stop_promptly(), committing(book):
+        os.kill(os.getpid(), signal.SIGTERM)  # held: the replacement goes on
+        link_atomic(new, book)
+        time.sleep(2.0)  # the rename done, its record not yet: stretched past the grace
+except KeyboardInterrupt:
+    time.sleep(5.0)  # the watchdog, armed before the block ended, stops the process
+sys.exit(3)
+"""
+
+
+def test_the_watchdog_waits_for_the_commit_so_its_message_names_the_new_book(tmp_path: Path) -> None:
+    """A hard stop GRACE_SECONDS after the signal must not fall between the book's rename and
+    its record, or exit 130 would say the old book stands when the new one does."""
+    book, new = tmp_path / "book.pdf", tmp_path / "new.pdf"
+    book.write_bytes(b"old")
+    new.write_bytes(b"new")
+    done = subprocess.run([sys.executable, "-c", HARD_STOP_IN_THE_COMMIT, str(book), str(new)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert book.read_bytes() == b"new"
+    assert f"interrupted after writing {book}" in done.stderr
