@@ -44,7 +44,7 @@ Regions = Mapping[str, Box]
 Pooling = Literal["lse", "mean"]
 
 # The saved bank's layout; a file of another format is refused rather than misread.
-FORMAT = "spatial-1"
+FORMAT = "spatial-2"
 # The saved bank's tensor names for its elements' colour models: this prefix + element id.
 COLOUR_KEY = "colour_model:"
 # An element whose held-out accuracy is below this is reported weak, and its head leaves the
@@ -93,6 +93,12 @@ COLOUR_GRID = 128
 # rim mixes the colours with the paper's).
 COLOUR_MIN_SHARE = 0.01
 COLOUR_ERODE = 1
+# A pixel within COLOUR_NEAR (RGB distance in [0,1] units) of one of the element's main
+# colours (a defining colour covering COLOUR_MAIN_SHARE of its drawings, not a blend of
+# its ink with a fill) is drawn in it, whatever bin it falls in (a shade off, 37, 95, 218
+# against 34, 92, 218, is the next bin), unless its bin is a colour of the rest.
+COLOUR_NEAR = 0.05
+COLOUR_MAIN_SHARE = 0.05
 # `locate` looks at the image at this multiple of the bank's size: a finer score map.
 LOCATE_SCALE = 2
 # A position belongs to the element when its score is at least this fraction of the
@@ -379,24 +385,40 @@ def colour_models(
     panels: Sequence[Tensor],
     targets: Tensor,
 ) -> dict[str, Tensor]:
-    """Per element with a plain-background reference, the log-ratio [bins] of how often
-    each colour is in its cut-out drawings against the other elements' references and the
-    panels without it (histogram back-projection): positive where a colour says "this one"
-    and covers at least COLOUR_MIN_SHARE of the drawing."""
+    """Per element with a plain-background reference, its colour model [bins, 5]: column 0
+    the log-ratio of how often each colour is in its cut-out drawings against the other
+    elements' references and the panels without it (histogram back-projection), positive
+    where a colour says "this one" and covers at least COLOUR_MIN_SHARE of the drawing;
+    column 1 each colour's share of the drawings; columns 2-4 the mean colour of the
+    drawings' pixels in each bin (0 where none)."""
     models = {}
     for i, element in enumerate(element_ids):
         cuts = [c for r in references.get(element, []) if (c := cutout(r.float().cpu())) is not None]
         if not cuts:
             continue
-        own = _histogram([colours for colours, _ in cuts], [_inside(alpha[0] > 0.5) for _, alpha in cuts])
+        masks = [_inside(alpha[0] > 0.5) for _, alpha in cuts]
+        own = _histogram([colours for colours, _ in cuts], masks)
         rest = [r for other in element_ids if other != element for r in references.get(other, [])]
         rest += [panel for j, panel in enumerate(panels) if targets[i, j] <= 0.5]
         if not rest:
             continue
         other = _histogram(rest, [None] * len(rest))
         ratio = ((own + COLOUR_FLOOR) / (other + COLOUR_FLOOR)).log()
-        models[element] = torch.where(own >= COLOUR_MIN_SHARE, ratio, ratio.clamp(max=0))
+        ratio = torch.where(own >= COLOUR_MIN_SHARE, ratio, ratio.clamp(max=0))
+        mean = _bin_means([colours for colours, _ in cuts], masks)
+        models[element] = torch.cat([ratio[:, None], own[:, None], mean], dim=1)
     return models
+
+
+def _bin_means(images: Sequence[Tensor], masks: Sequence[Tensor]) -> Tensor:
+    """[bins, 3]: the mean colour of the masked pixels in each colour bin (0 where none)."""
+    sums = torch.zeros(COLOUR_LEVELS**3, 3)
+    counts = torch.zeros(COLOUR_LEVELS**3)
+    for image, mask in zip(images, masks, strict=True):
+        bins = _colour_bins(image.float().cpu())[mask]
+        sums.index_add_(0, bins, image.float().cpu().permute(1, 2, 0)[mask])
+        counts += torch.bincount(bins, minlength=len(counts))
+    return sums / counts.clamp(min=1)[:, None]
 
 
 def _inside(mask: Tensor) -> Tensor:
@@ -408,8 +430,18 @@ def _inside(mask: Tensor) -> Tensor:
 
 def colour_pixels(model: Tensor, image: Tensor) -> Tensor:
     """[h,w] bool: the pixels of image [3,h,w] whose colour says "this element" to `model`
-    (`colour_models`: a positive log-ratio), i.e. where its defining colours are drawn."""
-    return model[_colour_bins(image.float().cpu())] > 0
+    (`colour_models`), i.e. where its defining colours are drawn: a positive log-ratio, or
+    within COLOUR_NEAR of a main defining colour in a bin that is not the rest's."""
+    image = image.float().cpu()
+    ratio = model[:, 0][_colour_bins(image)]
+    own = ratio > 0
+    defining = model[(model[:, 0] > 0) & (model[:, 1] >= COLOUR_MAIN_SHARE), 2:]
+    if not len(defining):
+        return own
+    # Flat art has few colours: each distinct one is measured once.
+    colours, where = (image * 255).round().flatten(1).T.unique(dim=0, return_inverse=True)
+    near = torch.cdist(colours / 255, defining).amin(dim=1) <= COLOUR_NEAR
+    return own | (near[where].view(own.shape) & (ratio >= 0))
 
 
 def colour_box(model: Tensor, image: Tensor) -> Box | None:
@@ -417,7 +449,7 @@ def colour_box(model: Tensor, image: Tensor) -> Box | None:
     log-ratio averaged over COLOUR_WINDOW of the width, the positive region around the
     peak; None when no place in the image leans towards the element."""
     h, w = image.shape[-2:]
-    scores = model[_colour_bins(image.float().cpu())]
+    scores = model[:, 0][_colour_bins(image.float().cpu())]
     # Averaged on a grid of at most COLOUR_GRID a side: the flood fill's cost is its size.
     stride = max(1, math.ceil(max(h, w) / COLOUR_GRID))
     k = max(3, stride, round(COLOUR_WINDOW * w)) | 1

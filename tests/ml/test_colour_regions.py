@@ -147,3 +147,23 @@ def test_heads_train_on_the_crops_colours_find(monkeypatch, backbone):
     assert set(bank.colour_models) == {"fox", "bird"}
     fox_pixels = classifiers.colour_pixels(bank.colour_models["fox"], panels[2])
     assert fox_pixels[42, 26] and not fox_pixels[5, 5]
+
+
+def test_a_shade_off_the_references_colour_is_still_the_elements_unless_the_rest_wears_it():
+    """A panel drawn a shade off the reference's colour falls in the next colour bin; it is
+    still the element's colour, as long as the panels without the element do not wear it."""
+    from comicc.ml.classifiers import COLOUR_LEVELS, colour_pixels
+
+    shade = torch.tensor([0.97, 0.46, 0.11])  # ORANGE's bin is (10, 5, 1), this one's (11, 5, 1)
+    far = torch.tensor([0.8, 0.45, 0.1])  # as far from ORANGE as a different colour
+    references, panels, targets = comic()
+    panel = landscape({"fox": (shade, (22, 40, 8, 5)), "other": (far, (2, 2, 4, 4))})
+    model = colour_models(["fox", "bird"], references, panels, targets)["fox"]
+    q = (shade * (COLOUR_LEVELS - 1)).round().long()
+    assert model[(q[0] * COLOUR_LEVELS + q[1]) * COLOUR_LEVELS + q[2], 0] <= 0  # not by its bin
+    pixels = colour_pixels(model, panel)
+    assert pixels[40:45, 22:30].all() and not pixels[2:6, 2:6].any() and not pixels[50, 5]
+    # The bird's panel wears the shade: then it is a colour of the rest, not the fox's.
+    panels[1] = landscape({"bird": (BLUE, (5, 10, 6, 3)), "rust": (shade, (20, 40, 10, 10))})
+    model = colour_models(["fox", "bird"], references, panels, targets)["fox"]
+    assert not colour_pixels(model, panel)[40:45, 22:30].any()
