@@ -438,10 +438,10 @@ def colour_pixels(model: Tensor, image: Tensor) -> Tensor:
     defining = model[(model[:, 0] > 0) & (model[:, 1] >= COLOUR_MAIN_SHARE), 2:]
     if not len(defining):
         return own
-    # Flat art has few colours: each distinct one is measured once.
-    colours, where = (image * 255).round().flatten(1).T.unique(dim=0, return_inverse=True)
-    near = torch.cdist(colours / 255, defining).amin(dim=1) <= COLOUR_NEAR
-    return own | (near[where].view(own.shape) & (ratio >= 0))
+    near = torch.zeros_like(own)
+    for colour in defining:  # a handful of main colours: one pass over the image each
+        near |= (image - colour[:, None, None]).square().sum(dim=0) <= COLOUR_NEAR**2
+    return own | (near & (ratio >= 0))
 
 
 def colour_box(model: Tensor, image: Tensor) -> Box | None:
