@@ -24,9 +24,9 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from comicc.engine.cache import Cache, Entry
 from comicc.engine.engine import Engine, InputKey, Inputs, Stage, StageOutput
@@ -227,8 +227,10 @@ def preflight_inputs(book: str, printing: PrintSettings) -> Inputs:
             InputKey("ink limit"): str(printing.ink_limit)}
 
 
-def judge_inputs(project: Project, files: FileHashes, device_class: str) -> Inputs:
-    """What the report's judge learns from: panel art, references, presence, regions, device."""
+def judge_inputs(project: Project, files: FileHashes, device_class: str,
+                 found: Mapping[str, Any] | None = None) -> Inputs:
+    """What the report's judge learns from: panel art, references, presence, regions (the
+    manifest's and those the classify stage found), device."""
     from comicc.report.judging import JUDGE_VERSION
 
     comic = project.comic
@@ -239,6 +241,7 @@ def judge_inputs(project: Project, files: FileHashes, device_class: str) -> Inpu
                                                 for name, e in comic.elements.items()}),
         InputKey("elements and regions"): digest([[sorted(p.elements), p.regions]
                                                   for _, _, p in comic.panels()]),
+        InputKey("found regions"): digest(found or {}),
         InputKey("device"): device_class,
     }
 
@@ -387,15 +390,17 @@ def preflight_stage(book: Path, printing: PrintSettings) -> StageOutput:
     return {}, {"findings": [f.to_json() for f in findings]}
 
 
-def judge_stage(project: Project, cache: Cache, device: str) -> StageOutput:
-    """The independent judge's presence heads and embeddings of the concept art (torch)."""
+def judge_stage(project: Project, cache: Cache, device: str,
+                found: Mapping[str, Any] | None = None) -> StageOutput:
+    """The independent judge's presence heads and embeddings of the concept art (torch), at
+    the manifest's regions and those the classify stage `found` (by panel label)."""
     from comicc.manifest.images import load_image
     from comicc.report.judging import learn_judge_reference
 
     references = {name: [load_image(project.path(r)) for r in element.references]
                   for name, element in project.comic.elements.items()}
     data = learn_judge_reference(project.comic, panel_images(project, None, cache), references,
-                                 _resolve(device))
+                                 _resolve(device), found)
     return {"judge.safetensors": data}, {}
 
 
