@@ -26,8 +26,8 @@ MEASURE = (
     "An independent judge: EfficientNet-Lite2 with its own ImageNet weights, a network the "
     "Comic Book Loss never sees. Presence: the judge's own logistic-regression heads, trained "
     "on the references and the concept art with p̂ as labels, applied to the styled crop "
-    "(the element's region: the manifest's, else the box the build found for it; else the "
-    "whole panel). Identity: cosine of the judge's embeddings "
+    "(the element's region: the manifest's, else for a character or prop the box the build "
+    "found for it; else the whole panel). Identity: cosine of the judge's embeddings "
     "of the styled crop and the concept-art crop (1 = unchanged). Retrieved: the element whose "
     "references are nearest to the styled crop (a region's crop among every element, a whole "
     "panel among it and the elements absent from the panel). A warning marks a cell where the "
@@ -73,16 +73,21 @@ def learn_judge_reference(comic: Comic, raw: Sequence[Image.Image],
 
     found: the boxes the classify stage found, by panel label ("1.2"), for present elements
     the manifest does not place; the manifest's regions win. The judge then measures a small
-    element in its box, as the loss holds it, not lost in the whole panel."""
+    character or prop in its box, as the loss holds it, not lost in the whole panel. A
+    setting is the scene itself: without a manifest region it is judged on the whole panel,
+    not in a box a head's activation happened to peak in."""
     import torch
 
     from comicc.ml.judge import learn_reference, load_judge
 
     matrix = target_matrix(comic)
     found = found or {}
-    regions = [{name: (box[0], box[1], box[2], box[3])
-                for name, box in {**found.get(label, {}), **panel.regions}.items()}
-               for label, (_, _, panel) in zip(matrix.panels, comic.panels(), strict=True)]
+    placed = [{**{name: box for name, box in found.get(label, {}).items()
+                  if name in comic.elements and comic.elements[name].kind != "setting"},
+               **panel.regions}
+              for label, (_, _, panel) in zip(matrix.panels, comic.panels(), strict=True)]
+    regions = [{name: (box[0], box[1], box[2], box[3]) for name, box in boxes.items()}
+               for boxes in placed]
     reference = learn_reference(
         load_judge(device), _Tensors(raw),
         {name: [_tensor(i) for i in drawn] for name, drawn in references.items()},
