@@ -117,9 +117,10 @@ def test_a_build_whose_style_destroys_an_element_warns_of_it(tmp_path: Path) -> 
 
 
 def test_the_judge_measures_an_element_in_the_box_the_build_found_for_it(tmp_path: Path) -> None:
-    """Where the manifest gives no region, the judge crops at the box the classify stage
-    found (the summary's classifiers' regions), as the loss does, not the whole panel: the
-    right half of panel 1.1 is blacked out, and mara, found in the left half, is untouched."""
+    """Where the manifest gives no region, the judge crops a character at the box the
+    classify stage found (the summary's classifiers' regions), as the loss does, not the
+    whole panel: the right half of panel 1.1 is blacked out, and mara, found in the left
+    half, is untouched. A setting stays whole-panel."""
     def black_right_half(image: Image.Image) -> Image.Image:
         if image.getpixel((0, 0)) != (128, 128, 128):
             return image
@@ -127,13 +128,18 @@ def test_the_judge_measures_an_element_in_the_box_the_build_found_for_it(tmp_pat
         image.paste((0, 0, 0), (image.width // 2, 0, image.width, image.height))
         return image
 
-    def mara_identity(found: dict | None) -> float:
+    def identities(found: dict | None) -> dict[str, float]:
         fake = fake_build(tmp_path / str(found is not None), stylise=black_right_half)
         if found is not None:
             fake.summary["classifiers"] = {"regions": found}
         fake.write()
-        cells = {(c["element"], c["panel"]): c for c in fake.json()["judge"]["cells"]}
-        return cells[("mara", "1.1")]["identity"]
+        return {c["element"]: c["identity"] for c in fake.json()["judge"]["cells"]
+                if c["panel"] == "1.1"}
 
-    assert mara_identity({"1.1": {"mara": [0.0, 0.0, 0.5, 1.0]}}) == pytest.approx(1.0, abs=1e-3)
-    assert mara_identity(None) < 0.9  # the whole panel, half of it black
+    whole = identities(None)
+    boxed = identities({"1.1": {"mara": [0.0, 0.0, 0.5, 1.0], "tower": [0.0, 0.0, 0.5, 1.0]}})
+    assert boxed["mara"] == pytest.approx(1.0, abs=1e-3)
+    assert whole["mara"] < 0.9  # the whole panel, half of it black
+    # The tower is a setting: the scene itself, judged on the whole panel all the same.
+    assert boxed["tower"] == pytest.approx(whole["tower"], abs=1e-4)
+    assert whole["tower"] < 0.9
