@@ -396,8 +396,8 @@ def colour_models(
         cuts = [c for r in references.get(element, []) if (c := cutout(r.float().cpu())) is not None]
         if not cuts:
             continue
-        masks = [_inside(alpha[0] > 0.5) for _, alpha in cuts]
-        own = _histogram([colours for colours, _ in cuts], masks)
+        own, mean = _own_colours([colours for colours, _ in cuts],
+                                 [_inside(alpha[0] > 0.5) for _, alpha in cuts])
         rest = [r for other in element_ids if other != element for r in references.get(other, [])]
         rest += [panel for j, panel in enumerate(panels) if targets[i, j] <= 0.5]
         if not rest:
@@ -405,20 +405,21 @@ def colour_models(
         other = _histogram(rest, [None] * len(rest))
         ratio = ((own + COLOUR_FLOOR) / (other + COLOUR_FLOOR)).log()
         ratio = torch.where(own >= COLOUR_MIN_SHARE, ratio, ratio.clamp(max=0))
-        mean = _bin_means([colours for colours, _ in cuts], masks)
         models[element] = torch.cat([ratio[:, None], own[:, None], mean], dim=1)
     return models
 
 
-def _bin_means(images: Sequence[Tensor], masks: Sequence[Tensor]) -> Tensor:
-    """[bins, 3]: the mean colour of the masked pixels in each colour bin (0 where none)."""
+def _own_colours(images: Sequence[Tensor], masks: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """The masked pixels' `_histogram` [bins] and, in one pass with it, their mean colour in
+    each bin [bins, 3] (0 where none)."""
     sums = torch.zeros(COLOUR_LEVELS**3, 3)
     counts = torch.zeros(COLOUR_LEVELS**3)
     for image, mask in zip(images, masks, strict=True):
-        bins = _colour_bins(image.float().cpu())[mask]
-        sums.index_add_(0, bins, image.float().cpu().permute(1, 2, 0)[mask])
+        image = image.float().cpu()
+        bins = _colour_bins(image)[mask]
+        sums.index_add_(0, bins, image.permute(1, 2, 0)[mask])
         counts += torch.bincount(bins, minlength=len(counts))
-    return sums / counts.clamp(min=1)[:, None]
+    return counts / counts.sum().clamp(min=1), sums / counts.clamp(min=1)[:, None]
 
 
 def _inside(mask: Tensor) -> Tensor:
