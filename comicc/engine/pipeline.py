@@ -360,11 +360,10 @@ def write_build_report(project: Project, output: Path, engine: Engine, summary: 
     judge = None
     if styled_blobs is not None:
         # What the judge learns from the concept art is kept: a restyle only re-measures.
-        # Where the build placed the elements the manifest does not: the judge crops there.
-        found = summary.get("classifiers", {}).get("regions", {})
+        regions = stages.judge_regions(project, summary.get("classifiers", {}).get("regions", {}))
         learnt = engine.run(stages.JUDGE, "judge",
-                            stages.judge_inputs(project, files, settings.device_class(), found),
-                            lambda: stages.judge_stage(project, cache, settings.device, found))
+                            stages.judge_inputs(project, files, settings.device_class(), regions),
+                            lambda: stages.judge_stage(project, cache, settings.device, regions))
         judge = learnt.outputs["judge.safetensors"]
     inputs = stages.pictures_inputs(project, files, styled_blobs, settings.device_class(), judge)
     entry = engine.run(

@@ -26,7 +26,7 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from comicc.engine.cache import Cache, Entry
 from comicc.engine.engine import Engine, InputKey, Inputs, Stage, StageOutput
@@ -227,10 +227,35 @@ def preflight_inputs(book: str, printing: PrintSettings) -> Inputs:
             InputKey("ink limit"): str(printing.ink_limit)}
 
 
+def with_found_regions(project: Project, regions: Sequence[Mapping[str, Sequence[float]]],
+                       found: Mapping[str, Mapping[str, Sequence[float]]]
+                       ) -> list[dict[str, Sequence[float]]]:
+    """Each panel's manifest regions over the boxes the classify stage found (by panel
+    label): the manifest wins where both place an element."""
+    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
+    return [{**found.get(label, {}), **given}
+            for label, given in zip(labels, regions, strict=True)]
+
+
+def judge_regions(project: Project, found: Mapping[str, Mapping[str, Sequence[float]]]
+                  ) -> list[dict[str, Sequence[float]]]:
+    """Where the report's judge crops each element, per panel: the manifest's region, else
+    for a character or a prop the box the classify stage `found` (by panel label), as the
+    loss holds it, not lost in the whole panel. A setting is the scene itself: without a
+    manifest region it is judged on the whole panel, not in a box a head's activation
+    happened to peak in."""
+    elements = project.comic.elements
+    placed = {label: {name: box for name, box in boxes.items()
+                      if (element := elements.get(name)) is not None
+                      and element.kind != "setting"}
+              for label, boxes in found.items()}
+    return with_found_regions(project, [p.regions for _, _, p in project.comic.panels()], placed)
+
+
 def judge_inputs(project: Project, files: FileHashes, device_class: str,
-                 found: Mapping[str, Any] | None = None) -> Inputs:
-    """What the report's judge learns from: panel art, references, presence, regions (the
-    manifest's and those the classify stage found), device."""
+                 regions: Sequence[Mapping[str, Sequence[float]]]) -> Inputs:
+    """What the report's judge learns from: panel art, references, presence, the regions it
+    crops at (`judge_regions`), device."""
     from comicc.report.judging import JUDGE_VERSION
 
     comic = project.comic
@@ -239,9 +264,8 @@ def judge_inputs(project: Project, files: FileHashes, device_class: str,
         InputKey("panel art"): digest([files(p.art) for _, _, p in comic.panels()]),
         InputKey("element references"): digest({name: [files(r) for r in e.references]
                                                 for name, e in comic.elements.items()}),
-        InputKey("elements and regions"): digest([[sorted(p.elements), p.regions]
-                                                  for _, _, p in comic.panels()]),
-        InputKey("found regions"): digest(found or {}),
+        InputKey("elements and regions"): digest([[sorted(p.elements), dict(r)] for (_, _, p), r
+                                                  in zip(comic.panels(), regions, strict=True)]),
         InputKey("device"): device_class,
     }
 
@@ -391,16 +415,16 @@ def preflight_stage(book: Path, printing: PrintSettings) -> StageOutput:
 
 
 def judge_stage(project: Project, cache: Cache, device: str,
-                found: Mapping[str, Any] | None = None) -> StageOutput:
+                regions: Sequence[Mapping[str, Sequence[float]]]) -> StageOutput:
     """The independent judge's presence heads and embeddings of the concept art (torch), at
-    the manifest's regions and those the classify stage `found` (by panel label)."""
+    `regions` (`judge_regions`)."""
     from comicc.manifest.images import load_image
     from comicc.report.judging import learn_judge_reference
 
     references = {name: [load_image(project.path(r)) for r in element.references]
                   for name, element in project.comic.elements.items()}
     data = learn_judge_reference(project.comic, panel_images(project, None, cache), references,
-                                 _resolve(device), found)
+                                 _resolve(device), regions)
     return {"judge.safetensors": data}, {}
 
 

@@ -37,7 +37,13 @@ from rich.text import Text
 from comicc.engine.cache import Cache, Entry
 from comicc.engine.engine import Inputs
 from comicc.engine.settings import BuildSettings
-from comicc.engine.stages import CLASSIFIERS, WARM_START_KEYS, Log, panel_print_sizes
+from comicc.engine.stages import (
+    CLASSIFIERS,
+    WARM_START_KEYS,
+    Log,
+    panel_print_sizes,
+    with_found_regions,
+)
 from comicc.manifest.choices import Keep
 from comicc.manifest.diagnostics import AuthorError, Diagnostic
 from comicc.manifest.images import load_image
@@ -518,16 +524,6 @@ class StyleProblem:
     network: StyleNetwork
     objective: StyleObjective
     strengths: list[PanelStrength]
-
-
-def with_found_regions(project: Project, regions: Sequence[Mapping[str, tuple[float, ...]]],
-                       found: Mapping[str, Mapping[str, tuple[float, ...]]]
-                       ) -> list[dict[str, tuple[float, ...]]]:
-    """Each panel's manifest regions over the boxes the classify stage found (by panel
-    label): the manifest wins where both place an element."""
-    labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
-    return [{**found.get(label, {}), **given}
-            for label, given in zip(labels, regions, strict=True)]
 
 
 def style_problem(project: Project, settings: BuildSettings,

@@ -67,31 +67,26 @@ class _Tensors(Sequence):
 
 def learn_judge_reference(comic: Comic, raw: Sequence[Image.Image],
                           references: dict[str, list[Image.Image]], device: str = "cpu",
-                          found: Mapping[str, Mapping[str, Sequence[float]]] | None = None
+                          regions: Sequence[Mapping[str, Sequence[float]]] | None = None
                           ) -> bytes:
     """What the judge learns from the concept art, references, p̂ and regions, as bytes.
 
-    found: the boxes the classify stage found, by panel label ("1.2"), for present elements
-    the manifest does not place; the manifest's regions win. The judge then measures a small
-    character or prop in its box, as the loss holds it, not lost in the whole panel. A
-    setting is the scene itself: without a manifest region it is judged on the whole panel,
-    not in a box a head's activation happened to peak in."""
+    regions: per panel, where each element is cropped (the build's `judge_regions`: the
+    manifest's, else the box the build found for a character or prop); default the
+    manifest's."""
     import torch
 
     from comicc.ml.judge import learn_reference, load_judge
 
     matrix = target_matrix(comic)
-    found = found or {}
-    placed = [{**{name: box for name, box in found.get(label, {}).items()
-                  if name in comic.elements and comic.elements[name].kind != "setting"},
-               **panel.regions}
-              for label, (_, _, panel) in zip(matrix.panels, comic.panels(), strict=True)]
-    regions = [{name: (box[0], box[1], box[2], box[3]) for name, box in boxes.items()}
-               for boxes in placed]
+    if regions is None:
+        regions = [panel.regions for _, _, panel in comic.panels()]
+    boxes = [{name: (box[0], box[1], box[2], box[3]) for name, box in panel.items()}
+             for panel in regions]
     reference = learn_reference(
         load_judge(device), _Tensors(raw),
         {name: [_tensor(i) for i in drawn] for name, drawn in references.items()},
-        matrix.elements, torch.tensor(matrix.values, dtype=torch.float32), regions)
+        matrix.elements, torch.tensor(matrix.values, dtype=torch.float32), boxes)
     return reference.to_bytes()
 
 
