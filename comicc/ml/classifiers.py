@@ -44,7 +44,7 @@ Regions = Mapping[str, Box]
 Pooling = Literal["lse", "mean"]
 
 # The saved bank's layout; a file of another format is refused rather than misread.
-FORMAT = "spatial-2"
+FORMAT = "spatial-3"
 # The saved bank's tensor names for its elements' colour models: this prefix + element id.
 COLOUR_KEY = "colour_model:"
 # An element whose held-out accuracy is below this is reported weak, and its head leaves the
@@ -94,11 +94,25 @@ COLOUR_GRID = 128
 COLOUR_MIN_SHARE = 0.01
 COLOUR_ERODE = 1
 # A pixel within COLOUR_NEAR (RGB distance in [0,1] units) of one of the element's main
-# colours (a defining colour covering COLOUR_MAIN_SHARE of its drawings, not a blend of
-# its ink with a fill) is drawn in it, whatever bin it falls in (a shade off, 37, 95, 218
-# against 34, 92, 218, is the next bin), unless its bin is a colour of the rest.
+# colours (a defining colour covering COLOUR_MAIN_SHARE of its drawings, not a rim colour)
+# is drawn in it, whatever bin it falls in (a shade off, 37, 95, 218 against 34, 92, 218,
+# is the next bin), unless its bin is a colour of the rest.
 COLOUR_NEAR = 0.05
 COLOUR_MAIN_SHARE = 0.05
+# Rim colours are the element's only within COLOUR_RIM_REACH of the image's width of a
+# pixel in its other defining colours: a colour another element's drawings cover at least
+# COLOUR_SHARED times as much of (the ink every character is outlined in: a tree's outline
+# is not the bird); one whose log-ratio is under COLOUR_TELLING (a fox's white chest, at
+# most e times as common in its drawings as in the rest: not the clouds); and a blend,
+# whose mean lies within COLOUR_BLEND of a mix of two colours the drawing covers more of
+# (t in COLOUR_BLEND_MIX, at least COLOUR_BLEND_APART from both: nearer one, it is a shade
+# of it), where ink meets a fill (a night hill's grass strokes in it are not the gardener).
+COLOUR_SHARED = 0.5
+COLOUR_TELLING = 1.0
+COLOUR_BLEND = 0.04
+COLOUR_BLEND_MIX = (0.08, 0.92)
+COLOUR_BLEND_APART = 0.06
+COLOUR_RIM_REACH = 0.02
 # `locate` looks at the image at this multiple of the bank's size: a finer score map.
 LOCATE_SCALE = 2
 # A position belongs to the element when its score is at least this fraction of the
@@ -385,28 +399,61 @@ def colour_models(
     panels: Sequence[Tensor],
     targets: Tensor,
 ) -> dict[str, Tensor]:
-    """Per element with a plain-background reference, its colour model [bins, 5]: column 0
+    """Per element with a plain-background reference, its colour model [bins, 6]: column 0
     the log-ratio of how often each colour is in its cut-out drawings against the other
     elements' references and the panels without it (histogram back-projection), positive
     where a colour says "this one" and covers at least COLOUR_MIN_SHARE of the drawing;
     column 1 each colour's share of the drawings; columns 2-4 the mean colour of the
-    drawings' pixels in each bin (0 where none)."""
+    drawings' pixels in each bin (0 where none); column 5 1 for a rim colour: a defining
+    colour another element's drawings wear nearly as much (COLOUR_SHARED: the ink they
+    are all outlined in), one that barely tells (COLOUR_TELLING) or a blend of two the
+    drawing covers more of (`_blends`), which is the element's only beside its other
+    colours (`_pixel_scores`)."""
+    owned: dict[str, tuple[Tensor, Tensor]] = {}
+    for element in element_ids:
+        cuts = [c for r in references.get(element, []) if (c := cutout(r.float().cpu())) is not None]
+        if cuts:
+            owned[element] = _own_colours([colours for colours, _ in cuts],
+                                          [_inside(alpha[0] > 0.5) for _, alpha in cuts])
     models = {}
     for i, element in enumerate(element_ids):
-        cuts = [c for r in references.get(element, []) if (c := cutout(r.float().cpu())) is not None]
-        if not cuts:
+        if element not in owned:
             continue
-        own, mean = _own_colours([colours for colours, _ in cuts],
-                                 [_inside(alpha[0] > 0.5) for _, alpha in cuts])
+        own, mean = owned[element]
         rest = [r for other in element_ids if other != element for r in references.get(other, [])]
         rest += [panel for j, panel in enumerate(panels) if targets[i, j] <= 0.5]
         if not rest:
             continue
         other = _histogram(rest, [None] * len(rest))
         ratio = ((own + COLOUR_FLOOR) / (other + COLOUR_FLOOR)).log()
+        worn = torch.stack([owned[e][0] for e in owned if e != element]).amax(dim=0) \
+            if len(owned) > 1 else torch.zeros_like(own)
         ratio = torch.where(own >= COLOUR_MIN_SHARE, ratio, ratio.clamp(max=0))
-        models[element] = torch.cat([ratio[:, None], own[:, None], mean], dim=1)
+        shared = (ratio > 0) & ((worn >= COLOUR_SHARED * own) | (ratio < COLOUR_TELLING))
+        rims = shared.float().maximum(_blends(own, mean, ratio > 0))
+        models[element] = torch.cat([ratio[:, None], own[:, None], mean, rims[:, None]], dim=1)
     return models
+
+
+def _blends(share: Tensor, mean: Tensor, defining: Tensor) -> Tensor:
+    """[bins] float, 1 for each `defining` bin whose mean colour lies within COLOUR_BLEND
+    of the segment between the mean colours of two bins the drawing covers more of (at
+    least COLOUR_MIN_SHARE each; ink or not), strictly inside it (COLOUR_BLEND_MIX)."""
+    out = torch.zeros_like(share)
+    ends = (share >= COLOUR_MIN_SHARE).nonzero().flatten().tolist()
+    for b in defining.nonzero().flatten().tolist():
+        for n, a in enumerate(ends):
+            for c in ends[n + 1 :]:
+                if a == b or c == b or min(share[a], share[c]) <= share[b]:
+                    continue
+                along = mean[c] - mean[a]
+                t = float((mean[b] - mean[a]) @ along / along.square().sum().clamp_min(1e-8))
+                gap = (mean[a] + t * along - mean[b]).norm()
+                apart = min((mean[b] - mean[a]).norm(), (mean[b] - mean[c]).norm())
+                if (COLOUR_BLEND_MIX[0] <= t <= COLOUR_BLEND_MIX[1] and gap <= COLOUR_BLEND
+                        and apart >= COLOUR_BLEND_APART):
+                    out[b] = 1.0
+    return out
 
 
 def _own_colours(images: Sequence[Tensor], masks: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
@@ -429,28 +476,45 @@ def _inside(mask: Tensor) -> Tensor:
     return shrunk if shrunk.any() else mask
 
 
+def _pixel_scores(model: Tensor, image: Tensor) -> Tensor:
+    """[h,w]: each pixel's log-ratio under `model` (`colour_models`). A pixel within
+    COLOUR_NEAR of one of the element's main colours, in a bin that is not the rest's,
+    scores as that colour does (a shade off the references' is still theirs); a pixel in
+    a rim colour (ink, a blend) further than COLOUR_RIM_REACH of the width from any pixel
+    in the element's other defining colours scores at most 0: a rim is the element's only
+    beside what it rims."""
+    bins = _colour_bins(image)
+    scores = model[:, 0][bins]
+    rims = model[:, 5] > 0
+    main = ((model[:, 0] > 0) & (model[:, 1] >= COLOUR_MAIN_SHARE) & ~rims).nonzero().flatten()
+    if len(main):
+        near = torch.full_like(scores, -math.inf)
+        for b in main.tolist():  # a handful of main colours: one pass over the image each
+            close = (image - model[b, 2:5, None, None]).square().sum(dim=0) <= COLOUR_NEAR**2
+            near = torch.where(close, near.clamp_min(float(model[b, 0])), near)
+        scores = torch.where(scores >= 0, torch.maximum(scores, near), scores)
+    if not bool(rims.any()):
+        return scores
+    rim = rims[bins]
+    anchors = ((scores > 0) & ~rim).float()[None, None]
+    reach = max(1, round(COLOUR_RIM_REACH * image.shape[-1]))
+    beside = F.max_pool2d(anchors, 2 * reach + 1, stride=1, padding=reach)[0, 0] > 0
+    return torch.where(rim & ~beside, scores.clamp(max=0), scores)
+
+
 def colour_pixels(model: Tensor, image: Tensor) -> Tensor:
     """[h,w] bool: the pixels of image [3,h,w] whose colour says "this element" to `model`
-    (`colour_models`), i.e. where its defining colours are drawn: a positive log-ratio, or
-    within COLOUR_NEAR of a main defining colour in a bin that is not the rest's."""
-    image = image.float().cpu()
-    ratio = model[:, 0][_colour_bins(image)]
-    own = ratio > 0
-    defining = model[(model[:, 0] > 0) & (model[:, 1] >= COLOUR_MAIN_SHARE), 2:]
-    if not len(defining):
-        return own
-    near = torch.zeros_like(own)
-    for colour in defining:  # a handful of main colours: one pass over the image each
-        near |= (image - colour[:, None, None]).square().sum(dim=0) <= COLOUR_NEAR**2
-    return own | (near & (ratio >= 0))
+    (`colour_models`), i.e. where its defining colours are drawn: a positive score
+    (`_pixel_scores`: a shade of a main colour counts, ink and blends only beside the rest)."""
+    return _pixel_scores(model, image.float().cpu()) > 0
 
 
 def colour_box(model: Tensor, image: Tensor) -> Box | None:
     """The box of the element `model` (`colour_models`) in image [3,h,w]: its colours'
-    log-ratio averaged over COLOUR_WINDOW of the width, the positive region around the
-    peak; None when no place in the image leans towards the element."""
+    log-ratio (`_pixel_scores`) averaged over COLOUR_WINDOW of the width, the positive
+    region around the peak; None when no place in the image leans towards the element."""
     h, w = image.shape[-2:]
-    scores = model[:, 0][_colour_bins(image.float().cpu())]
+    scores = _pixel_scores(model, image.float().cpu())
     # Averaged on a grid of at most COLOUR_GRID a side: the flood fill's cost is its size.
     stride = max(1, math.ceil(max(h, w) / COLOUR_GRID))
     k = max(3, stride, round(COLOUR_WINDOW * w)) | 1

@@ -167,3 +167,57 @@ def test_a_shade_off_the_references_colour_is_still_the_elements_unless_the_rest
     panels[1] = landscape({"bird": (BLUE, (5, 10, 6, 3)), "rust": (shade, (20, 40, 10, 10))})
     model = colour_models(["fox", "bird"], references, panels, targets)["fox"]
     assert not colour_pixels(model, panel)[40:45, 22:30].any()
+
+
+INK = torch.tensor([0.1, 0.1, 0.1])
+TEAL = torch.tensor([0.1, 0.6, 0.65])
+
+
+def inked(colour: torch.Tensor, rim: torch.Tensor | None = None) -> torch.Tensor:
+    """A reference: a blob of `colour` in a 2-pixel ink outline on paper, with a 1-pixel
+    ring of `rim` (the anti-aliasing where the ink meets the fill) inside the outline."""
+    image = fill(PAPER, 32, 32)
+    image[:, 6:26, 4:28] = INK.view(3, 1, 1)
+    if rim is not None:
+        image[:, 8:24, 6:26] = rim.view(3, 1, 1)
+    image[:, 9:23, 7:25] = colour.view(3, 1, 1)
+    return image
+
+
+WHITE = torch.tensor([1.0, 1.0, 1.0])
+
+
+def test_ink_blends_and_common_colours_are_an_elements_only_beside_its_own():
+    """The ink every element is outlined in, the blend of ink with a fill, and a colour the
+    panels without the element wear nearly as often (a white pocket, white clouds) are rim
+    colours: the element's where they border its fill, not in a tree's outline, a night
+    hill's grass strokes or a cloud elsewhere in the panel."""
+    from comicc.ml.classifiers import COLOUR_LEVELS, colour_pixels
+
+    blend = 0.6 * INK + 0.4 * TEAL
+    gardener = inked(TEAL, blend)
+    gardener[:, 14:18, 14:18] = WHITE.view(3, 1, 1)  # her apron's pocket
+    references = {"gardener": [gardener], "bird": [inked(BLUE)]}
+    panels = [landscape({"cloud": (WHITE, (2, 2, 10, 12))}), landscape({})]
+    targets = torch.tensor([[0.0, 1.0], [0.0, 0.0]])
+    model = colour_models(["gardener", "bird"], references, panels, targets)["gardener"]
+
+    def row(colour: torch.Tensor) -> torch.Tensor:
+        q = (colour * (COLOUR_LEVELS - 1)).round().long()
+        return model[(q[0] * COLOUR_LEVELS + q[1]) * COLOUR_LEVELS + q[2]]
+
+    assert all(row(c)[0] > 0 for c in (INK, blend, TEAL, WHITE))  # all telling, a little
+    assert [int(row(c)[5]) for c in (INK, blend, WHITE, TEAL)] == [1, 1, 1, 0]  # rims but teal
+    panel = fill(GRASS, 60, 150)  # a rim reaches 2% of the width: 3 pixels
+    panel[:, 20:36, 8:22] = INK.view(3, 1, 1)  # the gardener, outlined and rimmed
+    panel[:, 22:34, 10:20] = blend.view(3, 1, 1)
+    panel[:, 23:33, 11:19] = TEAL.view(3, 1, 1)
+    panel[:, 10:50, 120:122] = INK.view(3, 1, 1)  # a tree trunk's outline
+    panel[:, 45:47, 60:90] = blend.view(3, 1, 1)  # grass strokes that wear the blend
+    panel[:, 5:12, 70:100] = WHITE.view(3, 1, 1)  # a cloud
+    panel[:, 27:29, 14:16] = WHITE.view(3, 1, 1)  # her pocket
+    pixels = colour_pixels(model, panel)
+    assert pixels[20:36, 8:22].all()  # her fill, pocket, rim and outline
+    assert not pixels[:, 40:].any()  # not the tree, the strokes or the cloud
+    box = colour_box(model, panel)
+    assert box is not None and box[0] + box[2] <= 30 / 150

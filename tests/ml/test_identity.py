@@ -134,10 +134,10 @@ def test_own_colours_hold_the_element_and_leave_the_sky_in_its_box_to_the_style(
     art = torch.full((1, 3, 64, 64), 0.9)
     art[:, :, :, :] = torch.tensor([0.6, 0.75, 0.95]).view(1, 3, 1, 1)  # sky
     art[:, :, 28:36, 28:36] = torch.tensor([0.9, 0.45, 0.1]).view(1, 3, 1, 1)  # orange fox
-    model = torch.zeros(12**3, 5)  # log-ratio, share, mean colour (`colour_models`)
+    model = torch.zeros(12**3, 6)  # log-ratio, share, mean colour, rim (`colour_models`)
     model[:, 0] = -1.0
     orange = (torch.tensor([0.9, 0.45, 0.1]) * 11).round().long()
-    model[(orange[0] * 12 + orange[1]) * 12 + orange[2]] = torch.tensor([2.0, 0.6, 0.9, 0.45, 0.1])
+    model[(orange[0] * 12 + orange[1]) * 12 + orange[2]] = torch.tensor([2.0, 0.6, 0.9, 0.45, 0.1, 0])
     _, mask = element_masks([{"fox": (16 / 64, 16 / 64, 0.5, 0.5)}], [["fox"]], 64, 64)
     own = own_colour_masks(mask, [colour_pixels(model, art[0])])
     assert own.sum() == 64 and own[0, 0, 30, 30] == 1 and own[0, 0, 20, 20] == 0
