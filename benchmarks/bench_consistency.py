@@ -61,6 +61,7 @@ from comicc.engine.settings import resolve_settings  # noqa: E402
 from comicc.engine.style_stage import (  # noqa: E402
     as_style_mix,
     classify_side,
+    loss_options,
     palette_places,
     panel_texts,
     render_options,
@@ -76,7 +77,7 @@ from comicc.manifest.strength import panel_strengths  # noqa: E402
 from comicc.ml.backbone import load_backbone, resize  # noqa: E402
 from comicc.ml.classifiers import train_and_locate  # noqa: E402
 from comicc.ml.judge import edge_correlation, judge_comic, load_judge, style_similarity  # noqa: E402
-from comicc.ml.strength import blend_panel, training_maps  # noqa: E402
+from comicc.ml.strength import blend_panel  # noqa: E402
 from comicc.ml.train import fit_comic, matrix_agreement  # noqa: E402
 
 DEFAULT_VARIANTS = ("untuned,lambda=0,default,bce-only,keep=none,keep=colours,keep=lighting,"
@@ -221,7 +222,6 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
         if variant.colours:
             project_v = with_element_colours(project_v, variant.colours)
         strengths = panel_strengths(project_v.comic)
-        kept = [s.colours_kept for s in strengths]
         places = palette_places(strengths, regions, bank.colour_models)
         net.load_state_dict(pristine)
         final, seconds = conds, 0.0
@@ -230,14 +230,10 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
             if not variant.identity:
                 p = p.with_overrides(colour_weight=0.0, edge_weight=0.0, identity_weight=0.0,
                                      structure_weight=0.0, background_weight=0.0)
-            keeps = [s.keep for s in strengths]
             started = time.perf_counter()
             result = fit_comic(net, panels, conds, objective, bank, targets, regions, preset=p,
                                steps=p.steps, seed=settings.seed, device=device,
-                               learn_conds=learn_conds, keeps=keeps,
-                               palettes=kept if any(kept) else None,
-                               strengths=None if all(s.full for s in strengths)
-                               else training_maps(strengths, p.size))
+                               learn_conds=learn_conds, **loss_options(strengths, p))
             seconds = time.perf_counter() - started
             last = result.history[-10:]
             print(f"  {variant.name}: last steps' terms " + ", ".join(

@@ -6,12 +6,14 @@
 The joint loop is the build's style stage: `fit_comic` over all panels for the preset's
 steps, with the classifiers (whose training is timed too) and the whole Comic Book Loss
 (classifier BCE and identity/colour terms inside the regions the build uses: the manifest's,
-else the ones the classifiers find). It sets two targets per panel:
+else the ones the classifiers find), on each panel as it will print (its keep, kept element
+colours and strength: `loss_options`). It sets two targets per panel:
 
   style  its network's style loss on that panel afterwards;
   judge  the independent judge's identity on that panel (comicc/ml/judge.py, a network no
          loss term sees): the panel rendered as the build prints it (`render_print` at the
-         long side the report's judge reads, comicc/report/judging.py), the cosine of the
+         long side the report's judge reads, comicc/report/judging.py, then its keep, kept
+         element colours and strength: `blend_panel`), the cosine of the
          judge embeddings of each present element's styled crop and its concept-art crop
          (the manifest's region, else the whole panel, as the build judges), mean over the
          elements present there. A panel with no present element has no judge target.
@@ -52,6 +54,8 @@ import torch  # noqa: E402
 
 from comicc.engine.style_stage import (  # noqa: E402
     classify_side,
+    loss_options,
+    palette_places,
     panel_texts,
     render_options,
     render_print,
@@ -102,6 +106,7 @@ class PanelJudge:
     reference: JudgeReference
     art: list  # the concept art at the judge's long side, per panel
     strengths: list
+    places: list  # per panel, where its kept element colours are (`palette_places`)
     device: torch.device
     options: dict
     keys: list = field(init=False)
@@ -123,7 +128,7 @@ class PanelJudge:
             return None
         art = self.art[j]
         styled = blend_panel(render_print(net, art, cond, self.device, self.options), art,
-                             self.strengths[j])
+                             self.strengths[j], self.places[j])
         embedded = embed_all(self.judge, (crop(styled, box) for box in boxes))
         raw = self.reference.crops.to(embedded.device)[[self.keys.index((j, b)) for b in boxes]]
         return float((embedded * raw).sum(dim=1).mean())
@@ -235,8 +240,10 @@ def main() -> None:
     clock = Clock()
     net, conds, learn, _ = style_network(project, settings, device, texts)
     objective = style_objective(project, settings, device, net, panels, conds, texts, backbone)
+    strengths = panel_strengths(project.comic)
     result = fit_comic(net, panels, conds, objective, bank, targets, regions, preset=preset,
-                       steps=preset.steps, seed=settings.seed, device=device, learn_conds=learn)
+                       steps=preset.steps, seed=settings.seed, device=device, learn_conds=learn,
+                       **loss_options(strengths, preset))
     joint_wall, joint_cpu = clock.read()
     goal = style_loss_per_panel(net, panels, result.conds, objective, preset.size, device)
     print(f"joint loop: {n} panels, {preset.steps} steps, {joint_wall:.1f} s wall, "
@@ -248,8 +255,9 @@ def main() -> None:
     art, drawn, _, _ = training_data(project, JUDGE_SIDE)
     reference = learn_reference(load_judge(device), art, drawn, bank.element_ids, targets,
                                 manifest_regions)
-    judge = PanelJudge(load_judge(device), reference, art, panel_strengths(project.comic),
-                       device, render_options(settings, preset))
+    judge = PanelJudge(load_judge(device), reference, art, strengths,
+                       palette_places(strengths, regions, bank.colour_models), device,
+                       render_options(settings, preset))
     judge_goal = [judge.identity(net, result.conds[j : j + 1], j) for j in range(n)]
     wall, cpu = clock.read()
     print(f"judge: panels at long side {JUDGE_SIDE} px, the manifest's regions; reference and "

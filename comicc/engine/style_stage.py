@@ -555,8 +555,14 @@ def fit_style(problem: StyleProblem, steps: int, init: WarmStart | None = None,
                      data.targets, data.regions, preset=p.settings.preset, steps=steps,
                      seed=p.settings.seed, device=p.device, learn_conds=p.network.learn_conds,
                      init=init, progress=progress, distributed=distributed, focus=focus,
-                     strengths=_strength_maps(p.strengths, p.settings.preset),
-                     keeps=_keeps(p.strengths), palettes=_palettes(p.strengths))
+                     **loss_options(p.strengths, p.settings.preset))
+
+
+def loss_options(strengths: list[PanelStrength], preset: Preset) -> dict[str, Any]:
+    """`fit_comic`'s strengths, keeps and palettes for panels of these `strengths`: the
+    Comic Book Loss reads each panel as it will print."""
+    return {"strengths": _strength_maps(strengths, preset), "keeps": _keeps(strengths),
+            "palettes": _palettes(strengths)}
 
 
 def _palettes(strengths: list[PanelStrength]) -> list[tuple[str, ...]] | None:
