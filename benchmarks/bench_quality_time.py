@@ -52,6 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_scale import SAMPLE, Clock, load, machine, sample_setup  # noqa: E402, I001 (threads first)
 import torch  # noqa: E402
 
+from comicc.boxes import crop_array  # noqa: E402
+
 from comicc.engine.style_stage import (  # noqa: E402
     classify_side,
     loss_options,
@@ -69,7 +71,6 @@ from comicc.ml.classifiers import train_and_locate  # noqa: E402
 from comicc.ml.judge import (  # noqa: E402
     PRESENT,
     JudgeReference,
-    crop,
     embed_all,
     learn_reference,
     load_judge,
@@ -129,7 +130,7 @@ class PanelJudge:
         art = self.art[j]
         styled = blend_panel(render_print(net, art, cond, self.device, self.options), art,
                              self.strengths[j], self.places[j])
-        embedded = embed_all(self.judge, (crop(styled, box) for box in boxes))
+        embedded = embed_all(self.judge, (crop_array(styled, box) for box in boxes))
         raw = self.reference.crops.to(embedded.device)[[self.keys.index((j, b)) for b in boxes]]
         return float((embedded * raw).sum(dim=1).mean())
 
