@@ -100,14 +100,17 @@ COLOUR_ERODE = 1
 COLOUR_NEAR = 0.05
 COLOUR_MAIN_SHARE = 0.05
 # Rim colours are the element's only within COLOUR_RIM_REACH of the image's width of a
-# pixel in its other defining colours: a colour another element's drawings cover at least
-# COLOUR_SHARED times as much of (the ink every character is outlined in: a tree's outline
-# is not the bird); one whose log-ratio is under COLOUR_TELLING (a fox's white chest, at
-# most e times as common in its drawings as in the rest: not the clouds); and a blend,
-# whose mean lies within COLOUR_BLEND of a mix of two colours the drawing covers more of
-# (t in COLOUR_BLEND_MIX, at least COLOUR_BLEND_APART from both: nearer one, it is a shade
-# of it), where ink meets a fill (a night hill's grass strokes in it are not the gardener).
-COLOUR_SHARED = 0.5
+# pixel in its other defining colours:
+# - a colour another element's drawings cover at least COLOUR_SHARED times as much of:
+#   the ink every character is outlined in, however thick each one's lines (a tree's
+#   outline is not the bird), or a bird's yellow beak when the gardener wears yellow;
+# - one whose log-ratio is under COLOUR_TELLING, at most e times as common in its drawings
+#   as in the rest (a fox's white chest: the clouds are not the fox);
+# - a blend, whose mean lies within COLOUR_BLEND of a mix of two colours the drawing covers
+#   more of (t in COLOUR_BLEND_MIX, at least COLOUR_BLEND_APART from both: nearer one, it
+#   is a shade of it), where ink meets a fill (a night hill's grass strokes in it are not
+#   the gardener).
+COLOUR_SHARED = 0.25
 COLOUR_TELLING = 1.0
 COLOUR_BLEND = 0.04
 COLOUR_BLEND_MIX = (0.08, 0.92)
@@ -405,10 +408,10 @@ def colour_models(
     where a colour says "this one" and covers at least COLOUR_MIN_SHARE of the drawing;
     column 1 each colour's share of the drawings; columns 2-4 the mean colour of the
     drawings' pixels in each bin (0 where none); column 5 1 for a rim colour: a defining
-    colour another element's drawings wear nearly as much (COLOUR_SHARED: the ink they
-    are all outlined in), one that barely tells (COLOUR_TELLING) or a blend of two the
-    drawing covers more of (`_blends`), which is the element's only beside its other
-    colours (`_pixel_scores`)."""
+    colour another element's drawings wear too (COLOUR_SHARED: the ink they are all
+    outlined in), one that barely tells (COLOUR_TELLING) or a blend of two the drawing
+    covers more of (`_blends`), which is the element's only beside its other colours
+    (`_pixel_scores`)."""
     owned: dict[str, tuple[Tensor, Tensor]] = {}
     for element in element_ids:
         cuts = [c for r in references.get(element, []) if (c := cutout(r.float().cpu())) is not None]
@@ -438,7 +441,8 @@ def colour_models(
 def _blends(share: Tensor, mean: Tensor, defining: Tensor) -> Tensor:
     """[bins] float, 1 for each `defining` bin whose mean colour lies within COLOUR_BLEND
     of the segment between the mean colours of two bins the drawing covers more of (at
-    least COLOUR_MIN_SHARE each; ink or not), strictly inside it (COLOUR_BLEND_MIX)."""
+    least COLOUR_MIN_SHARE each; ink or not), inside it (COLOUR_BLEND_MIX) and at least
+    COLOUR_BLEND_APART from both ends."""
     out = torch.zeros_like(share)
     ends = (share >= COLOUR_MIN_SHARE).nonzero().flatten().tolist()
     for b in defining.nonzero().flatten().tolist():

@@ -197,17 +197,22 @@ def test_ink_blends_and_common_colours_are_an_elements_only_beside_its_own():
     blend = 0.6 * INK + 0.4 * TEAL
     gardener = inked(TEAL, blend)
     gardener[:, 14:18, 14:18] = WHITE.view(3, 1, 1)  # her apron's pocket
-    references = {"gardener": [gardener], "bird": [inked(BLUE)]}
+    bird = fill(PAPER, 32, 32)  # drawn in lines three times as thick as hers
+    bird[:, 2:30, 1:31] = INK.view(3, 1, 1)
+    bird[:, 9:23, 7:25] = BLUE.view(3, 1, 1)
+    references = {"gardener": [gardener], "bird": [bird]}
     panels = [landscape({"cloud": (WHITE, (2, 2, 10, 12))}), landscape({})]
     targets = torch.tensor([[0.0, 1.0], [0.0, 0.0]])
-    model = colour_models(["gardener", "bird"], references, panels, targets)["gardener"]
+    models = colour_models(["gardener", "bird"], references, panels, targets)
+    model = models["gardener"]
 
-    def row(colour: torch.Tensor) -> torch.Tensor:
+    def row(colour: torch.Tensor, of: str = "gardener") -> torch.Tensor:
         q = (colour * (COLOUR_LEVELS - 1)).round().long()
-        return model[(q[0] * COLOUR_LEVELS + q[1]) * COLOUR_LEVELS + q[2]]
+        return models[of][(q[0] * COLOUR_LEVELS + q[1]) * COLOUR_LEVELS + q[2]]
 
     assert all(row(c)[0] > 0 for c in (INK, blend, TEAL, WHITE))  # all telling, a little
     assert [int(row(c)[5]) for c in (INK, blend, WHITE, TEAL)] == [1, 1, 1, 0]  # rims but teal
+    assert row(INK, "bird")[0] > 0 and row(INK, "bird")[5] == 1  # her thin ink is its ink too
     panel = fill(GRASS, 60, 150)  # a rim reaches 2% of the width: 3 pixels
     panel[:, 20:36, 8:22] = INK.view(3, 1, 1)  # the gardener, outlined and rimmed
     panel[:, 22:34, 10:20] = blend.view(3, 1, 1)
