@@ -226,3 +226,17 @@ def test_ink_blends_and_common_colours_are_an_elements_only_beside_its_own():
     assert not pixels[:, 40:].any()  # not the tree, the strokes or the cloud
     box = colour_box(model, panel)
     assert box is not None and box[0] + box[2] <= 30 / 150
+
+
+def test_within_a_reach_is_a_square_windows_max():
+    """`_within` (a summed-area table) marks what a max pool over the square window does."""
+    import torch.nn.functional as F
+
+    from comicc.ml.classifiers import _within
+
+    gen = torch.Generator().manual_seed(0)
+    for h, w, reach in [(40, 30, 3), (7, 5, 1), (9, 60, 6)]:
+        mask = torch.rand(h, w, generator=gen) > 0.97
+        pooled = F.max_pool2d(mask.float()[None, None], 2 * reach + 1, stride=1, padding=reach)
+        assert torch.equal(_within(mask, reach), pooled[0, 0] > 0)
+    assert not _within(torch.zeros(4, 4, dtype=torch.bool), 2).any()
