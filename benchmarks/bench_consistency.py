@@ -66,6 +66,7 @@ from comicc.engine.style_stage import (  # noqa: E402
     panel_texts,
     render_options,
     render_print,
+    scenes,
     start_torch,
     style_network,
     style_objective,
@@ -184,7 +185,7 @@ def run_comic(path: str, args: argparse.Namespace, out: Path, seed: int | None =
     # As the build: the manifest's regions, else the boxes found by colour (before the
     # heads train, on those crops) or by the heads' maps.
     bank, found = train_and_locate(backbone, references, panels_c, targets, regions, preset,
-                                   seed=settings.seed, device=device)
+                                   seed=settings.seed, device=device, scenes=scenes(project))
     panels, references_full, _, _ = training_data(project, args.long_side)
     boxes = truth_boxes(project, labels, regions)
     regions = [{**extra, **given} for extra, given in zip(found, regions, strict=True)]

@@ -198,6 +198,11 @@ def training_data(project: Project, long_side: int, lazy: bool = False) -> Train
     return TrainingData(panels, references, targets, regions)
 
 
+def scenes(project: Project) -> set[str]:
+    """The elements that are a whole scene (settings): their references are learned whole."""
+    return {name for name, element in project.comic.elements.items() if element.kind == "setting"}
+
+
 def classify_side(preset: Preset) -> int:
     """Long side (px) of the panels and references the classify stage trains on."""
     return max(preset.size * 2, 256)
@@ -215,7 +220,7 @@ def run_classify(project: Project, settings: BuildSettings, say: Log) -> tuple[d
     # colours before training, else its trained head): the heads train on those crops and
     # the style stage's classifier and identity terms look at them.
     bank, found = train_and_locate(backbone, references, panels, targets, regions, preset,
-                                   seed=settings.seed, device=device)
+                                   seed=settings.seed, device=device, scenes=scenes(project))
     labels = [panel_label(p, j) for p, j, _ in project.comic.panels()]
     bank.found_regions = {label: {k: tuple(round(v, 4) for v in box) for k, box in boxes.items()}
                           for label, boxes in zip(labels, found, strict=True) if boxes}

@@ -12,6 +12,7 @@ from comicc.ml.classifiers import (
     colour_models,
     colour_regions,
     find_regions,
+    framed_references,
 )
 
 PAPER = torch.tensor([0.97, 0.96, 0.93])
@@ -240,3 +241,18 @@ def test_within_a_reach_is_a_square_windows_max():
         pooled = F.max_pool2d(mask.float()[None, None], 2 * reach + 1, stride=1, padding=reach)
         assert torch.equal(_within(mask, reach), pooled[0, 0] > 0)
     assert not _within(torch.zeros(4, 4, dtype=torch.bool), 2).any()
+
+
+def test_a_reference_set_in_a_scene_is_framed_to_its_element():
+    """The heads learn a figure drawn small on grass under a sky from its crop, not from the
+    scene; a drawing on paper stays whole, and so does an element without a colour model."""
+    references, panels, targets = comic()
+    models = colour_models(["fox", "bird"], references, panels, targets)
+    scene = landscape({"fox": (ORANGE, (22, 40, 8, 5))})
+    framed = framed_references({"fox": [references["fox"][0], scene], "bird": [scene]},
+                               {"fox": models["fox"]})
+    assert framed["fox"][0] is references["fox"][0]
+    h, w = framed["fox"][1].shape[-2:]
+    assert h * w < 0.1 * 60 * 40  # the fox's box, not the landscape
+    assert (framed["fox"][1] - ORANGE.view(3, 1, 1)).norm(dim=0).lt(0.05).float().mean() > 0.5
+    assert framed["bird"][0] is scene  # no model given for it: kept whole
