@@ -7,7 +7,8 @@ element, and the image's logit pools those scores by log-mean-exp, a soft maximu
 small element is then not diluted by the rest of the panel as under mean pooling, and the
 score map says where the element is (`locate`).
 
-Training data per element: its reference drawings and the panels where it is present
+Training data per element: its reference drawings (one set in a scene cropped to where
+its colours gather, `framed_references`) and the panels where it is present
 (positives: the region crop when the manifest gives one or the element's colours are found
 there, `train_and_locate`; else the whole panel); the panels where it is absent
 and the other elements' reference drawings (negatives). Each is seen through augmented
