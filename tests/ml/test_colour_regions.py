@@ -150,6 +150,34 @@ def test_heads_train_on_the_crops_colours_find(monkeypatch, backbone):
     assert fox_pixels[42, 26] and not fox_pixels[5, 5]
 
 
+def test_heads_learn_a_reference_in_a_scene_from_its_crop_unless_the_element_is_a_scene(
+        monkeypatch, backbone):
+    """train_and_locate hands the heads a character's reference drawn in a scene framed to
+    its colours; an element named in `scenes` (a setting) keeps its references whole."""
+    import comicc.ml.classifiers as classifiers
+    from comicc.ml.presets import PRESETS
+
+    references, panels, targets = comic()
+    scene = landscape({"fox": (ORANGE, (22, 40, 8, 5))})
+    references["fox"].append(scene)
+    seen: list = []
+    real = classifiers.train_for_preset
+
+    def spy(backbone, references, panels, targets, regions, preset, **kw):
+        seen.append({e: [r.shape[-2:] for r in drawings] for e, drawings in references.items()})
+        return real(backbone, references, panels, targets, regions, preset, **kw)
+
+    monkeypatch.setattr(classifiers, "train_for_preset", spy)
+    preset = PRESETS["draft"].with_overrides(classifier_steps=2, classifier_views=2)
+    for scenes in ((), ("fox",)):
+        classifiers.train_and_locate(backbone, references, panels, targets, [{}] * 4, preset,
+                                     seed=0, device="cpu", scenes=scenes)
+    framed, whole = seen
+    assert framed["fox"][0] == whole["fox"][0] == (32, 32)  # on paper: as drawn
+    assert framed["fox"][1][0] * framed["fox"][1][1] < 0.1 * 60 * 40  # the fox's box
+    assert whole["fox"][1] == (60, 40)
+
+
 def test_a_shade_off_the_references_colour_is_still_the_elements_unless_the_rest_wears_it():
     """A panel drawn a shade off the reference's colour falls in the next colour bin; it is
     still the element's colour, as long as the panels without the element do not wear it."""
