@@ -389,11 +389,11 @@ def _colour_bins(image: Tensor) -> Tensor:
     return (q[0] * COLOUR_LEVELS + q[1]) * COLOUR_LEVELS + q[2]
 
 
-def _histogram(images: Sequence[Tensor], masks: Sequence[Tensor | None]) -> Tensor:
+def _histogram(images: Sequence[Tensor]) -> Tensor:
+    """[bins]: the share of all the images' pixels in each colour bin."""
     counts = torch.zeros(COLOUR_LEVELS**3)
-    for image, mask in zip(images, masks, strict=True):
-        bins = _colour_bins(image.float().cpu())
-        counts += torch.bincount(bins[mask] if mask is not None else bins.flatten(), minlength=len(counts))
+    for image in images:
+        counts += torch.bincount(_colour_bins(image.float().cpu()).flatten(), minlength=len(counts))
     return counts / counts.sum().clamp(min=1)
 
 
@@ -428,7 +428,7 @@ def colour_models(
         rest += [panel for j, panel in enumerate(panels) if targets[i, j] <= 0.5]
         if not rest:
             continue
-        other = _histogram(rest, [None] * len(rest))
+        other = _histogram(rest)
         ratio = ((own + COLOUR_FLOOR) / (other + COLOUR_FLOOR)).log()
         worn = torch.stack([owned[e][0] for e in owned if e != element]).amax(dim=0) \
             if len(owned) > 1 else torch.zeros_like(own)
@@ -462,8 +462,8 @@ def _blends(share: Tensor, mean: Tensor, defining: Tensor) -> Tensor:
 
 
 def _own_colours(images: Sequence[Tensor], masks: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
-    """The masked pixels' `_histogram` [bins] and, in one pass with it, their mean colour in
-    each bin [bins, 3] (0 where none)."""
+    """The masked pixels' share in each colour bin [bins] and, in one pass with it, their
+    mean colour in each bin [bins, 3] (0 where none)."""
     sums = torch.zeros(COLOUR_LEVELS**3, 3)
     counts = torch.zeros(COLOUR_LEVELS**3)
     for image, mask in zip(images, masks, strict=True):
@@ -658,6 +658,16 @@ def views(image: Tensor, count: int, size: int, gen: torch.Generator) -> Tensor:
 # ----------------------------------------------------------------------------- cut-outs
 
 
+def _plain_background(image: Tensor) -> Tensor | None:
+    """The colour [3] of image [3,h,w]'s plain background: its border's median, when
+    PLAIN_BORDER of the border lies within CUTOUT_DISTANCE of it; else None."""
+    border = torch.cat([image[:, 0], image[:, -1], image[:, :, 0], image[:, :, -1]], dim=1)
+    colour = border.median(dim=1).values
+    if ((border - colour[:, None]).norm(dim=0) < CUTOUT_DISTANCE).float().mean() < PLAIN_BORDER:
+        return None
+    return colour
+
+
 def cutout(image: Tensor) -> tuple[Tensor, Tensor] | None:
     """The drawing of image [3,h,w] lifted off its plain background: (colours [3,h',w'],
     alpha [1,h',w']) cropped to the drawing's bounds, or None when the background is not
@@ -666,9 +676,8 @@ def cutout(image: Tensor) -> tuple[Tensor, Tensor] | None:
     Background is the border's colour where it connects to the border, so the drawing's own
     patches of that colour (a white chest on white paper) stay part of it.
     """
-    border = torch.cat([image[:, 0], image[:, -1], image[:, :, 0], image[:, :, -1]], dim=1)
-    colour = border.median(dim=1).values
-    if ((border - colour[:, None]).norm(dim=0) < CUTOUT_DISTANCE).float().mean() < PLAIN_BORDER:
+    colour = _plain_background(image)
+    if colour is None:
         return None
     plain = (image - colour[:, None, None]).norm(dim=0) < CUTOUT_DISTANCE
     edge = torch.zeros_like(plain)
@@ -982,7 +991,7 @@ def framed_references(
     for element, drawings in references.items():
         framed[element] = []
         for drawing in drawings:
-            if element in models and cutout(drawing.float().cpu()) is None:
+            if element in models and _plain_background(drawing.float().cpu()) is None:
                 box = colour_box(models[element], drawing)
                 drawing = crop_array(drawing, box) if box is not None else drawing
             framed[element].append(drawing)
