@@ -58,6 +58,7 @@ from bench_pretrained import choose_threads, parse_style, sheet, with_style  # n
 
 from comicc.engine.request import BuildRequest  # noqa: E402
 from comicc.engine.settings import resolve_settings  # noqa: E402
+from comicc.engine.stages import scenes  # noqa: E402
 from comicc.engine.style_stage import (  # noqa: E402
     as_style_mix,
     classify_side,
@@ -66,7 +67,6 @@ from comicc.engine.style_stage import (  # noqa: E402
     panel_texts,
     render_options,
     render_print,
-    scenes,
     start_torch,
     style_network,
     style_objective,

@@ -28,7 +28,8 @@ from bench_pretrained import choose_threads  # noqa: E402
 
 from comicc.engine.request import BuildRequest  # noqa: E402
 from comicc.engine.settings import resolve_settings  # noqa: E402
-from comicc.engine.style_stage import classify_side, scenes, start_torch, training_data  # noqa: E402
+from comicc.engine.stages import scenes  # noqa: E402
+from comicc.engine.style_stage import classify_side, start_torch, training_data  # noqa: E402
 from comicc.manifest.load import load_project  # noqa: E402
 from comicc.manifest.matrix import panel_label  # noqa: E402
 from comicc.ml.backbone import load_backbone  # noqa: E402

@@ -237,6 +237,12 @@ def with_found_regions(project: Project, regions: Sequence[Mapping[str, Sequence
             for label, given in zip(labels, regions, strict=True)]
 
 
+def scenes(project: Project) -> set[str]:
+    """The elements that are a whole scene (settings), not a figure in one: the classifiers
+    learn their references whole, and the report's judge looks at them in the whole panel."""
+    return {name for name, element in project.comic.elements.items() if element.kind == "setting"}
+
+
 def judge_regions(project: Project, found: Mapping[str, Mapping[str, Sequence[float]]]
                   ) -> list[dict[str, Sequence[float]]]:
     """Where the report's judge crops each element, per panel: the manifest's region, else
@@ -244,10 +250,9 @@ def judge_regions(project: Project, found: Mapping[str, Mapping[str, Sequence[fl
     loss holds it, not lost in the whole panel. A setting is the scene itself: without a
     manifest region it is judged on the whole panel, not in a box a head's activation
     happened to peak in."""
-    elements = project.comic.elements
+    elements, settings = project.comic.elements, scenes(project)
     placed = {label: {name: box for name, box in boxes.items()
-                      if (element := elements.get(name)) is not None
-                      and element.kind != "setting"}
+                      if name in elements and name not in settings}
               for label, boxes in found.items()}
     return with_found_regions(project, [p.regions for _, _, p in project.comic.panels()], placed)
 

@@ -42,6 +42,7 @@ from comicc.engine.stages import (
     WARM_START_KEYS,
     Log,
     panel_print_sizes,
+    scenes,
     with_found_regions,
 )
 from comicc.manifest.choices import Keep
@@ -196,11 +197,6 @@ def training_data(project: Project, long_side: int, lazy: bool = False) -> Train
                                                                        len(panels))
     regions = [{k: tuple(v) for k, v in panel.regions.items()} for _, _, panel in comic.panels()]
     return TrainingData(panels, references, targets, regions)
-
-
-def scenes(project: Project) -> set[str]:
-    """The elements that are a whole scene (settings): their references are learned whole."""
-    return {name for name, element in project.comic.elements.items() if element.kind == "setting"}
 
 
 def classify_side(preset: Preset) -> int:
