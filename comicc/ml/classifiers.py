@@ -288,14 +288,44 @@ def _pool_positions(flat: Tensor, pooling: Pooling, dim: int = -1) -> Tensor:
 
 
 def flood_fill(seed: Tensor, mask: Tensor) -> Tensor:
-    """The positions of boolean `mask` [h, w] 8-connected to the `seed` positions (in the mask)."""
+    """The positions of boolean `mask` [h, w] 8-connected to the `seed` positions (in the mask).
+
+    Each round grows the component by one step in all eight directions, then along the whole
+    of every row run and column run of the mask it touches, so a round crosses a straight
+    stretch at once: the rounds needed are the turns of the longest path, not its length.
+    """
     component = seed & mask
+    if not component.any():
+        return component
+    rows, row_count = _runs(mask)
+    cols, col_count = _runs(mask.T)
+    cols = cols.T
     while True:
         grown = F.max_pool2d(component[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
         grown &= mask
+        grown = _fill_runs(grown, rows, row_count)
+        grown = _fill_runs(grown, cols, col_count)
         if torch.equal(grown, component):
             return component
         component = grown
+
+
+def _runs(mask: Tensor) -> tuple[Tensor, int]:
+    """Each position of boolean `mask` [h, w] numbered by its run along its row (a maximal
+    stretch of True), positions outside the mask by the extra number `count`: ([h, w], count)."""
+    starts = mask.clone()
+    starts[:, 1:] &= ~mask[:, :-1]
+    ids = starts.flatten().cumsum(0).view(mask.shape) - 1
+    count = int(starts.sum())
+    return torch.where(mask, ids, torch.full_like(ids, count)), count
+
+
+def _fill_runs(component: Tensor, runs: Tensor, count: int) -> Tensor:
+    """`component` [h, w] grown to the whole of every run (`_runs`) it touches."""
+    touched = torch.zeros(count + 1, dtype=torch.bool, device=component.device)
+    touched[runs[component]] = True
+    touched[count] = False
+    return touched[runs]
 
 
 def activation_box(scores: Tensor) -> Box:
