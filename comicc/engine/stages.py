@@ -54,7 +54,7 @@ Log = Callable[[str], None]  # where a stage says what it is doing (stderr unles
 
 # Bump a stage's version when its code changes what it produces.
 CLASSIFY = Stage("classify", 8)
-STYLE = Stage("style", 4)
+STYLE = Stage("style", 5)
 PAGE = Stage("page", 3)
 PDF = Stage("pdf", 3)
 CBZ = Stage("cbz", 1)

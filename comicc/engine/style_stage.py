@@ -667,7 +667,8 @@ def _small(image: torch.Tensor, size: int) -> torch.Tensor:
 
 
 class RenderedPanels(NamedTuple):
-    """The styled panels: PNGs by output name, sizes [w, h], and at the training size."""
+    """The styled panels: PNGs by output name, sizes [w, h], and as the report's classifier
+    figures see them (`_summary_panel`)."""
 
     pngs: dict[str, bytes]
     sizes: list[list[int]]
@@ -695,17 +696,28 @@ def _rendered_panels(project: Project, problem: StyleProblem, result: StyleResul
     for label, (image, png) in zip(labels, rendered, strict=True):
         pngs[f"panel-{label}.png"] = png
         sizes.append([image.shape[2], image.shape[1]])
-        small_styled.append(_small(image, preset.size))
+        small_styled.append(_summary_panel(image, preset))
     return RenderedPanels(pngs, sizes, small_styled)
+
+
+def _summary_panel(image: torch.Tensor, preset: Preset) -> torch.Tensor:
+    """A panel [3,H,W] as the report's classifier figures read it: square at the classify
+    stage's side, the detail the heads learned from (the style loop's training size halves
+    it: the meadow's far-off fox, 39 x 18 px there, is 32 x 9 at 192 px, where its head
+    read 0.52 on the art and 0.41 on a styled panel that prints it plainly, against 0.85
+    and 0.65 at the classify side), as bytes: a long comic's panels are all held until the
+    summary."""
+    small = _small(image.float(), classify_side(preset))
+    return (small.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
 @torch.no_grad()
 def _probabilities(bank: ClassifierBank, images: list[torch.Tensor],
                    regions: list[dict[str, tuple[float, ...]]], device: torch.device) -> torch.Tensor:
-    """The bank's p [E, N] for training-size panels, SUMMARY_BATCH panels per pass: the
+    """The bank's p [E, N] for `_summary_panel` panels, SUMMARY_BATCH panels per pass: the
     backbone's activations then follow the batch, not the length of the comic."""
-    parts = [bank.probabilities(torch.stack(images[start:start + SUMMARY_BATCH]).to(device),
-                                regions[start:start + SUMMARY_BATCH]).cpu()
+    parts = [bank.probabilities(torch.stack(images[start:start + SUMMARY_BATCH]).to(device)
+                                .float() / 255, regions[start:start + SUMMARY_BATCH]).cpu()
              for start in range(0, len(images), SUMMARY_BATCH)]
     return torch.cat(parts, dim=1)
 
@@ -714,9 +726,9 @@ def _style_summary(problem: StyleProblem, labels: list[str], small_styled: list[
                    result: StyleResult, steps: int, warm: bool,
                    changed: list[str]) -> dict[str, Any]:
     """What the report shows of the style stage: p̂ against the classifiers, the losses."""
-    data, device, size = problem.data, problem.device, problem.settings.preset.size
-    raw_p = _probabilities(problem.bank, [_small(x, size) for x in data.panels], data.regions,
-                           device)
+    data, device, preset = problem.data, problem.device, problem.settings.preset
+    raw_p = _probabilities(problem.bank, [_summary_panel(x, preset) for x in data.panels],
+                           data.regions, device)
     styled_p = _probabilities(problem.bank, small_styled, data.regions, device)
     return {
         "elements": problem.bank.element_ids,

@@ -58,3 +58,33 @@ def test_classify_stage_finds_regions_for_present_elements_without_one(tmp_path)
             # A weak head boxes nothing; its element's colours do when it has a plain reference.
             assert element not in bank.weak or element in colours
             assert 0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= 1 and y + h <= 1
+
+
+def test_the_reports_classifier_figures_read_panels_at_the_detail_the_heads_learned_from():
+    """The style loop trains at half the classify stage's side: a far-off figure there is a
+    smudge its head cannot read, though the print shows it plainly. The report's raw and
+    styled probabilities see the panels at the classify side, held as bytes."""
+    import torch
+
+    from comicc.engine.style_stage import _probabilities, _summary_panel, classify_side
+    from comicc.ml.presets import PRESETS
+
+    preset = PRESETS["draft"]
+    side = classify_side(preset)
+    assert side > preset.size
+    image = torch.rand(3, 900, 600)
+    panel = _summary_panel(image, preset)
+    assert panel.shape == (3, side, side) and panel.dtype == torch.uint8
+
+    class Recorder:
+        seen: list = []
+
+        def probabilities(self, images, regions):
+            self.seen.append((images.shape, images.dtype, float(images.max())))
+            return torch.zeros(1, len(images))
+
+    bank = Recorder()
+    p = _probabilities(bank, [panel, panel], [{}, {}], torch.device("cpu"))
+    assert p.shape == (1, 2)
+    shape, dtype, top = bank.seen[0]
+    assert shape == (2, 3, side, side) and dtype == torch.float32 and top <= 1.0
