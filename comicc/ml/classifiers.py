@@ -88,6 +88,9 @@ COLOUR_LEVELS = 12
 COLOUR_FLOOR = 1e-4
 COLOUR_WINDOW = 0.02
 COLOUR_GRID = 128
+# How far past the averaged region (in windows) a colour box reaches for the element's own
+# pixels connected to it: the parts the average shaved off.
+COLOUR_BOX_REACH = 2
 # A colour tells "this one" only when it covers at least this share of the element's
 # drawing (less is an outline's anti-aliasing or a speck, and would claim a dusk sky of
 # the same blend), counted inside the drawing's mask shrunk by COLOUR_ERODE pixels (its
@@ -566,9 +569,21 @@ def colour_box(model: Tensor, image: Tensor) -> Box | None:
         return None
     seed = torch.zeros_like(smooth, dtype=torch.bool)
     seed.view(-1)[int(smooth.argmax())] = True
-    ys, xs = flood_fill(seed, smooth > 0).nonzero(as_tuple=True)
+    component = flood_fill(seed, smooth > 0)
+    ys, xs = component.nonzero(as_tuple=True)
     x0, y0 = xs.min().item() * stride, ys.min().item() * stride
     x1, y1 = min(w, (xs.max().item() + 1) * stride), min(h, (ys.max().item() + 1) * stride)
+    # The average shaves off what is thinner than its window (a fox's ears and tail, a
+    # bird's beak): the box also takes in the element's own pixels connected to those in
+    # the component, up to COLOUR_BOX_REACH windows past it.
+    reach = COLOUR_BOX_REACH * k
+    left, top, right, bottom = max(0, x0 - reach), max(0, y0 - reach), min(w, x1 + reach), min(h, y1 + reach)
+    own = scores[top:bottom, left:right] > 0
+    cells = component.repeat_interleave(stride, 0).repeat_interleave(stride, 1)[top:bottom, left:right]
+    gy, gx = flood_fill(own & cells, own).nonzero(as_tuple=True)
+    if len(gx):
+        x0, x1 = min(x0, left + gx.min().item()), max(x1, left + gx.max().item() + 1)
+        y0, y1 = min(y0, top + gy.min().item()), max(y1, top + gy.max().item() + 1)
     return (x0 / w, y0 / h, (x1 - x0) / w, (y1 - y0) / h)
 
 

@@ -284,3 +284,19 @@ def test_a_reference_set_in_a_scene_is_framed_to_its_element():
     assert h * w < 0.1 * 60 * 40  # the fox's box, not the landscape
     assert (framed["fox"][1] - ORANGE.view(3, 1, 1)).norm(dim=0).lt(0.05).float().mean() > 0.5
     assert framed["bird"][0] is scene  # no model given for it: kept whole
+
+
+def test_colour_box_keeps_the_thin_parts_its_average_shaves_off():
+    """Ears and a tail thinner than the averaging window are still the fox: its box reaches
+    their tips, and not an orange flower beyond its reach."""
+    references, panels, targets = comic()
+    model = colour_models(["fox", "bird"], references, panels, targets)["fox"]
+    panel = fill(GRASS, 120, 200)  # the window: 2 % of the width, 5 pixels on a 2-pixel grid
+    panel[:, 60:76, 80:110] = ORANGE.view(3, 1, 1)  # the body
+    panel[:, 50:60, 84:86] = ORANGE.view(3, 1, 1)  # two ears, 2 pixels wide
+    panel[:, 50:60, 104:106] = ORANGE.view(3, 1, 1)
+    panel[:, 70:72, 110:120] = ORANGE.view(3, 1, 1)  # a tail, 2 pixels high
+    panel[:, 100:103, 20:23] = ORANGE.view(3, 1, 1)  # a flower far off
+    x, y, w, h = colour_box(model, panel)
+    assert round(y * 120) <= 50 and round((x + w) * 200) >= 120  # the ears' tips, the tail's end
+    assert round(x * 200) >= 70 and round((y + h) * 120) <= 80  # not the flower
