@@ -21,7 +21,8 @@ gain where it was and doubled the stage's time.)
 
 Where a present element is in a panel (`train_and_locate`): where the colours of its
 cut-out drawings gather, when it has a plain-background reference (histogram
-back-projection, before the heads train); else the peak of its trained head's score map.
+back-projection, before the heads train; the box takes in the thin parts the average
+shaves off, `colour_box`); else the peak of its trained head's score map.
 """
 
 from __future__ import annotations
