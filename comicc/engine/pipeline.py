@@ -258,8 +258,10 @@ def weak_classifier_message(name: str, accuracy: float | None) -> str:
     """The warning for an element whose head is weak, saying what the loss does about it."""
     if accuracy is not None and not math.isnan(accuracy):
         # train.judged_heads: a head measured weak is left out of the classifier BCE.
+        # Rounded down to a tenth of a percent: 0.8958 under a 0.9 gate reads 89.5 %, not 90.
+        shown = math.floor(accuracy * 1000) / 10
         return (f"the classifier for `{name}` cannot reliably tell it apart (held-out "
-                f"accuracy {accuracy:.0%}); its classifier term is left out of the loss, "
+                f"accuracy {shown:g}%); its classifier term is left out of the loss, "
                 "and only the identity, structure and colour terms keep it")
     return (f"the classifier for `{name}` cannot reliably tell it apart (no held-out "
             "measurement possible); the consistency term may not protect it")

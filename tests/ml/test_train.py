@@ -368,6 +368,8 @@ def test_the_weak_warning_says_what_the_loss_does():
     from comicc.engine.pipeline import weak_classifier_message
 
     assert "62%); its classifier term is left out" in weak_classifier_message("fox", 0.62)
+    # Just under the 90 % gate it must not read as 90 %.
+    assert "accuracy 89.5%)" in weak_classifier_message("fox", 0.8958)
     for unmeasured in (None, float("nan")):
         message = weak_classifier_message("fox", unmeasured)
         assert "no held-out measurement possible" in message and "left out" not in message
