@@ -77,7 +77,8 @@ def test_the_reports_classifier_figures_read_panels_at_the_detail_the_heads_lear
     assert panel.shape == (3, side, side) and panel.dtype == torch.uint8
 
     class Recorder:
-        seen: list = []
+        def __init__(self) -> None:
+            self.seen: list = []
 
         def probabilities(self, images, regions):
             self.seen.append((images.shape, images.dtype, float(images.max())))
