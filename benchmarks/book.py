@@ -9,6 +9,11 @@ random one to three of the six elements, each panel's art exactly the size its f
 `six-panel` layout needs at the comic's dpi, so nothing is scaled down or warned about.
 Drawing is deterministic (one generator per image, seeded by its file name). The art is
 not committed: a 180-panel book is ~20 MB of PNG and takes a few minutes to draw.
+
+The manifest places the characters (`regions`); the props and the lighthouse are for the
+build to find. truth.json holds the bounds of every element's drawn pixels in every panel,
+as samples/meadow/make_art.py writes them, for `bench_consistency.py` to judge each element's
+own crop (without it a prop's crop is the whole panel).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from dataclasses import dataclass
 from math import ceil
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,6 +40,7 @@ from comicc.starter import (  # noqa: E402
     TEAL_ORANGE,
     Box,
     Canvas,
+    Pen,
     brush_texture,
     draw_boat,
     draw_cat,
@@ -115,30 +121,60 @@ def panel_elements(rng: random.Random) -> list[str]:
     return [name for name in ELEMENTS if name in chosen]
 
 
+def _drawn_box(canvas: Canvas, figure: Callable[..., None], box: Box, flip: bool = False,
+               **pose: object) -> Box:
+    """The bounds (fractions) of the pixels `canvas.place(figure, box, ...)` draws, within
+    the canvas: the figure's sprite drawn again, as `place` draws it, and its alpha's bounds."""
+    x, y, w, h = box
+    left, top = canvas.px(x, y)
+    right, bottom = canvas.px(x + w, y + h)
+    pen = Pen(round(right - left), round(bottom - top))
+    figure(pen, **pose)
+    sprite = ImageOps.mirror(pen.image) if flip else pen.image
+    bounds = sprite.getchannel("A").getbbox()
+    if bounds is None:
+        return box
+    width, height = canvas.image.size
+    x0, y0 = max(0, round(left) + bounds[0]), max(0, round(top) + bounds[1])
+    x1, y1 = min(width, round(left) + bounds[2]), min(height, round(top) + bounds[3])
+    return (x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height)
+
+
 def draw_panel(size: tuple[int, int], elements: list[str], sky: str,
-               rng: random.Random) -> tuple[Image.Image, dict[str, Box]]:
-    """A seascape under `sky` with `elements` in it; returns the art and the characters' boxes."""
+               rng: random.Random) -> tuple[Image.Image, dict[str, Box], dict[str, Box]]:
+    """A seascape under `sky` with `elements` in it; returns the art, the characters' boxes
+    (the manifest's regions) and every element's drawn bounds (truth.json's)."""
     canvas = Canvas(size, SKIES[sky])
+    drawn: dict[str, Box] = {}
     horizon = rng.uniform(0.5, 0.68)
     if sky in ("night", "storm"):
         draw_stars(canvas, rng, stars=40, below=horizon)
     if "moon" in elements:
-        draw_moon(canvas, (rng.uniform(0.15, 0.85), rng.uniform(0.1, 0.25)), 0.06)
+        centre, radius = (rng.uniform(0.15, 0.85), rng.uniform(0.1, 0.25)), 0.06
+        draw_moon(canvas, centre, radius)
+        across = radius * canvas.image.height / canvas.image.width
+        drawn["moon"] = (centre[0] - across, centre[1] - radius, 2 * across, 2 * radius)
     draw_sea(canvas, horizon, *SEAS[sky], rng, waves=rng.randint(15, 45))
     if "trawler" in elements:
-        canvas.place(draw_boat, (rng.uniform(0.05, 0.6), horizon - 0.02, 0.34, 0.14))
+        box = (rng.uniform(0.05, 0.6), horizon - 0.02, 0.34, 0.14)
+        canvas.place(draw_boat, box)
+        drawn["trawler"] = _drawn_box(canvas, draw_boat, box)
     if "lighthouse" in elements:
-        canvas.place(draw_lighthouse, (rng.uniform(0.0, 0.6), 0.08, 0.36, 0.76),
-                     lit=sky != "day")
+        box, lit = (rng.uniform(0.0, 0.6), 0.08, 0.36, 0.76), sky != "day"
+        canvas.place(draw_lighthouse, box, lit=lit)
+        drawn["lighthouse"] = _drawn_box(canvas, draw_lighthouse, box, lit=lit)
     draw_rocks(canvas, (0.0, 0.84, 1.0, 0.16), rng)
     slots = rng.sample(SLOTS, len(SLOTS))
     regions = {}
     for name in (e for e in elements if e in CHARACTERS):
         box = regions[name] = (slots.pop(), *HEIGHTS[name][:1], SLOT_WIDTH, HEIGHTS[name][1])
-        canvas.place(FIGURES[name], box, flip=rng.random() < 0.5, pose=rng.choice(POSES[name]))
+        flip = rng.random() < 0.5
+        pose = rng.choice(POSES[name])
+        canvas.place(FIGURES[name], box, flip=flip, pose=pose)
+        drawn[name] = _drawn_box(canvas, FIGURES[name], box, flip, pose=pose)
     if sky == "storm":
         draw_rain(canvas, rng, drops=80)
-    return canvas.finish(), regions
+    return canvas.finish(), regions, drawn
 
 
 def draw_reference(name: str, box: Box, pose: str | None, rng: random.Random) -> Image.Image:
@@ -231,10 +267,14 @@ def write_book(out: Path, pages: int = PAGES, dpi: int = 300,
     panels = [panel for page in plan for panel in page]
     sizes = frame_sizes(book_manifest(pages, dpi, plan, {}), dpi)
     regions: dict[str, dict[str, Box]] = {}
-    for panel, size in zip(panels, sizes, strict=True):
+    truth: dict[str, dict] = {}
+    labels = [f"{p + 1}.{k + 1}" for p, page in enumerate(plan) for k in range(len(page))]
+    for label, panel, size in zip(labels, panels, sizes, strict=True):
         # A generator of its own, seeded by the file name (the plan's drew from another).
-        image, regions[panel.art] = draw_panel(size, panel.elements, panel.sky,
-                                               random.Random(f"{panel.art} drawing"))
+        image, regions[panel.art], drawn = draw_panel(size, panel.elements, panel.sky,
+                                                      random.Random(f"{panel.art} drawing"))
+        truth[label] = {"art": panel.art,
+                        "boxes": {k: [round(v, 4) for v in b] for k, b in drawn.items()}}
         save_png(image, out / panel.art)
         if log is not None:
             log(f"{out / panel.art} {size[0]}x{size[1]}")
@@ -243,6 +283,8 @@ def write_book(out: Path, pages: int = PAGES, dpi: int = 300,
             path = f"art/ref/{name}_{k}.png"
             save_png(draw_reference(name, box, pose, random.Random(path)), out / path)
     save_png(brush_texture(256, TEAL_ORANGE, seed=11, strokes=260), out / "art/style.png")
+    (out / "truth.json").write_text(json.dumps({"panels": truth}, indent=1) + "\n",
+                                    encoding="utf-8")
     manifest = out / "comic.toml"
     manifest.write_text(book_manifest(pages, dpi, plan, regions), encoding="utf-8")
     return manifest

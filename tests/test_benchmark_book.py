@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -45,3 +46,21 @@ def test_a_one_page_book_checks_clean_with_art_at_print_size(tmp_path: Path, cap
     assert print_sizes(project.comic, tmp_path, sizes) == sizes
     assert all(panel.regions or not set(panel.elements) & {"mara", "fathom", "pip"}
                for _, _, panel in project.comic.panels())
+
+
+def test_truth_boxes_bound_every_drawn_element_and_lie_in_the_characters_regions(tmp_path: Path) -> None:
+    book = book_module()
+    book.write_book(tmp_path, pages=1, dpi=72)
+    truth = json.loads((tmp_path / "truth.json").read_text())["panels"]
+    project = load_project(tmp_path)
+    for page, number, panel in project.comic.panels():
+        label = f"{page + 1}.{number + 1}"
+        boxes = truth[label]["boxes"]
+        assert truth[label]["art"] == panel.art
+        assert set(boxes) == set(panel.elements)
+        for element, (x, y, w, h) in boxes.items():
+            assert 0 <= x and 0 <= y and x + w <= 1.0001 and y + h <= 1.0001 and w * h > 0
+            if panel.regions and element in panel.regions:  # a character's drawing lies within its region
+                rx, ry, rw, rh = panel.regions[element]
+                assert rx - 0.01 <= x and x + w <= rx + rw + 0.01, element
+                assert ry - 0.01 <= y and y + h <= ry + rh + 0.01, element
