@@ -707,25 +707,51 @@ def views(image: Tensor, count: int, size: int, gen: torch.Generator) -> Tensor:
 def _plain_background(image: Tensor) -> Tensor | None:
     """The colour [3] of image [3,h,w]'s plain background: its border's median, when
     PLAIN_BORDER of the border lies within CUTOUT_DISTANCE of it; else None."""
-    border = torch.cat([image[:, 0], image[:, -1], image[:, :, 0], image[:, :, -1]], dim=1)
+    border = _border(image)
     colour = border.median(dim=1).values
     if ((border - colour[:, None]).norm(dim=0) < CUTOUT_DISTANCE).float().mean() < PLAIN_BORDER:
         return None
     return colour
 
 
-def cutout(image: Tensor) -> tuple[Tensor, Tensor] | None:
-    """The drawing of image [3,h,w] lifted off its plain background: (colours [3,h',w'],
-    alpha [1,h',w']) cropped to the drawing's bounds, or None when the background is not
-    plain (most of the border one colour) or nothing stands out from it.
+def _border(image: Tensor) -> Tensor:
+    """The border pixels [C, 2h + 2w] of image [C,h,w]."""
+    return torch.cat([image[:, 0], image[:, -1], image[:, :, 0], image[:, :, -1]], dim=1)
 
-    Background is the border's colour where it connects to the border, so the drawing's own
-    patches of that colour (a white chest on white paper) stay part of it.
-    """
+
+def _smooth_background(image: Tensor) -> Tensor | None:
+    """Image [3,h,w]'s background [3,h,w] when it is plain or a smooth gradient (a sky, a
+    sunset): each channel a quadratic surface in x and y fitted to the border, when
+    PLAIN_BORDER of the border lies within CUTOUT_DISTANCE of the fit; else None."""
     colour = _plain_background(image)
-    if colour is None:
+    if colour is not None:
+        return colour[:, None, None].expand_as(image)
+    h, w = image.shape[-2:]
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h, dtype=image.dtype),
+                            torch.linspace(-1, 1, w, dtype=image.dtype), indexing="ij")
+    basis = torch.stack([torch.ones_like(yy), yy, xx, yy * yy, xx * xx, yy * xx])
+    fit = torch.linalg.lstsq(_border(basis).T, _border(image).T).solution  # [6, 3]
+    background = torch.einsum("khw,kc->chw", basis, fit)
+    if ((_border(background) - _border(image)).norm(dim=0) < CUTOUT_DISTANCE).float().mean() \
+            < PLAIN_BORDER:
         return None
-    plain = (image - colour[:, None, None]).norm(dim=0) < CUTOUT_DISTANCE
+    return background
+
+
+def cutout(image: Tensor) -> tuple[Tensor, Tensor] | None:
+    """The drawing of image [3,h,w] lifted off its background: (colours [3,h',w'], alpha
+    [1,h',w']) cropped to the drawing's bounds, or None when the background is neither
+    plain nor a smooth gradient (`_smooth_background`) or nothing stands out from it.
+
+    Background is what lies near the background's colour there and connects to the border,
+    so the drawing's own patches of that colour (a white chest on white paper) stay part of
+    it. A drawing on a sunset sky counts as one on paper: without it, an element whose every
+    reference is set against a sky had no colour model, so no colours kept in print.
+    """
+    background = _smooth_background(image)
+    if background is None:
+        return None
+    plain = (image - background).norm(dim=0) < CUTOUT_DISTANCE
     edge = torch.zeros_like(plain)
     edge[0], edge[-1], edge[:, 0], edge[:, -1] = True, True, True, True
     drawing = ~flood_fill(edge, plain)
