@@ -53,7 +53,7 @@ FONT_DIR = Path(__file__).resolve().parents[1] / "page" / "fonts"
 Log = Callable[[str], None]  # where a stage says what it is doing (stderr unless quiet)
 
 # Bump a stage's version when its code changes what it produces.
-CLASSIFY = Stage("classify", 9)
+CLASSIFY = Stage("classify", 10)
 STYLE = Stage("style", 5)
 PAGE = Stage("page", 3)
 PDF = Stage("pdf", 3)
