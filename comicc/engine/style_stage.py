@@ -648,8 +648,8 @@ def _palette_notes(problem: StyleProblem) -> list[str]:
     if not missing:
         return []
     return [f"note: element_colours: the own colours of {', '.join(missing)} are restyled: "
-            "keeping them needs a reference drawn on a plain background, and other elements "
-            "or panels without the element to tell its colours from"]
+            "keeping them needs a reference drawn on a plain background or a smooth sky, and "
+            "other elements or panels without the element to tell its colours from"]
 
 
 def _gram_note(project: Project, settings: BuildSettings, texts: list[str]) -> list[str]:

@@ -111,10 +111,10 @@ KEEP_HELP = ("What of the artist's picture the restyle keeps: auto (the art's li
              "texture change) or none")
 
 COLOURS_HELP = ("What the restyle does with an element's own colours, those of its reference "
-                "drawings on a plain background that the other elements' lack: keep (inside its "
-                "region, the pixels drawn in them print in the art's colours under the style's "
-                "light and strokes, so a red fox stays red) or restyle (the style recolours them "
-                "with the rest of the panel)")
+                "drawings on a plain background or a smooth sky that the other elements' lack: "
+                "keep (inside its region, the pixels drawn in them print in the art's colours "
+                "under the style's light and strokes, so a red fox stays red) or restyle (the "
+                "style recolours them with the rest of the panel)")
 
 STRENGTH_HELP = ("How much of the style reaches the art: 0.0 gives back the concept art, 1.0 the "
                  "full style")
