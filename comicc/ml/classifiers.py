@@ -727,11 +727,14 @@ def _smooth_background(image: Tensor) -> Tensor | None:
     if colour is not None:
         return colour[:, None, None].expand_as(image)
     h, w = image.shape[-2:]
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h, dtype=image.dtype),
-                            torch.linspace(-1, 1, w, dtype=image.dtype), indexing="ij")
-    basis = torch.stack([torch.ones_like(yy), yy, xx, yy * yy, xx * xx, yy * xx])
-    fit = torch.linalg.lstsq(_border(basis).T, _border(image).T).solution  # [6, 3]
-    background = torch.einsum("khw,kc->chw", basis, fit)
+    y = torch.linspace(-1, 1, h, dtype=image.dtype).view(h, 1)
+    x = torch.linspace(-1, 1, w, dtype=image.dtype).view(1, w)
+    # The surface's six terms at the border's pixels, in `_border`'s order.
+    ys, xs = _border(torch.stack([y.expand(h, w), x.expand(h, w)]))
+    terms = torch.stack([torch.ones_like(ys), ys, xs, ys * ys, xs * xs, ys * xs], dim=1)
+    c = torch.linalg.lstsq(terms, _border(image).T).solution.T[:, :, None, None]  # [3, 6, 1, 1]
+    background = c[:, 0] + c[:, 1] * y + c[:, 2] * x + c[:, 3] * y * y + c[:, 4] * x * x \
+        + c[:, 5] * y * x
     if ((_border(background) - _border(image)).norm(dim=0) < CUTOUT_DISTANCE).float().mean() \
             < PLAIN_BORDER:
         return None
