@@ -15,8 +15,8 @@ light, strokes and texture), the art's chroma (YCbCr Cb, Cr).
 Applied after the network and the panel's `keep`, before its strength, at whatever size the
 output has: the Comic Book Loss judges the picture with it at the training size, and the
 build prints it at print size, each with the mask drawn from the art at that size. An
-element without a colour model (no reference on a plain background or a smooth sky) or without a region
-keeps nothing this way; the identity terms of the loss still hold it.
+element without a colour model (no reference on a plain background or a smooth sky) or
+without a region keeps nothing this way; the identity terms of the loss still hold it.
 """
 
 from __future__ import annotations
