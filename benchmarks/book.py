@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from math import ceil
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,7 +40,6 @@ from comicc.starter import (  # noqa: E402
     TEAL_ORANGE,
     Box,
     Canvas,
-    Pen,
     brush_texture,
     draw_boat,
     draw_cat,
@@ -121,25 +120,6 @@ def panel_elements(rng: random.Random) -> list[str]:
     return [name for name in ELEMENTS if name in chosen]
 
 
-def _drawn_box(canvas: Canvas, figure: Callable[..., None], box: Box, flip: bool = False,
-               **pose: object) -> Box:
-    """The bounds (fractions) of the pixels `canvas.place(figure, box, ...)` draws, within
-    the canvas: the figure's sprite drawn again, as `place` draws it, and its alpha's bounds."""
-    x, y, w, h = box
-    left, top = canvas.px(x, y)
-    right, bottom = canvas.px(x + w, y + h)
-    pen = Pen(round(right - left), round(bottom - top))
-    figure(pen, **pose)
-    sprite = ImageOps.mirror(pen.image) if flip else pen.image
-    bounds = sprite.getchannel("A").getbbox()
-    if bounds is None:
-        return box
-    width, height = canvas.image.size
-    x0, y0 = max(0, round(left) + bounds[0]), max(0, round(top) + bounds[1])
-    x1, y1 = min(width, round(left) + bounds[2]), min(height, round(top) + bounds[3])
-    return (x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height)
-
-
 def draw_panel(size: tuple[int, int], elements: list[str], sky: str,
                rng: random.Random) -> tuple[Image.Image, dict[str, Box], dict[str, Box]]:
     """A seascape under `sky` with `elements` in it; returns the art, the characters' boxes
@@ -156,22 +136,18 @@ def draw_panel(size: tuple[int, int], elements: list[str], sky: str,
         drawn["moon"] = (centre[0] - across, centre[1] - radius, 2 * across, 2 * radius)
     draw_sea(canvas, horizon, *SEAS[sky], rng, waves=rng.randint(15, 45))
     if "trawler" in elements:
-        box = (rng.uniform(0.05, 0.6), horizon - 0.02, 0.34, 0.14)
-        canvas.place(draw_boat, box)
-        drawn["trawler"] = _drawn_box(canvas, draw_boat, box)
+        boat = (rng.uniform(0.05, 0.6), horizon - 0.02, 0.34, 0.14)
+        drawn["trawler"] = canvas.place(draw_boat, boat)
     if "lighthouse" in elements:
-        box, lit = (rng.uniform(0.0, 0.6), 0.08, 0.36, 0.76), sky != "day"
-        canvas.place(draw_lighthouse, box, lit=lit)
-        drawn["lighthouse"] = _drawn_box(canvas, draw_lighthouse, box, lit=lit)
+        tower = (rng.uniform(0.0, 0.6), 0.08, 0.36, 0.76)
+        drawn["lighthouse"] = canvas.place(draw_lighthouse, tower, lit=sky != "day")
     draw_rocks(canvas, (0.0, 0.84, 1.0, 0.16), rng)
     slots = rng.sample(SLOTS, len(SLOTS))
     regions = {}
     for name in (e for e in elements if e in CHARACTERS):
         box = regions[name] = (slots.pop(), *HEIGHTS[name][:1], SLOT_WIDTH, HEIGHTS[name][1])
-        flip = rng.random() < 0.5
-        pose = rng.choice(POSES[name])
-        canvas.place(FIGURES[name], box, flip=flip, pose=pose)
-        drawn[name] = _drawn_box(canvas, FIGURES[name], box, flip, pose=pose)
+        drawn[name] = canvas.place(FIGURES[name], box, flip=rng.random() < 0.5,
+                                   pose=rng.choice(POSES[name]))
     if sky == "storm":
         draw_rain(canvas, rng, drops=80)
     return canvas.finish(), regions, drawn

@@ -254,15 +254,25 @@ class Canvas:
         )
         self.image.paste(layer, (0, 0), layer)
 
-    def place(self, figure: Figure, box: Box, *, flip: bool = False, **pose: Any) -> None:
-        """Draw `figure` scaled into `box` (fractions), mirrored when `flip`; it may overhang."""
+    def place(self, figure: Figure, box: Box, *, flip: bool = False, **pose: Any) -> Box:
+        """Draw `figure` scaled into `box` (fractions), mirrored when `flip`; it may overhang.
+        Returns the bounds of the pixels it drew, as fractions of the canvas (clipped to
+        it; `box` when it drew none): where the figure is, for a benchmark's truth."""
         x, y, w, h = box
         left, top = self.px(x, y)
         right, bottom = self.px(x + w, y + h)
         pen = Pen(round(right - left), round(bottom - top))
         figure(pen, **pose)
         sprite = ImageOps.mirror(pen.image) if flip else pen.image
-        self.image.paste(sprite, (round(left), round(top)), sprite)
+        corner = (round(left), round(top))
+        self.image.paste(sprite, corner, sprite)
+        drawn = sprite.getchannel("A").getbbox()
+        if drawn is None:
+            return box
+        width, height = self.image.size
+        x0, y0 = max(0, corner[0] + drawn[0]), max(0, corner[1] + drawn[1])
+        x1, y1 = min(width, corner[0] + drawn[2]), min(height, corner[1] + drawn[3])
+        return (x0 / width, y0 / height, (x1 - x0) / width, (y1 - y0) / height)
 
     def finish(self) -> Image.Image:
         """The finished image at its final size."""
