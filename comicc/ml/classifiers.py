@@ -732,10 +732,11 @@ def _smooth_background(image: Tensor) -> Tensor | None:
     # The surface's six terms at the border's pixels, in `_border`'s order.
     ys, xs = _border(torch.stack([y.expand(h, w), x.expand(h, w)]))
     terms = torch.stack([torch.ones_like(ys), ys, xs, ys * ys, xs * xs, ys * xs], dim=1)
-    c = torch.linalg.lstsq(terms, _border(image).T).solution.T[:, :, None, None]  # [3, 6, 1, 1]
+    border = _border(image)
+    c = torch.linalg.lstsq(terms, border.T).solution.T[:, :, None, None]  # [3, 6, 1, 1]
     background = c[:, 0] + c[:, 1] * y + c[:, 2] * x + c[:, 3] * y * y + c[:, 4] * x * x \
         + c[:, 5] * y * x
-    if ((_border(background) - _border(image)).norm(dim=0) < CUTOUT_DISTANCE).float().mean() \
+    if ((_border(background) - border).norm(dim=0) < CUTOUT_DISTANCE).float().mean() \
             < PLAIN_BORDER:
         return None
     return background
