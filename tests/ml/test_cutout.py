@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from comicc.ml.classifiers import cutout
+from comicc.ml.classifiers import _plain_background, colour_box, colour_models, cutout
 
 PAPER = torch.tensor([0.97, 0.96, 0.93])
 RED = torch.tensor([0.9, 0.2, 0.1])
@@ -48,8 +48,6 @@ def drawing_on_a_sunset(size: int = 48) -> torch.Tensor:
 def test_cutout_lifts_a_drawing_off_a_smooth_gradient_sky():
     image = drawing_on_a_sunset()
     # No colour covers most of its border: a plain-background test alone refuses it.
-    from comicc.ml.classifiers import _plain_background
-
     assert _plain_background(image) is None
     colours, alpha = cutout(image)
     assert colours.shape == (3, 20, 20) and alpha.min().item() == 1.0
@@ -57,8 +55,6 @@ def test_cutout_lifts_a_drawing_off_a_smooth_gradient_sky():
 
 
 def test_an_element_drawn_only_against_skies_gets_a_colour_model():
-    from comicc.ml.classifiers import colour_box, colour_models
-
     other = PAPER.view(3, 1, 1).expand(3, 48, 48).clone()
     other[:, 10:30, 10:30] = torch.tensor([0.1, 0.3, 0.9]).view(3, 1, 1)  # a blue one
     panel = torch.tensor([0.5, 0.7, 0.4]).view(3, 1, 1).expand(3, 64, 64).clone()  # grass
